@@ -1,0 +1,433 @@
+//! Coordinate transformations between two [`Crs`], point-wise and for bounding boxes.
+//!
+//! Coordinates are in GIS order (x/longitude first) and in the CRS's units (degrees for
+//! geographic CRSs). Points that a projection cannot represent come back as non-finite
+//! values rather than failing a whole batch, so callers can keep the points that worked
+//! (as GDAL's transformers do with their success flags).
+
+use proj4rs::errors::Result as ProjResult;
+use proj4rs::transform::{Transform, TransformClosure, transform};
+
+use crate::bounds::Bounds;
+use crate::crs::Crs;
+use crate::error::{Error, Result};
+
+const WEB_MERCATOR_R: f64 = 6_378_137.0;
+
+/// A transformation from one CRS to another.
+#[derive(Clone, Debug)]
+pub struct Transformer {
+    src: Crs,
+    dst: Crs,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Identity,
+    /// WGS 84 degrees to/from spherical Web Mercator: closed form, the hottest path of a tile server.
+    GeoToWebMercator,
+    WebMercatorToGeo,
+    Proj,
+}
+
+impl Transformer {
+    /// Build a transformer. CRSs of different celestial bodies (Mars data to an Earth grid)
+    /// have no transformation, as in PROJ.
+    pub fn new(src: &Crs, dst: &Crs) -> Result<Transformer> {
+        if src.is_earth() != dst.is_earth() {
+            return Err(Error::Transform {
+                reason: format!("{src} and {dst} do not belong to the same celestial body"),
+            });
+        }
+        let kind = if src.same_as(dst) {
+            Kind::Identity
+        } else if src.is_wgs84_geographic() && dst.epsg() == Some(3857) {
+            Kind::GeoToWebMercator
+        } else if src.epsg() == Some(3857) && dst.is_wgs84_geographic() {
+            Kind::WebMercatorToGeo
+        } else {
+            Kind::Proj
+        };
+        Ok(Transformer { src: src.clone(), dst: dst.clone(), kind })
+    }
+
+    /// Source CRS.
+    pub fn src(&self) -> &Crs {
+        &self.src
+    }
+
+    /// Destination CRS.
+    pub fn dst(&self) -> &Crs {
+        &self.dst
+    }
+
+    /// True when source and destination are the same CRS.
+    pub fn is_identity(&self) -> bool {
+        self.kind == Kind::Identity
+    }
+
+    /// The reverse transformation.
+    pub fn inverse(&self) -> Transformer {
+        let kind = match self.kind {
+            Kind::GeoToWebMercator => Kind::WebMercatorToGeo,
+            Kind::WebMercatorToGeo => Kind::GeoToWebMercator,
+            k => k,
+        };
+        Transformer { src: self.dst.clone(), dst: self.src.clone(), kind }
+    }
+
+    /// Transform one point; fails when the point is outside the projection's domain.
+    pub fn transform(&self, x: f64, y: f64) -> Result<(f64, f64)> {
+        let mut xs = [x];
+        let mut ys = [y];
+        self.transform_in_place(&mut xs, &mut ys);
+        if xs[0].is_finite() && ys[0].is_finite() {
+            Ok((xs[0], ys[0]))
+        } else {
+            Err(Error::Transform { reason: format!("({x}, {y}) cannot be transformed to {}", self.dst) })
+        }
+    }
+
+    /// Transform many points in place. Points that fail become `f64::INFINITY`;
+    /// returns the number of points that failed.
+    pub fn transform_in_place(&self, xs: &mut [f64], ys: &mut [f64]) -> usize {
+        assert_eq!(xs.len(), ys.len(), "x and y slices must have the same length");
+        match self.kind {
+            Kind::Identity => 0,
+            Kind::GeoToWebMercator => {
+                let mut failed = 0;
+                for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                    // Same formulas as PROJ 9's spherical Mercator, which accepts the poles
+                    // themselves (tan(pi/2) is finite in floating point) and GDAL relies on it.
+                    if !(x.is_finite() && y.is_finite()) || y.abs() > 90.0 {
+                        *x = f64::INFINITY;
+                        *y = f64::INFINITY;
+                        failed += 1;
+                        continue;
+                    }
+                    *x = WEB_MERCATOR_R * x.to_radians();
+                    *y = WEB_MERCATOR_R * y.to_radians().tan().asinh();
+                }
+                failed
+            }
+            Kind::WebMercatorToGeo => {
+                let mut failed = 0;
+                for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                    if !(x.is_finite() && y.is_finite()) {
+                        *x = f64::INFINITY;
+                        *y = f64::INFINITY;
+                        failed += 1;
+                        continue;
+                    }
+                    *x = (*x / WEB_MERCATOR_R).to_degrees();
+                    *y = (*y / WEB_MERCATOR_R).sinh().atan().to_degrees();
+                }
+                failed
+            }
+            Kind::Proj => self.transform_proj(xs, ys),
+        }
+    }
+
+    fn transform_proj(&self, xs: &mut [f64], ys: &mut [f64]) -> usize {
+        let src_geo = self.src.is_geographic();
+        let dst_geo = self.dst.is_geographic();
+        if src_geo {
+            for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+                *x = x.to_radians();
+                *y = y.to_radians();
+            }
+        }
+        let mut batch = Batch { xs, ys, failed: 0 };
+        // Batch never returns an error: failures are recorded per point.
+        let _ = transform(self.src.proj(), self.dst.proj(), &mut batch);
+        let failed = batch.failed;
+        if dst_geo {
+            for (x, y) in batch.xs.iter_mut().zip(batch.ys.iter_mut()) {
+                if x.is_finite() {
+                    *x = x.to_degrees();
+                    *y = y.to_degrees();
+                }
+            }
+        }
+        failed
+    }
+
+    /// Transform a bounding box, densifying each edge with `densify` extra points, the way
+    /// PROJ's `proj_trans_bounds` (and so rasterio/pyproj `transform_bounds`) does:
+    /// a geographic destination gets antimeridian handling (west > east when the box crosses
+    /// it) and the full longitude range when the box contains a pole.
+    pub fn transform_bounds(&self, b: Bounds, densify: usize) -> Result<Bounds> {
+        if self.is_identity() {
+            return Ok(b);
+        }
+        let side = densify + 1;
+        let (dx, dy) = if self.src.is_geographic() && b.right < b.left {
+            ((b.right - b.left + 360.0) / side as f64, (b.top - b.bottom) / side as f64)
+        } else {
+            ((b.right - b.left) / side as f64, (b.top - b.bottom) / side as f64)
+        };
+        // A closed ring (left edge down, bottom edge right, right edge up, top edge left):
+        // the antimeridian logic walks it in order.
+        let mut xs = Vec::with_capacity(side * 4);
+        let mut ys = Vec::with_capacity(side * 4);
+        for i in 0..side {
+            xs.push(b.left);
+            ys.push(b.top - i as f64 * dy);
+        }
+        for i in 0..side {
+            xs.push(b.left + i as f64 * dx);
+            ys.push(b.bottom);
+        }
+        for i in 0..side {
+            xs.push(b.right);
+            ys.push(b.bottom + i as f64 * dy);
+        }
+        for i in 0..side {
+            xs.push(b.right - i as f64 * dx);
+            ys.push(b.top);
+        }
+        self.transform_in_place(&mut xs, &mut ys);
+
+        let finite = |v: &&f64| v.is_finite();
+        let min = |v: &[f64]| v.iter().filter(finite).copied().fold(f64::INFINITY, f64::min);
+        let max = |v: &[f64]| v.iter().filter(finite).copied().fold(f64::NEG_INFINITY, f64::max);
+
+        // Only the densified ring is sampled, as PROJ 9.5 and GDAL 3.10 do (the oracle's
+        // versions); PROJ 9.6 also samples the interior and can widen degenerate boxes.
+        let out;
+        if !self.dst.is_geographic() {
+            let mut b2 = Bounds::new(min(&xs), min(&ys), max(&xs), max(&ys));
+            self.include_poles_and_antimeridian(&b, &mut b2);
+            out = b2;
+        } else if self.contains_pole(&b, 90.0) {
+            out = Bounds::new(-180.0, min(&ys), 180.0, 90.0);
+        } else if self.contains_pole(&b, -90.0) {
+            out = Bounds::new(-180.0, -90.0, 180.0, max(&ys));
+        } else {
+            out = Bounds::new(antimeridian_min(&xs), min(&ys), antimeridian_max(&xs), max(&ys));
+        }
+
+        if !(out.left.is_finite() && out.bottom.is_finite() && out.right.is_finite() && out.top.is_finite()) {
+            return Err(Error::Transform {
+                reason: format!("bounds {b:?} cannot be transformed from {} to {}", self.src, self.dst),
+            });
+        }
+        Ok(out)
+    }
+
+    /// GDAL's extra probes for a projected destination: the poles (capped at Web Mercator's
+    /// latitude limit for a Greenwich-centred Mercator) and the meridian opposite the
+    /// projection's central meridian, when they fall inside the source box. Without them a
+    /// polar source warped to Web Mercator loses the part of its extent beyond the ring.
+    fn include_poles_and_antimeridian(&self, src: &Bounds, out: &mut Bounds) {
+        let base = self.dst.geodetic_crs();
+        let Ok(base_to_src) = Transformer::new(&base, &self.src) else { return };
+        let Ok(base_to_dst) = Transformer::new(&base, &self.dst) else { return };
+        let lon0 = self.dst.central_meridian();
+        let lat0 = self.dst.latitude_of_origin();
+        let abs_pole = if self.dst.projection_name() == "merc" && lon0 == 0.0 { 85.0511287798066 } else { 90.0 };
+        let mut include = |lon: f64, lat: f64| -> bool {
+            let Ok((sx, sy)) = base_to_src.transform(lon, lat) else { return false };
+            if !(sx >= src.left && sy >= src.bottom && sx <= src.right && sy <= src.top) {
+                return false;
+            }
+            let Ok((x, y)) = base_to_dst.transform(lon, lat) else { return false };
+            out.left = out.left.min(x);
+            out.bottom = out.bottom.min(y);
+            out.right = out.right.max(x);
+            out.top = out.top.max(y);
+            true
+        };
+        let mut signed_pole = 0.0;
+        let mut includes_pole = false;
+        for sign in [-1.0, 1.0] {
+            if include(lon0, sign * (abs_pole - 1e-8)) {
+                signed_pole = sign * abs_pole;
+                includes_pole = true;
+            }
+        }
+        let mut at_antimeridian = |lat: f64| {
+            for sign in [-1.0, 1.0] {
+                // C's fmod keeps the dividend's sign, unlike rem_euclid.
+                let lon = (lon0 + sign * (180.0 - 1e-8) + 180.0) % 360.0 - 180.0;
+                include(lon, lat);
+            }
+        };
+        if lon0 != 0.0 {
+            at_antimeridian(lat0);
+        }
+        if includes_pole && lat0 != signed_pole {
+            at_antimeridian(signed_pole);
+        }
+    }
+
+    /// Whether the source box contains the pole at latitude `lat` (destination is geographic).
+    fn contains_pole(&self, b: &Bounds, lat: f64) -> bool {
+        match self.inverse().transform(0.0, lat) {
+            Ok((px, py)) => b.left < px && px < b.right && b.bottom < py && py < b.top,
+            Err(_) => false,
+        }
+    }
+}
+
+/// Index of the previous finite value in a ring, wrapping around.
+fn previous_finite(i: usize, data: &[f64]) -> usize {
+    let n = data.len();
+    let mut j = i;
+    for _ in 0..n {
+        j = if j == 0 { n - 1 } else { j - 1 };
+        if data[j].is_finite() {
+            return j;
+        }
+    }
+    i
+}
+
+// A jump of 200 degrees or more between consecutive ring longitudes means the ring crossed
+// the antimeridian (evenly spaced edges never step more than 120 degrees); two crossings mean
+// the box straddles it, four mean it wraps the whole globe.
+const CROSSING: f64 = 200.0;
+
+/// Western bound of a ring of longitudes that may cross the antimeridian.
+fn antimeridian_min(data: &[f64]) -> f64 {
+    let mut positive_min = f64::INFINITY;
+    let mut min_value = f64::INFINITY;
+    let mut crossings = 0;
+    let mut on_positive_side = false;
+    for (i, &v) in data.iter().enumerate() {
+        if !v.is_finite() {
+            continue;
+        }
+        let delta = data[previous_finite(i, data)] - v;
+        if delta >= CROSSING {
+            if crossings == 0 {
+                positive_min = min_value;
+            }
+            crossings += 1;
+            on_positive_side = false;
+        } else if delta <= -CROSSING {
+            if crossings == 0 {
+                positive_min = v;
+            }
+            crossings += 1;
+            on_positive_side = true;
+        }
+        if on_positive_side && v < positive_min {
+            positive_min = v;
+        }
+        min_value = min_value.min(v);
+    }
+    match crossings {
+        2 => positive_min,
+        4 => -180.0,
+        _ => min_value,
+    }
+}
+
+/// Eastern bound of a ring of longitudes that may cross the antimeridian.
+fn antimeridian_max(data: &[f64]) -> f64 {
+    let mut negative_max = f64::NEG_INFINITY;
+    let mut max_value = f64::NEG_INFINITY;
+    let mut crossings = 0;
+    let mut on_negative_side = false;
+    for (i, &v) in data.iter().enumerate() {
+        if !v.is_finite() {
+            continue;
+        }
+        let delta = data[previous_finite(i, data)] - v;
+        if delta >= CROSSING {
+            if crossings == 0 {
+                negative_max = v;
+            }
+            crossings += 1;
+            on_negative_side = true;
+        } else if delta <= -CROSSING {
+            if crossings == 0 {
+                negative_max = max_value;
+            }
+            crossings += 1;
+            on_negative_side = false;
+        }
+        if on_negative_side && v > negative_max {
+            negative_max = v;
+        }
+        max_value = max_value.max(v);
+    }
+    match crossings {
+        2 => negative_max,
+        4 => 180.0,
+        _ => max_value,
+    }
+}
+
+/// Adapter that lets proj4rs walk two coordinate slices and records failures per point.
+struct Batch<'a> {
+    xs: &'a mut [f64],
+    ys: &'a mut [f64],
+    failed: usize,
+}
+
+impl Transform for Batch<'_> {
+    fn transform_coordinates<F: TransformClosure>(&mut self, f: &mut F) -> ProjResult<()> {
+        for (x, y) in self.xs.iter_mut().zip(self.ys.iter_mut()) {
+            if !(x.is_finite() && y.is_finite()) {
+                continue;
+            }
+            match f(*x, *y, 0.0) {
+                Ok((nx, ny, _)) if nx.is_finite() && ny.is_finite() => {
+                    *x = nx;
+                    *y = ny;
+                }
+                _ => {
+                    *x = f64::INFINITY;
+                    *y = f64::INFINITY;
+                    self.failed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_mercator_fast_path_matches_proj() {
+        let fast = Transformer::new(&Crs::wgs84(), &Crs::web_mercator()).unwrap();
+        let merc = Crs::from_proj_string(
+            "+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +nadgrids=@null",
+        )
+        .unwrap();
+        let slow = Transformer::new(&Crs::wgs84(), &merc).unwrap();
+        assert_eq!(slow.kind, Kind::Proj);
+        for (lon, lat) in [(2.0, 45.0), (-179.9, -85.0), (179.0, 85.05), (0.0, 0.0)] {
+            let a = fast.transform(lon, lat).unwrap();
+            let b = slow.transform(lon, lat).unwrap();
+            assert!((a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6, "{a:?} vs {b:?}");
+            let back = fast.inverse().transform(a.0, a.1).unwrap();
+            assert!((back.0 - lon).abs() < 1e-12 && (back.1 - lat).abs() < 1e-12);
+        }
+        assert!(fast.transform(0.0, 90.5).is_err());
+        assert!(fast.transform(0.0, 90.0).unwrap().1 > 2.4e8, "PROJ projects the pole itself");
+    }
+
+    #[test]
+    fn failures_are_per_point() {
+        let t = Transformer::new(&Crs::wgs84(), &Crs::web_mercator()).unwrap();
+        let mut xs = [0.0, 0.0, 10.0];
+        let mut ys = [0.0, 91.0, 10.0];
+        assert_eq!(t.transform_in_place(&mut xs, &mut ys), 1);
+        assert!(xs[0].is_finite() && !xs[1].is_finite() && xs[2].is_finite());
+    }
+
+    #[test]
+    fn antimeridian_ring() {
+        // A ring crossing the antimeridian twice: west > east.
+        let ring = [170.0, 175.0, 180.0, -175.0, -170.0, -170.0, -175.0, 180.0, 175.0, 170.0];
+        assert_eq!(antimeridian_min(&ring), 170.0);
+        assert_eq!(antimeridian_max(&ring), -170.0);
+    }
+}
