@@ -1,0 +1,216 @@
+//! One opened raster file, whatever its format: a GeoTIFF/COG or a plain PNG/JPEG image.
+
+use std::sync::Arc;
+
+use crate::array::{Buffer, DataType};
+use crate::error::{Error, Result};
+use crate::image_file::{self, MemoryImage};
+use crate::source::RangeSource;
+use crate::tiff::{self, GeoTiff, Georef, NodataType};
+
+/// Size bounds applied while opening.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    /// Largest TIFF header (IFDs and tag arrays) read.
+    pub max_header_bytes: u64,
+    /// Largest PNG/JPEG file decoded into memory.
+    pub max_image_bytes: u64,
+    /// Look for `.ovr`/`.msk` sidecars next to remote files too (costs a request each;
+    /// local sidecars are always found).
+    pub remote_sidecars: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { max_header_bytes: 16 * 1024 * 1024, max_image_bytes: 256 * 1024 * 1024, remote_sidecars: false }
+    }
+}
+
+/// A raster file opened.
+#[derive(Debug)]
+pub enum Dataset {
+    Tiff(Box<GeoTiff>),
+    Image(MemoryImage, Arc<dyn RangeSource>),
+}
+
+impl Dataset {
+    /// Open by content, not by name (a PNG called `.jpg` is a PNG).
+    pub async fn open(source: Arc<dyn RangeSource>, opts: &OpenOptions) -> Result<Dataset> {
+        let (head, size) = tiff::ifd::read_head(source.as_ref()).await?;
+        if tiff::ifd::is_tiff(&head) {
+            return Ok(Dataset::Tiff(Box::new(GeoTiff::open_with_head(source, head, size, opts).await?)));
+        }
+        if image_file::is_image(&head) {
+            let img = MemoryImage::open(source.as_ref(), head, size, opts.max_image_bytes).await?;
+            return Ok(Dataset::Image(img, source));
+        }
+        Err(Error::unsupported(format!("{} is not a TIFF, PNG or JPEG file", source.id())))
+    }
+
+    pub fn source(&self) -> &Arc<dyn RangeSource> {
+        match self {
+            Dataset::Tiff(t) => t.source(),
+            Dataset::Image(_, s) => s,
+        }
+    }
+
+    /// GDAL's driver name.
+    pub fn driver(&self) -> &'static str {
+        match self {
+            Dataset::Tiff(_) => "GTiff",
+            Dataset::Image(i, _) => i.driver,
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        match self {
+            Dataset::Tiff(t) => t.width(),
+            Dataset::Image(i, _) => i.width(),
+        }
+    }
+
+    pub fn height(&self) -> usize {
+        match self {
+            Dataset::Tiff(t) => t.height(),
+            Dataset::Image(i, _) => i.height(),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        match self {
+            Dataset::Tiff(t) => t.count(),
+            Dataset::Image(i, _) => i.count,
+        }
+    }
+
+    pub fn dtype(&self) -> DataType {
+        match self {
+            Dataset::Tiff(t) => t.dtype(),
+            Dataset::Image(i, _) => i.dtype,
+        }
+    }
+
+    pub fn nodata(&self) -> Option<f64> {
+        match self {
+            Dataset::Tiff(t) => t.nodata,
+            Dataset::Image(..) => None,
+        }
+    }
+
+    pub fn colorinterp(&self) -> Vec<String> {
+        match self {
+            Dataset::Tiff(t) => t.colorinterp.clone(),
+            Dataset::Image(i, _) => i.colorinterp.clone(),
+        }
+    }
+
+    pub fn georef(&self) -> Georef {
+        match self {
+            Dataset::Tiff(t) => t.georef.clone(),
+            Dataset::Image(..) => Georef::default(),
+        }
+    }
+
+    pub fn nodata_type(&self) -> NodataType {
+        match self {
+            Dataset::Tiff(t) => t.nodata_type(),
+            Dataset::Image(i, _) if i.colorinterp.iter().any(|c| c == "alpha") => NodataType::Alpha,
+            Dataset::Image(..) => NodataType::None,
+        }
+    }
+
+    /// Number of resolution levels (full resolution plus overviews).
+    pub fn level_count(&self) -> usize {
+        match self {
+            Dataset::Tiff(t) => t.levels.len(),
+            Dataset::Image(i, _) => i.levels.len(),
+        }
+    }
+
+    /// Size of a level.
+    pub fn level_size(&self, level: usize) -> (usize, usize) {
+        match self {
+            Dataset::Tiff(t) => (t.levels[level].image.width as usize, t.levels[level].image.height as usize),
+            Dataset::Image(i, _) => (i.levels[level].width, i.levels[level].height),
+        }
+    }
+
+    /// Overview factors as rasterio reports them.
+    pub fn overview_factors(&self) -> Vec<u32> {
+        let w = self.width() as f64;
+        (1..self.level_count()).map(|l| tiff::round_half_even(w / self.level_size(l).0 as f64) as u32).collect()
+    }
+
+    /// Read a window of a level at native resolution (band-sequential).
+    pub async fn read_window(
+        &self,
+        level: usize,
+        x0: usize,
+        y0: usize,
+        w: usize,
+        h: usize,
+        bands: &[usize],
+    ) -> Result<Buffer> {
+        match self {
+            Dataset::Tiff(t) => t.read_window(level, x0, y0, w, h, bands).await,
+            Dataset::Image(i, _) => i.read_window(level, x0, y0, w, h, bands),
+        }
+    }
+
+    /// Read a window of a level's mask, when it has one.
+    pub async fn read_mask_window(
+        &self,
+        level: usize,
+        x0: usize,
+        y0: usize,
+        w: usize,
+        h: usize,
+    ) -> Result<Option<Vec<u8>>> {
+        match self {
+            Dataset::Tiff(t) => t.read_mask_window(level, x0, y0, w, h).await,
+            Dataset::Image(..) => Ok(None),
+        }
+    }
+
+    /// Sample a level at the given columns and rows (band-sequential output).
+    pub async fn sample(&self, level: usize, cols: &[usize], rows: &[usize], bands: &[usize]) -> Result<Buffer> {
+        match self {
+            Dataset::Tiff(t) => t.sample(level, cols, rows, bands).await,
+            Dataset::Image(i, _) => i.sample(level, cols, rows, bands),
+        }
+    }
+
+    /// Sample a level's mask, when it has one.
+    pub async fn sample_mask(&self, level: usize, cols: &[usize], rows: &[usize]) -> Result<Option<Vec<u8>>> {
+        match self {
+            Dataset::Tiff(t) => t.sample_mask(level, cols, rows).await,
+            Dataset::Image(..) => Ok(None),
+        }
+    }
+
+    /// Whether a level has a mask of its own.
+    pub fn level_has_mask(&self, level: usize) -> bool {
+        match self {
+            Dataset::Tiff(t) => t.levels[level].mask.is_some(),
+            Dataset::Image(..) => false,
+        }
+    }
+
+    /// Samples of all bands stored together per pixel (GDAL's `INTERLEAVE=PIXEL`).
+    pub fn pixel_interleaved(&self) -> bool {
+        match self {
+            Dataset::Tiff(t) => !t.main().planar && t.count() > 1,
+            Dataset::Image(i, _) => i.count > 1,
+        }
+    }
+
+    /// Sizes of every level (full resolution first).
+    pub fn level_sizes(&self) -> Vec<(usize, usize)> {
+        (0..self.level_count()).map(|l| self.level_size(l)).collect()
+    }
+
+    /// 0-based index of the first alpha band.
+    pub fn alpha_band(&self) -> Option<usize> {
+        self.colorinterp().iter().position(|c| c == "alpha")
+    }
+}

@@ -1,0 +1,146 @@
+//! `ImageData`: pixels, their validity and their place, travelling together (rio-tiler's
+//! `ImageData`).
+
+use imbrex_tms::{Bounds, Crs};
+
+use crate::array::{Buffer, DataType};
+
+/// A read result: `count` bands of `height` x `width` samples in the source type, a
+/// validity mask per band (255 valid, 0 masked), and where the pixels are.
+#[derive(Clone, Debug)]
+pub struct ImageData {
+    pub width: usize,
+    pub height: usize,
+    pub count: usize,
+    /// Band-sequential samples: `count` x `height` x `width`.
+    pub data: Buffer,
+    /// Band-sequential validity (255 valid, 0 masked), same layout as `data`.
+    pub band_mask: Vec<u8>,
+    pub bounds: Bounds,
+    /// `None` for pixel-space images.
+    pub crs: Option<Crs>,
+    pub band_names: Vec<String>,
+    /// Band descriptions (the dataset's, or the band name).
+    pub band_descriptions: Vec<String>,
+    pub nodata: Option<f64>,
+    pub scales: Vec<f64>,
+    pub offsets: Vec<f64>,
+}
+
+impl ImageData {
+    pub fn dtype(&self) -> DataType {
+        self.data.dtype()
+    }
+
+    /// The merged mask: a pixel is valid (255) when it is valid in every band, as the oracle
+    /// and TiTiler's output masks are.
+    pub fn mask(&self) -> Vec<u8> {
+        let n = self.width * self.height;
+        let mut out = vec![255u8; n];
+        for b in 0..self.count {
+            for (o, m) in out.iter_mut().zip(&self.band_mask[b * n..(b + 1) * n]) {
+                if *m == 0 {
+                    *o = 0;
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of valid pixels of the merged mask.
+    pub fn valid_pixels(&self) -> usize {
+        self.mask().iter().filter(|&&m| m != 0).count()
+    }
+
+    /// One band's samples as f64 (for statistics and band math).
+    pub fn band_f64(&self, b: usize) -> Vec<f64> {
+        let n = self.width * self.height;
+        (b * n..(b + 1) * n).map(|i| self.data.get_f64(i)).collect()
+    }
+
+    /// Keep only some bands (0-based), in the given order.
+    pub fn select_bands(&self, bands: &[usize]) -> ImageData {
+        let n = self.width * self.height;
+        let data = crate::with_buffer!(&self.data, v, T => {
+            let mut out = Vec::with_capacity(bands.len() * n);
+            for &b in bands {
+                out.extend_from_slice(&v[b * n..(b + 1) * n]);
+            }
+            <T as crate::array::Sample>::wrap(out)
+        });
+        let mut band_mask = Vec::with_capacity(bands.len() * n);
+        for &b in bands {
+            band_mask.extend_from_slice(&self.band_mask[b * n..(b + 1) * n]);
+        }
+        ImageData {
+            width: self.width,
+            height: self.height,
+            count: bands.len(),
+            data,
+            band_mask,
+            bounds: self.bounds,
+            crs: self.crs.clone(),
+            band_names: bands.iter().map(|&b| self.band_names[b].clone()).collect(),
+            band_descriptions: bands.iter().map(|&b| self.band_descriptions[b].clone()).collect(),
+            nodata: self.nodata,
+            scales: bands.iter().map(|&b| self.scales.get(b).copied().unwrap_or(1.0)).collect(),
+            offsets: bands.iter().map(|&b| self.offsets.get(b).copied().unwrap_or(0.0)).collect(),
+        }
+    }
+
+    /// Crop `pad` pixels from every side.
+    pub fn crop(&self, pad: usize) -> ImageData {
+        let (w, h) = (self.width - 2 * pad, self.height - 2 * pad);
+        let n = self.width * self.height;
+        let data = crate::with_buffer!(&self.data, v, T => {
+            let mut out = Vec::with_capacity(self.count * w * h);
+            for b in 0..self.count {
+                for y in pad..pad + h {
+                    let row = b * n + y * self.width;
+                    out.extend_from_slice(&v[row + pad..row + pad + w]);
+                }
+            }
+            <T as crate::array::Sample>::wrap(out)
+        });
+        let mut band_mask = Vec::with_capacity(self.count * w * h);
+        for b in 0..self.count {
+            for y in pad..pad + h {
+                let row = b * n + y * self.width;
+                band_mask.extend_from_slice(&self.band_mask[row + pad..row + pad + w]);
+            }
+        }
+        ImageData { width: w, height: h, data, band_mask, ..self.clone() }
+    }
+
+    /// Apply scale and offset (rio-tiler's `unscale`): float32 samples `v * scale + offset`.
+    pub fn unscale(&self) -> ImageData {
+        let n = self.width * self.height;
+        let mut out = Vec::with_capacity(self.count * n);
+        for b in 0..self.count {
+            let (s, o) = (self.scales.get(b).copied().unwrap_or(1.0), self.offsets.get(b).copied().unwrap_or(0.0));
+            for i in b * n..(b + 1) * n {
+                out.push((self.data.get_f64(i) as f32) * s as f32 + o as f32);
+            }
+        }
+        ImageData {
+            data: Buffer::Float32(out),
+            scales: vec![1.0; self.count],
+            offsets: vec![0.0; self.count],
+            ..self.clone()
+        }
+    }
+}
+
+/// A value read at one location (rio-tiler's `PointData`).
+#[derive(Clone, Debug)]
+pub struct PointData {
+    pub values: Vec<f64>,
+    pub valid: Vec<bool>,
+    pub band_names: Vec<String>,
+    pub band_descriptions: Vec<String>,
+    /// Pixel column and row the value was read from.
+    pub pixel_location: (f64, f64),
+    /// Coordinates in the dataset CRS.
+    pub coordinates: (f64, f64),
+    pub crs: Option<Crs>,
+}

@@ -1,0 +1,33 @@
+//! imbrex rasters, with no HTTP in sight: byte-range sources, GeoTIFF/COG and image
+//! decoding, readers (rio-tiler's role), warping and rendering.
+
+pub mod algorithm;
+pub mod array;
+pub mod cache;
+pub mod dataset;
+pub mod error;
+pub mod expr;
+pub mod feature;
+pub mod gcp;
+pub mod image;
+pub mod image_file;
+pub mod npy;
+pub mod rasterize;
+pub mod reader;
+pub mod readers;
+pub mod render;
+pub mod source;
+pub mod stats;
+pub mod tiff;
+pub mod warp;
+
+pub use array::{Buffer, DataType, Sample};
+pub use dataset::{Dataset, OpenOptions};
+pub use error::{Error, Result};
+pub use expr::{ExprType, Expression};
+pub use feature::Shape;
+pub use image::{ImageData, PointData};
+pub use reader::{Info, ReadOptions, Reader};
+pub use readers::{ReaderCacheOptions, Readers};
+pub use stats::{Bins, Statistics, StatisticsOptions};
+pub use warp::Resampling;

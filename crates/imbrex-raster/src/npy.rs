@@ -1,0 +1,70 @@
+//! NumPy `.npy` output: TiTiler's raw tile format (data bands, then the mask as one more
+//! band, in numpy's promoted type).
+
+use crate::array::{Buffer, DataType};
+use crate::image::ImageData;
+use crate::with_buffer;
+
+/// The type numpy gives `concatenate([data, uint8 mask])`.
+fn promoted(dtype: DataType) -> DataType {
+    match dtype {
+        DataType::Int8 => DataType::Int16,
+        other => other,
+    }
+}
+
+fn descr(dtype: DataType) -> &'static str {
+    match dtype {
+        DataType::Uint8 => "|u1",
+        DataType::Int8 => "|i1",
+        DataType::Uint16 => "<u2",
+        DataType::Int16 => "<i2",
+        DataType::Uint32 => "<u4",
+        DataType::Int32 => "<i4",
+        DataType::Float32 => "<f4",
+        DataType::Float64 => "<f8",
+    }
+}
+
+/// Serialise a C-order array of `shape` (NPY format 1.0, little-endian).
+pub fn encode(data: &Buffer, shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut header = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape_text}, }}", descr(data.dtype()));
+    // Header padded with spaces so the data starts on a 64-byte boundary, ending in '\n'.
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + data.len() * data.dtype().size());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    with_buffer!(data, v, T => {
+        for s in v {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+    });
+    out
+}
+
+/// `(bands + 1, height, width)`: `bands` planes followed by an alpha/mask plane, in
+/// numpy's promoted type.
+pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask: &[u8]) -> Vec<u8> {
+    let dtype = promoted(data.dtype());
+    let mut all = data.cast(dtype);
+    let mask = Buffer::Uint8(mask.to_vec()).cast(dtype);
+    with_buffer!(&mut all, v, T => {
+        if let Some(m) = mask.as_slice::<T>() {
+            v.extend_from_slice(m);
+        }
+    });
+    encode(&all, &[bands + 1, height, width])
+}
+
+impl ImageData {
+    /// `(count + 1, height, width)`: the bands followed by the mask (0 masked, 255 valid).
+    pub fn to_npy(&self) -> Vec<u8> {
+        with_mask(&self.data, self.count, self.height, self.width, &self.mask())
+    }
+}

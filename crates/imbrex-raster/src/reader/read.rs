@@ -1,0 +1,1279 @@
+//! Reading pixels: `tile`, `part`, `preview` and `point`, as rio-tiler's `reader.part` and
+//! `reader.read` do them (see `docs/reading.md`).
+//!
+//! There are three ways a pixel reaches a tile, the same three GDAL takes under rasterio:
+//! a warp from the dataset (or one of its overviews) onto the output grid when the CRSs
+//! differ; a nearest-neighbour decimated read with a floating-point window when they agree;
+//! and, when that window pokes outside the dataset, rasterio's "boundless" VRT read.
+
+use imbrex_tms::{
+    Bounds, Crs, GenImgProj, GeoTransform, SourceGeoref, Tile, TileMatrixSet, Transformer, max_overview_level,
+    suggested_warp_output,
+};
+
+use super::decimate::{self, DstRect, Path, Request};
+use super::geometry::{self, Window, apply_buffer, array_bounds, output_size, py_round, transform_from_bounds};
+use super::options::ReadOptions;
+use super::resample::{self, ChunkMask};
+use super::{Placement, Reader};
+use crate::array::{Buffer, DataType, Sample};
+use crate::error::{Error, Result};
+use crate::image::{ImageData, PointData};
+use crate::warp::{
+    ApproxTransformer, DEFAULT_MAX_ERROR, KernelOutput, KernelSource, Resampling, compute_source_window,
+};
+use crate::with_buffer;
+
+/// GDAL's default warp memory (`GDALWarpOptions::dfWarpMemoryLimit`).
+const WARP_MEMORY_LIMIT: f64 = 64.0 * 1024.0 * 1024.0;
+
+/// How the validity of pixels is known, in rio-tiler's order of preference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Validity {
+    /// A nodata value (the dataset's or the caller's).
+    Nodata(f64),
+    /// An alpha band (0-based index).
+    Alpha(usize),
+    /// A per-dataset mask (internal mask or `.msk`).
+    Mask,
+    /// Everything inside the data is valid.
+    None,
+}
+
+/// The mask GDAL weights a band's samples with when it resamples them.
+#[derive(Clone, Copy, Debug)]
+enum BandMask {
+    /// The band's own nodata mask.
+    Nodata(f64),
+    /// The per-dataset mask band.
+    Dataset,
+    /// The alpha band (its values, 0-255, are the weights).
+    Alpha(usize),
+    /// All valid.
+    None,
+}
+
+/// What one read needs to know about the dataset.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    /// 0-based data bands, in output order.
+    pub bands: Vec<usize>,
+    pub validity: Validity,
+    pub nodata: Option<f64>,
+}
+
+/// A tile, part or preview grid: pixels in the dataset CRS read with a window, or warped.
+enum Grid {
+    Window(Window),
+    Warp { crs: Crs, gt: GeoTransform, width: usize, height: usize },
+}
+
+impl Reader {
+    /// Bands, nodata and validity of a read.
+    pub(crate) fn prepare(&self, opts: &ReadOptions) -> Result<Prepared> {
+        opts.validate()?;
+        let ds = self.dataset();
+        let count = ds.count();
+        let alpha = ds.alpha_band();
+        let bands: Vec<usize> = match &opts.indexes {
+            Some(ix) => {
+                if let Some(&bad) = ix.iter().find(|&&i| i == 0 || i > count) {
+                    return Err(Error::InvalidParameter {
+                        name: "bidx",
+                        reason: format!("band {bad} does not exist (the dataset has {count})"),
+                    });
+                }
+                ix.iter().map(|i| i - 1).collect()
+            }
+            None => (0..count).filter(|&b| Some(b) != alpha).collect(),
+        };
+        if bands.is_empty() {
+            return Err(Error::InvalidParameter { name: "bidx", reason: "no band to read".into() });
+        }
+        let nodata = opts.nodata.or(ds.nodata());
+        let validity = match (nodata, alpha) {
+            (Some(nd), _) => Validity::Nodata(nd),
+            (None, Some(a)) => Validity::Alpha(a),
+            _ if ds.level_has_mask(0) => Validity::Mask,
+            _ => Validity::None,
+        };
+        Ok(Prepared { bands, validity, nodata })
+    }
+
+    /// Whether a tile of `tms` intersects the dataset (rio-tiler's `tile_exists`).
+    pub fn tile_exists(&self, tms: &TileMatrixSet, tile: Tile) -> Result<bool> {
+        let bbox = tms.xy_bounds(tile)?;
+        let Some(crs) = self.crs() else {
+            return Ok(strictly_overlap(&bbox, &self.normalized_bounds()));
+        };
+        let tb = if tms.crs().same_as(crs) {
+            bbox
+        } else {
+            match Transformer::new(tms.crs(), crs).and_then(|t| t.transform_bounds(bbox, 21)) {
+                Ok(b) if b.is_finite() => b,
+                // rio-tiler counts a tile whose bounds do not transform as existing.
+                _ => return Ok(true),
+            }
+        };
+        Ok(strictly_overlap(&tb, &self.normalized_bounds()))
+    }
+
+    /// One tile of a TileMatrixSet (`tilesize` defaults to the matrix's tile size), or of
+    /// the local pixel grid (256 px tiles) for images without a CRS.
+    pub async fn tile(
+        &self,
+        tms: &TileMatrixSet,
+        tile: Tile,
+        tilesize: Option<usize>,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        let size = tilesize.unwrap_or(256);
+        if let Placement::Pixel { width, height } = *self.placement() {
+            let bbox = local_tile_bounds(width, height, tile);
+            let image = Bounds::new(0.0, 0.0, width as f64, height as f64);
+            if !strictly_overlap(&norm(&bbox), &image) {
+                return Err(Error::TileOutsideBounds(format!(
+                    "Tile {}/{}/{} is outside {} bounds",
+                    tile.z,
+                    tile.x,
+                    tile.y,
+                    self.input()
+                )));
+            }
+            return self.part_pixels(bbox, Some(size), Some(size), None, opts).await;
+        }
+        let matrix = tms.check_tile(tile)?;
+        let (height, width) =
+            (tilesize.unwrap_or(matrix.tile_height as usize), tilesize.unwrap_or(matrix.tile_width as usize));
+        if !self.tile_exists(tms, tile)? {
+            return Err(Error::TileOutsideBounds(format!(
+                "Tile(x={}, y={}, z={}) is outside bounds",
+                tile.x, tile.y, tile.z
+            )));
+        }
+        let bbox = tms.xy_bounds(tile)?;
+        self.part(bbox, Some(tms.crs()), Some(tms.crs()), Some(height), Some(width), None, opts).await
+    }
+
+    /// The pixels inside `bbox` (in `bounds_crs`, default: the dataset's), in `dst_crs`
+    /// (default: `bounds_crs`), sized by `height`/`width` or `max_size` (rio-tiler's `part`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn part(
+        &self,
+        bbox: Bounds,
+        bounds_crs: Option<&Crs>,
+        dst_crs: Option<&Crs>,
+        height: Option<usize>,
+        width: Option<usize>,
+        max_size: Option<usize>,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        self.part_with(bbox, bounds_crs, dst_crs, height, width, max_size, false, opts).await
+    }
+
+    /// `part` with rio-tiler's `align_bounds_with_dataset`: the box grows to whole dataset
+    /// pixels (in the output CRS) before reading.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn part_with(
+        &self,
+        bbox: Bounds,
+        bounds_crs: Option<&Crs>,
+        dst_crs: Option<&Crs>,
+        height: Option<usize>,
+        width: Option<usize>,
+        max_size: Option<usize>,
+        align: bool,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        let Some(src_crs) = self.crs().cloned() else {
+            return self.part_pixels(bbox, height, width, max_size, opts).await;
+        };
+        let dst_crs = dst_crs.or(bounds_crs).cloned().unwrap_or_else(|| src_crs.clone());
+        let mut bbox = bbox;
+        if let Some(bc) = bounds_crs
+            && !bc.same_as(&dst_crs)
+        {
+            bbox = Transformer::new(bc, &dst_crs)?.transform_bounds(bbox, 21)?;
+        }
+        if !bbox.is_finite() || bbox.right <= bbox.left || bbox.top <= bbox.bottom {
+            return Err(Error::InvalidParameter {
+                name: "bbox",
+                reason: format!("{:?} is not a valid box", bbox.to_array()),
+            });
+        }
+        let warp = !dst_crs.same_as(&src_crs) || self.gcp_transform().is_some();
+        if warp {
+            // GDAL's suggested grid can fail or be absurd (the whole Earth into a polar
+            // grid sends a pole to infinity); then the requested size alone sets the grid,
+            // which is what the over-zoom rule makes of GDAL's absurd answer anyway.
+            let native = match self.native_transform(&dst_crs) {
+                Ok(gt) => gt,
+                Err(e) if height.is_none() && width.is_none() => return Err(e),
+                Err(_) => GeoTransform([0.0, f64::MAX, 0.0, 0.0, 0.0, -f64::MAX]),
+            };
+            if align && native.0[1] != f64::MAX {
+                let win = Window::from_bounds(&bbox, &native).ok_or_else(|| Error::InvalidParameter {
+                    name: "bbox",
+                    reason: "bounds and transform are inconsistent".into(),
+                })?;
+                bbox = win.rounded().bounds(&native);
+            }
+            let (mut gt, mut vw, mut vh) = geometry::vrt_transform(&native, &bbox, height, width);
+            let mut bounds = array_bounds(vh, vw, &gt);
+            let (mut h, mut w) = output_size(vh as f64, vw as f64, height, width, max_size);
+            if opts.buffer > 0.0 {
+                let (b, hh, ww) = apply_buffer(opts.buffer, &bounds, h, w);
+                (h, w) = (hh, ww);
+                (gt, vw, vh) = geometry::vrt_transform(&native, &b, Some(h), Some(w));
+                bounds = array_bounds(vh, vw, &gt);
+            }
+            opts.check_size(w, h)?;
+            let p = self.prepare(opts)?;
+            if opts.padding > 0 {
+                // rio-tiler reads a padded window of the WarpedVRT; imbrex warps the grid
+                // grown by `padding` output pixels and crops it: interpolating kernels then
+                // see real neighbours at the tile edge, which is what padding is for.
+                let pad = opts.padding;
+                let (pb, ph, pw) = apply_buffer(pad as f64, &bounds, h, w);
+                opts.check_size(pw, ph)?;
+                let (pgt, pvw, pvh) = geometry::vrt_transform(&native, &pb, Some(ph), Some(pw));
+                let grid = Grid::Warp { crs: dst_crs.clone(), gt: pgt, width: pvw, height: pvh };
+                let img = self.read_grid(&grid, pw, ph, pb, Some(dst_crs), &p, opts).await?;
+                return Ok(ImageData { bounds, ..img.crop(pad) });
+            }
+            let grid = Grid::Warp { crs: dst_crs.clone(), gt, width: vw, height: vh };
+            return self.read_grid(&grid, w, h, bounds, Some(dst_crs), &p, opts).await;
+        }
+        let gt = self.transform();
+        let win = Window::from_bounds(&bbox, &gt).ok_or_else(|| Error::InvalidParameter {
+            name: "bbox",
+            reason: "bounds and transform are inconsistent".into(),
+        })?;
+        let (mut h, mut w) = output_size(win.height, win.width, height, width, max_size);
+        let (mut win, mut bounds) = (win, bbox);
+        if opts.buffer > 0.0 {
+            let (b, hh, ww) = apply_buffer(opts.buffer, &bbox, h, w);
+            (h, w, bounds) = (hh, ww, b);
+            win = Window::from_bounds(&b, &gt).ok_or_else(|| Error::InvalidParameter {
+                name: "buffer",
+                reason: "bounds and transform are inconsistent".into(),
+            })?;
+        }
+        opts.check_size(w, h)?;
+        let p = self.prepare(opts)?;
+        if opts.padding > 0 && !self.aligned_with_blocks(&bounds) {
+            // rio-tiler: read a window grown by `padding` output pixels, crop it off.
+            let pad = opts.padding;
+            let (pb, ph, pw) = apply_buffer(pad as f64, &bounds, h, w);
+            opts.check_size(pw, ph)?;
+            let pwin = Window::from_bounds(&pb, &gt).ok_or_else(|| Error::InvalidParameter {
+                name: "padding",
+                reason: "bounds and transform are inconsistent".into(),
+            })?;
+            let img = self.read_grid(&Grid::Window(pwin), pw, ph, pb, Some(src_crs), &p, opts).await?;
+            return Ok(ImageData { bounds, ..img.crop(pad) });
+        }
+        self.read_grid(&Grid::Window(win), w, h, bounds, Some(src_crs), &p, opts).await
+    }
+
+    /// rio-tiler's `_requested_tile_aligned_with_internal_tile`: a window on 64-pixel
+    /// boundaries of a tiled dataset needs no padding.
+    fn aligned_with_blocks(&self, bounds: &Bounds) -> bool {
+        let ds = self.dataset();
+        let block_w = match ds.as_ref() {
+            crate::Dataset::Tiff(t) => t.main().block_width as usize,
+            crate::Dataset::Image(..) => ds.width(),
+        };
+        if block_w == ds.width() {
+            return false;
+        }
+        let Some(win) = Window::from_bounds(bounds, &self.transform()) else { return false };
+        let r = |v: f64| py_round(v) as i64;
+        if r(win.width) % 64 != 0 && r(win.height) % 64 != 0 {
+            return false;
+        }
+        (ds.width() as i64 - r(win.col_off)) % 64 == 0 && (ds.height() as i64 - r(win.row_off)) % 64 == 0
+    }
+
+    /// `part` for images without a CRS: `bbox` is in pixels, `(left, bottom, right, top)`
+    /// with bottom > top as rio-tiler's `ImageReader` has it.
+    async fn part_pixels(
+        &self,
+        bbox: Bounds,
+        height: Option<usize>,
+        width: Option<usize>,
+        max_size: Option<usize>,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        let gt = self.transform();
+        let win = Window::new(bbox.left, bbox.top, bbox.right - bbox.left, bbox.bottom - bbox.top);
+        if !(win.width > 0.0 && win.height > 0.0 && win.col_off.is_finite() && win.row_off.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "bbox",
+                reason: format!("{:?} is not a valid pixel window", bbox.to_array()),
+            });
+        }
+        let (h, w) = output_size(win.height, win.width, height, width, max_size);
+        opts.check_size(w, h)?;
+        let p = self.prepare(opts)?;
+        let bounds = win.bounds(&gt);
+        self.read_grid(&Grid::Window(win), w, h, bounds, None, &p, opts).await
+    }
+
+    /// The whole dataset, decimated to at most `max_size` pixels on its longer side
+    /// (rio-tiler's `preview`, default 1024), or to an explicit size.
+    pub async fn preview(
+        &self,
+        max_size: Option<usize>,
+        height: Option<usize>,
+        width: Option<usize>,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        let (dw, dh) = self.size();
+        let max_size = if height.is_some() || width.is_some() { None } else { Some(max_size.unwrap_or(1024)) };
+        let (h, w) = output_size(dh as f64, dw as f64, height, width, max_size);
+        opts.check_size(w, h)?;
+        let p = self.prepare(opts)?;
+        let bounds = self.normalized_bounds();
+        match (self.gcp_transform(), self.crs()) {
+            (Some(_), Some(crs)) => {
+                let grid = Grid::Warp { crs: crs.clone(), gt: self.transform(), width: dw, height: dh };
+                self.read_grid(&grid, w, h, bounds, Some(crs.clone()), &p, opts).await
+            }
+            _ => {
+                let win = Window::new(0.0, 0.0, dw as f64, dh as f64);
+                self.read_grid(&Grid::Window(win), w, h, bounds, self.crs().cloned(), &p, opts).await
+            }
+        }
+    }
+
+    /// Statistics of the preview (rio-tiler's `statistics`: `max_size` 1024 by default).
+    pub async fn statistics(
+        &self,
+        max_size: Option<usize>,
+        stats: &crate::stats::StatisticsOptions,
+        opts: &ReadOptions,
+    ) -> Result<Vec<(String, crate::stats::Statistics)>> {
+        let img = self.preview(max_size, None, None, opts).await?;
+        Ok(img.statistics(stats))
+    }
+
+    /// The values at one location: `(x, y)` in `coord_crs` (default WGS 84) for
+    /// georeferenced data, in pixels for images without a CRS (rio-tiler's `point`).
+    pub async fn point(&self, x: f64, y: f64, coord_crs: Option<&Crs>, opts: &ReadOptions) -> Result<PointData> {
+        if !(x.is_finite() && y.is_finite()) {
+            return Err(Error::InvalidParameter {
+                name: "coordinates",
+                reason: "coordinates must be finite numbers".into(),
+            });
+        }
+        let p = self.prepare(opts)?;
+        let (w, h) = self.size();
+        let (win, pixel, coords) = match self.crs() {
+            None => {
+                if !(0.0 <= x && x < w as f64 && 0.0 <= y && y < h as f64) {
+                    return Err(Error::PointOutsideBounds("Point is outside the image bounds".into()));
+                }
+                (Window::new(x, y, 1.0, 1.0), (x, y), self.transform().apply(x, y))
+            }
+            Some(crs) => {
+                let wgs84 = Crs::wgs84();
+                let from = coord_crs.unwrap_or(&wgs84);
+                let (px, py) = if from.same_as(crs) {
+                    (x, y)
+                } else {
+                    Transformer::new(from, crs)?
+                        .transform(x, y)
+                        .map_err(|_| Error::PointOutsideBounds("Point is outside dataset bounds".into()))?
+                };
+                let b = self.normalized_bounds();
+                if !(b.left < px && px < b.right && b.bottom < py && py < b.top) {
+                    return Err(Error::PointOutsideBounds("Point is outside dataset bounds".into()));
+                }
+                let inv = geometry::affine_inverse(&self.transform())
+                    .ok_or_else(|| Error::corrupt(self.input(), "the geotransform cannot be inverted"))?;
+                let col = (inv[0] * px + inv[1] * py + inv[2]).floor();
+                let row = (inv[3] * px + inv[4] * py + inv[5]).floor();
+                (Window::new(col, row, 1.0, 1.0), (col, row), (px, py))
+            }
+        };
+        let gt = self.transform();
+        let grid = match (self.gcp_transform(), self.crs()) {
+            (Some(_), Some(crs)) => {
+                let g = gt.0;
+                let origin = gt.apply(win.col_off, win.row_off);
+                let cell = GeoTransform([origin.0, g[1], g[2], origin.1, g[4], g[5]]);
+                Grid::Warp { crs: crs.clone(), gt: cell, width: 1, height: 1 }
+            }
+            _ => Grid::Window(win),
+        };
+        let img = self.read_grid(&grid, 1, 1, win.bounds(&gt), self.crs().cloned(), &p, opts).await?;
+        let mask = img.band_mask.clone();
+        Ok(PointData {
+            values: (0..img.count).map(|b| img.data.get_f64(b)).collect(),
+            valid: mask.iter().map(|&m| m != 0).collect(),
+            band_names: img.band_names,
+            band_descriptions: img.band_descriptions,
+            pixel_location: pixel,
+            coordinates: coords,
+            crs: self.crs().cloned(),
+        })
+    }
+
+    /// The dataset's transform in another CRS, as rasterio's `calculate_default_transform`
+    /// gives it (rio-tiler's `get_vrt_transform`, step 1). Cached per CRS.
+    fn native_transform(&self, dst_crs: &Crs) -> Result<GeoTransform> {
+        let src_crs = self.crs().ok_or_else(|| Error::unsupported("the dataset has no CRS"))?;
+        if src_crs.same_as(dst_crs) {
+            return Ok(self.transform());
+        }
+        if let Some(gt) = self.cached_native(dst_crs) {
+            return Ok(gt);
+        }
+        let (w, h) = self.size();
+        let mut b = self.bounds();
+        let (mut sw, mut sh) = (w, h);
+        // rio-tiler crops WGS 84 data to +-85.06 before asking for a Web Mercator grid.
+        if src_crs.same_as(&Crs::wgs84()) && dst_crs.epsg() == Some(3857) {
+            let clamp = if b.bottom < -85.06 || b.top > 85.06 {
+                b.bottom = b.bottom.max(-85.06);
+                b.top = b.top.min(85.06);
+                true
+            } else if b.bottom > 85.06 || b.top < -85.06 {
+                b.bottom = b.bottom.min(85.06);
+                b.top = b.top.max(-85.06);
+                true
+            } else {
+                false
+            };
+            if clamp {
+                let win = Window::from_bounds(&b, &self.transform())
+                    .ok_or_else(|| Error::corrupt(self.input(), "bounds and transform are inconsistent"))?;
+                sw = py_round(win.width) as usize;
+                sh = py_round(win.height) as usize;
+            }
+        }
+        let src_gt = transform_from_bounds(&b, sw.max(1), sh.max(1));
+        let out = suggested_warp_output(&SourceGeoref::affine(src_gt)?, src_crs, dst_crs, sw.max(1), sh.max(1))?;
+        self.store_native(dst_crs, out.gt);
+        Ok(out.gt)
+    }
+
+    /// Read a grid into a `w` x `h` buffer: the core of every read.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_grid(
+        &self,
+        grid: &Grid,
+        w: usize,
+        h: usize,
+        bounds: Bounds,
+        crs: Option<Crs>,
+        p: &Prepared,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        let (data, band_mask) = match grid {
+            Grid::Window(win) => self.read_window(win, w, h, p, opts.resampling).await?,
+            Grid::Warp { crs, gt, width, height } => self.read_warped(crs, gt, *width, *height, w, h, p, opts).await?,
+        };
+        let ds = self.dataset();
+        let (scales, offsets) = match ds.as_ref() {
+            crate::Dataset::Tiff(t) => (t.scales(), t.offsets()),
+            crate::Dataset::Image(..) => (vec![1.0; ds.count()], vec![0.0; ds.count()]),
+        };
+        let img = ImageData {
+            width: w,
+            height: h,
+            count: p.bands.len(),
+            data,
+            band_mask,
+            bounds,
+            crs,
+            band_names: p.bands.iter().map(|b| format!("b{}", b + 1)).collect(),
+            band_descriptions: p
+                .bands
+                .iter()
+                .map(|&b| {
+                    match ds.as_ref() {
+                        crate::Dataset::Tiff(t) => t.band_metadata(b).description.filter(|d| !d.is_empty()),
+                        crate::Dataset::Image(..) => None,
+                    }
+                    .unwrap_or_else(|| format!("b{}", b + 1))
+                })
+                .collect(),
+            nodata: p.nodata,
+            scales: p.bands.iter().map(|&b| scales.get(b).copied().unwrap_or(1.0)).collect(),
+            offsets: p.bands.iter().map(|&b| offsets.get(b).copied().unwrap_or(0.0)).collect(),
+        };
+        Ok(if opts.unscale { img.unscale() } else { img })
+    }
+
+    /// A same-CRS read with a floating-point window: GDAL's nearest decimation, or its
+    /// resampled `RasterIO` when a convolution `resampling` is asked for.
+    async fn read_window(
+        &self,
+        win: &Window,
+        w: usize,
+        h: usize,
+        p: &Prepared,
+        resampling: Resampling,
+    ) -> Result<(Buffer, Vec<u8>)> {
+        let ds = self.dataset();
+        let (dw, dh) = (ds.width(), ds.height());
+        let levels = ds.level_sizes();
+        let mut read_bands = p.bands.clone();
+        if let Validity::Alpha(a) = p.validity {
+            read_bands.push(a);
+        }
+        let path = if read_bands.len() > 1 && ds.pixel_interleaved() { Path::PixelInterleaved } else { Path::Band };
+        let n = w * h;
+        let nb = p.bands.len();
+        if !win.is_boundless(dw, dh) {
+            let req = Request::from_window(win.col_off, win.row_off, win.width, win.height, w, h);
+            if resample::is_convolution(resampling)
+                && let Some(read) = self.read_resampled(&req, p, &read_bands, resampling).await?
+            {
+                return Ok(read);
+            }
+            let nearest = resampling == Resampling::Nearest;
+            let s = decimate::plan(&levels, &req, path, nearest);
+            let all = ds.sample(s.level, &s.cols, &s.rows, &read_bands).await?;
+            let mask = match p.validity {
+                Validity::Nodata(nd) => nodata_mask(&all, nb, n, nd),
+                Validity::Alpha(_) => alpha_mask(&all, nb, n, ds.dtype()),
+                Validity::Mask => {
+                    let m = self.sample_mask(&req, nearest).await?;
+                    (0..nb).flat_map(|_| m.iter().copied()).collect()
+                }
+                Validity::None => vec![255; nb * n],
+            };
+            return Ok((take_bands(all, nb * n), mask));
+        }
+        self.read_boundless(win, w, h, p, &read_bands).await
+    }
+
+    /// The mask band read like the data (its levels are the levels that have a mask).
+    async fn sample_mask(&self, req: &Request, nearest: bool) -> Result<Vec<u8>> {
+        let ds = self.dataset();
+        let with_mask: Vec<usize> = (0..ds.level_count()).filter(|&l| ds.level_has_mask(l)).collect();
+        let sizes: Vec<(usize, usize)> = with_mask.iter().map(|&l| ds.level_size(l)).collect();
+        if sizes.is_empty() {
+            return Ok(vec![255; req.buf_w * req.buf_h]);
+        }
+        let s = decimate::plan(&sizes, req, Path::Band, nearest);
+        Ok(ds
+            .sample_mask(with_mask[s.level], &s.cols, &s.rows)
+            .await?
+            .unwrap_or_else(|| vec![255; req.buf_w * req.buf_h]))
+    }
+
+    /// A resampled same-CRS read (GDAL's `RasterIOResampled`), or `None` when GDAL would
+    /// copy pixels instead (a same-size integer window on the chosen level).
+    async fn read_resampled(
+        &self,
+        req: &Request,
+        p: &Prepared,
+        read_bands: &[usize],
+        method: Resampling,
+    ) -> Result<Option<(Buffer, Vec<u8>)>> {
+        let ds = self.dataset();
+        let levels = ds.level_sizes();
+        let (w, h) = (req.buf_w, req.buf_h);
+        let (level, r) = decimate::level_for(&levels, req, false);
+        if r.x_size == w as i64 && r.y_size == h as i64 && r.integer_coords() {
+            return Ok(None);
+        }
+        let nb = p.bands.len();
+        let n = w * h;
+        // Several bands read at once go through `GDALDataset::RasterIOResampled` (its
+        // margins use the larger reduction factor) unless a band is masked by nodata, or
+        // the bands have overviews that were declined (`GDALDataset::IRasterIO`).
+        let decimating = (w as i64) < req.x_size || (h as i64) < req.y_size;
+        let both = (w as i64) < req.x_size && (h as i64) < req.y_size;
+        let nodata = match p.validity {
+            Validity::Nodata(nd) => Some(nd),
+            _ => None,
+        };
+        let dataset_level = read_bands.len() > 1
+            && nodata.is_none()
+            && if level > 0 { both } else { !(decimating && levels.len() > 1) };
+        let mut out = Buffer::filled(ds.dtype(), read_bands.len() * n, 0.0);
+        let data_mask = match p.validity {
+            Validity::Nodata(nd) => BandMask::Nodata(nd),
+            Validity::Mask => BandMask::Dataset,
+            Validity::Alpha(a) => BandMask::Alpha(a),
+            Validity::None => BandMask::None,
+        };
+        self.resample_bands(level, &r, &read_bands[..nb], 0, dataset_level, data_mask, method, &mut out).await?;
+        // An alpha band is valid everywhere: resampled on its own, without a mask.
+        if read_bands.len() > nb {
+            self.resample_bands(level, &r, &read_bands[nb..], nb, false, BandMask::None, method, &mut out).await?;
+        }
+        let mask = match p.validity {
+            Validity::Nodata(nd) => nodata_mask(&out, nb, n, nd),
+            Validity::Alpha(_) => alpha_mask(&out, nb, n, ds.dtype()),
+            Validity::Mask => {
+                let m = self.resampled_mask(req, method).await?;
+                (0..nb).flat_map(|_| m.iter().copied()).collect()
+            }
+            Validity::None => vec![255; nb * n],
+        };
+        Ok(Some((take_bands(out, nb * n), mask)))
+    }
+
+    /// Resample `bands` of `level` for `req` into planes `first..` of `out`.
+    #[allow(clippy::too_many_arguments)]
+    async fn resample_bands(
+        &self,
+        level: usize,
+        req: &Request,
+        bands: &[usize],
+        first: usize,
+        dataset_level: bool,
+        band_mask: BandMask,
+        method: Resampling,
+        out: &mut Buffer,
+    ) -> Result<()> {
+        let ds = self.dataset();
+        let (w, n) = (req.buf_w, req.buf_w * req.buf_h);
+        let plan = resample::plan(method, req, ds.level_size(level), usize::MAX, dataset_level);
+        let nodata = match band_mask {
+            BandMask::Nodata(nd) => Some(nd),
+            _ => None,
+        };
+        for chunk in &plan.chunks {
+            let src = ds.read_window(level, chunk.x, chunk.y, chunk.w, chunk.h, bands).await?;
+            let cn = chunk.w * chunk.h;
+            // The mask band the bands share: the per-dataset mask, or the alpha band.
+            let shared: Option<Vec<u8>> = match band_mask {
+                BandMask::Dataset => ds.read_mask_window(level, chunk.x, chunk.y, chunk.w, chunk.h).await?,
+                BandMask::Alpha(a) => {
+                    let alpha = ds.read_window(level, chunk.x, chunk.y, chunk.w, chunk.h, &[a]).await?;
+                    Some((0..cn).map(|i| mask_byte(alpha.get_f64(i))).collect())
+                }
+                _ => None,
+            };
+            let dtype = src.dtype();
+            with_buffer!(&src, sv, T => {
+                let Some(dst) = out.as_mut_slice::<T>() else { return Err(Error::unsupported("resampling buffer type")) };
+                for b in 0..bands.len() {
+                    let band_src = &sv[b * cn..(b + 1) * cn];
+                    // A nodata band's mask is its own (GDAL's nodata mask band).
+                    let own: Option<Vec<u8>> = nodata.map(|nd| {
+                        band_src.iter().map(|&v| if gdal_is_nodata(v, nd, dtype) { 0 } else { 255 }).collect()
+                    });
+                    let m = ChunkMask::classify(own.as_deref().or(shared.as_deref()));
+                    let plane = &mut dst[(first + b) * n..(first + b + 1) * n];
+                    resample::convolve(&plan, chunk, band_src, &m, nodata, w, plane);
+                }
+                Ok::<(), Error>(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The per-dataset mask as rasterio's `read_masks` gives it for a resampled read: the
+    /// mask band (its own levels) resampled like data, then "valid" wherever non-zero.
+    async fn resampled_mask(&self, req: &Request, method: Resampling) -> Result<Vec<u8>> {
+        let ds = self.dataset();
+        let with_mask: Vec<usize> = (0..ds.level_count()).filter(|&l| ds.level_has_mask(l)).collect();
+        let sizes: Vec<(usize, usize)> = with_mask.iter().map(|&l| ds.level_size(l)).collect();
+        let n = req.buf_w * req.buf_h;
+        if sizes.is_empty() {
+            return Ok(vec![255; n]);
+        }
+        let (i, r) = decimate::level_for(&sizes, req, false);
+        if r.x_size == req.buf_w as i64 && r.y_size == req.buf_h as i64 && r.integer_coords() {
+            return self.sample_mask(req, false).await;
+        }
+        let level = with_mask[i];
+        let plan = resample::plan(method, &r, sizes[i], usize::MAX, false);
+        let mut out = vec![0u8; n];
+        for chunk in &plan.chunks {
+            let Some(m) = ds.read_mask_window(level, chunk.x, chunk.y, chunk.w, chunk.h).await? else {
+                return Ok(vec![255; n]);
+            };
+            resample::convolve(&plan, chunk, &m, &ChunkMask::Opaque, None, r.buf_w, &mut out);
+        }
+        Ok(out.into_iter().map(|v| if v != 0 { 255 } else { 0 }).collect())
+    }
+
+    /// rasterio's boundless read: an in-memory VRT whose one source is the dataset.
+    async fn read_boundless(
+        &self,
+        win: &Window,
+        w: usize,
+        h: usize,
+        p: &Prepared,
+        read_bands: &[usize],
+    ) -> Result<(Buffer, Vec<u8>)> {
+        let ds = self.dataset();
+        let (dw, dh) = (ds.width(), ds.height());
+        let levels = ds.level_sizes();
+        let [a, b, c, d, e, f] = self.transform().to_affine();
+        // The VRT's geotransform is the window's (rasterio's `window_transform`).
+        let x = win.col_off * a + win.row_off * b + c;
+        let y = win.col_off * d + win.row_off * e + f;
+        let (tc, tf) = (c + (x - c), f + (y - f));
+        let dst = DstRect { x: (c - tc) / a, y: (f - tf) / e, w: dw as f64 * a / a, h: dh as f64 * e / e };
+        let vrt = ((dw as f64).max(win.width) as usize + 1, (dh as f64).max(win.height) as usize + 1);
+        let req = Request::from_window(0.0, 0.0, win.width, win.height, w, h);
+        // The first band read builds the VRT's virtual overviews and reads through them;
+        // the others (and the mask) go to the source directly.
+        let route = |first: bool| -> Option<decimate::SrcDst> {
+            let (mut r, mut rect) = (req, dst);
+            if first && ((w as i64) < req.x_size || (h as i64) < req.y_size) {
+                let vos = decimate::virtual_overviews(vrt, (dw, dh), &levels[1..], &dst);
+                let sizes: Vec<(usize, usize)> = vos.iter().map(|v| (v.width, v.height)).collect();
+                if let Some(j) = decimate::best_overview(vrt, req.x_size, req.y_size, (w, h), &sizes, true) {
+                    r = decimate::to_overview(&req, vrt, sizes[j]);
+                    rect = DstRect {
+                        x: dst.x * vos[j].rx,
+                        y: dst.y * vos[j].ry,
+                        w: dst.w * vos[j].rx,
+                        h: dst.h * vos[j].ry,
+                    };
+                }
+            }
+            decimate::src_dst_window((r.fx_off, r.fy_off, r.fx_size, r.fy_size), (w, h), &rect, (dw, dh))
+        };
+        let fill = p.nodata.unwrap_or(0.0);
+        let n = w * h;
+        let mut out = Buffer::filled(
+            ds.dtype(),
+            read_bands.len() * n,
+            if fill.is_nan() && !ds.dtype().is_float() { 0.0 } else { fill },
+        );
+        let mut footprint = vec![255u8; n];
+        for (i, &band) in read_bands.iter().enumerate() {
+            let Some(sd) = route(i == 0) else {
+                footprint.iter_mut().for_each(|m| *m = 0);
+                continue;
+            };
+            // Resampled boundless reads are not emulated: nearest throughout.
+            let s = decimate::plan(&levels, &sd.req, Path::Band, true);
+            let part = ds.sample(s.level, &s.cols, &s.rows, &[band]).await?;
+            paste(&mut out, i * n, w, &part, &sd);
+            clip_footprint(&mut footprint, w, h, &sd);
+        }
+        let nb = p.bands.len();
+        let mask = match p.validity {
+            Validity::Nodata(nd) => nodata_mask(&out, nb, n, nd),
+            Validity::Alpha(_) => alpha_mask(&out, nb, n, ds.dtype()),
+            Validity::Mask => {
+                let mut m = vec![0u8; n];
+                if let Some(sd) = route(false) {
+                    let inner = self.sample_mask(&sd.req, true).await?;
+                    for y in 0..sd.out_h {
+                        m[(sd.out_y + y) * w + sd.out_x..(sd.out_y + y) * w + sd.out_x + sd.out_w]
+                            .copy_from_slice(&inner[y * sd.out_w..(y + 1) * sd.out_w]);
+                    }
+                }
+                (0..nb).flat_map(|_| m.iter().copied()).collect()
+            }
+            Validity::None => (0..nb).flat_map(|_| footprint.iter().copied()).collect(),
+        };
+        Ok((take_bands(out, nb * n), mask))
+    }
+
+    /// A warped read: rasterio's WarpedVRT of the dataset on `vrt_gt` (`vrt_w` x `vrt_h`),
+    /// read into a `w` x `h` buffer. GDAL first picks one of the VRT's implicit overviews
+    /// (one per source overview), then warps that source level straight onto the buffer.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_warped(
+        &self,
+        dst_crs: &Crs,
+        vrt_gt: &GeoTransform,
+        vrt_w: usize,
+        vrt_h: usize,
+        w: usize,
+        h: usize,
+        p: &Prepared,
+        opts: &ReadOptions,
+    ) -> Result<(Buffer, Vec<u8>)> {
+        let ds = self.dataset();
+        let src_crs = self.crs().ok_or_else(|| Error::unsupported("the dataset has no CRS"))?.clone();
+        // The source as the warper sees it: the dataset levels (or, for GCP data, the
+        // levels of the GCP VRT, whose implicit overviews follow the file's).
+        let file_levels = ds.level_sizes();
+        let (sw, sh) = self.size();
+        let src_levels: Vec<(usize, usize)> = match self.gcp_transform() {
+            None => file_levels.clone(),
+            Some(_) => implicit_overviews(&file_levels, sw, sh),
+        };
+        let mut level = 0;
+        let mut gt = vrt_gt.0;
+        if w < vrt_w || h < vrt_h {
+            let implicit = &implicit_overviews(&src_levels, vrt_w, vrt_h)[1..];
+            if let Some(i) = decimate::best_overview(
+                (vrt_w, vrt_h),
+                vrt_w as i64,
+                vrt_h as i64,
+                (w, h),
+                implicit,
+                opts.resampling == Resampling::Nearest,
+            ) {
+                level = i + 1;
+                rescale(&mut gt, vrt_w, implicit[i].0, vrt_h, implicit[i].1);
+                rescale(&mut gt, implicit[i].0, w, implicit[i].1, h);
+            } else {
+                rescale(&mut gt, vrt_w, w, vrt_h, h);
+            }
+        } else {
+            rescale(&mut gt, vrt_w, w, vrt_h, h);
+        }
+        let (lw, lh) = file_levels[level];
+        let (rx, ry) = (file_levels[0].0 as f64 / lw as f64, file_levels[0].1 as f64 / lh as f64);
+        let georef = match self.gcp_transform() {
+            Some(g) => {
+                SourceGeoref::Custom(std::sync::Arc::new(if level == 0 { (**g).clone() } else { g.scaled(rx, ry)? }))
+            }
+            None => {
+                let mut s = self.transform().0;
+                if s[2] == 0.0 && s[4] == 0.0 {
+                    s[1] *= rx;
+                    s[5] *= ry;
+                } else {
+                    s[1] *= rx;
+                    s[2] *= rx;
+                    s[4] *= rx;
+                    s[5] *= rx;
+                }
+                SourceGeoref::affine(GeoTransform(s))?
+            }
+        };
+        let t = GenImgProj::new(georef, &src_crs, dst_crs, GeoTransform(gt))?;
+        // Bands the warper carries: all of them when nodata is unified across bands.
+        let mut warp_bands = match p.validity {
+            Validity::Nodata(_) if ds.count() > 1 => (0..ds.count()).collect(),
+            _ => p.bands.clone(),
+        };
+        let alpha = match p.validity {
+            Validity::Alpha(a) => Some(a),
+            _ => None,
+        };
+        if let Some(a) = alpha
+            && !warp_bands.contains(&a)
+        {
+            warp_bands.push(a);
+        }
+        let n = w * h;
+        let dtype = ds.dtype();
+        let init = match p.validity {
+            Validity::Nodata(nd) if !nd.is_nan() || dtype.is_float() => nd,
+            _ => 0.0,
+        };
+        let mut data = Buffer::filled(dtype, warp_bands.len() * n, init);
+        let mut density = vec![0f32; n];
+        // With an added alpha band (rio-tiler's `add_alpha` for masks and unmasked data)
+        // rasterio's read asks for a band the warper does not produce, so
+        // `VRTWarpedDataset::IRasterIO` falls back to its block path: each 512x128 block is
+        // warped on its own, with its own source window (and so its own kernel scale). A
+        // source alpha band is itself one of the warped bands: direct path.
+        let regions = if matches!(p.validity, Validity::Nodata(_) | Validity::Alpha(_)) {
+            // The direct path: measured on GDAL 3.10.3, its kernel scale is `dst / window`
+            // with no margin subtracted (forcing XSCALE/YSCALE to the margin-corrected value
+            // changes the output, forcing `dst / window` does not), unlike the block path.
+            let mut regions = self.warp_regions(&t, (0, 0, w, h), (lw, lh), &warp_bands, p, opts.reproject, dst_crs);
+            for r in &mut regions {
+                (r.3.extra_x, r.3.extra_y) = (0.0, 0.0);
+            }
+            regions
+        } else {
+            let (bw, bh) = (w.min(512), h.min(128));
+            let mut blocks = Vec::new();
+            for y0 in (0..h).step_by(bh) {
+                for x0 in (0..w).step_by(bw) {
+                    let (rw, rh) = (bw.min(w - x0), bh.min(h - y0));
+                    let win = compute_source_window(&t, (x0, y0), rw, rh, lw, lh, opts.reproject, Some(dst_crs));
+                    if let Some(win) = win {
+                        blocks.push(((x0, y0), rw, rh, win));
+                    }
+                }
+            }
+            blocks
+        };
+        for (off, rw, rh, win) in regions {
+            if win.is_empty() {
+                continue;
+            }
+            let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &warp_bands).await?;
+            let valid = self.source_validity(&src, &warp_bands, level, &win, p).await?;
+            let dens = alpha.map(|a| {
+                let i = warp_bands.iter().position(|&b| b == a).unwrap_or(0);
+                alpha_density(&src, i, win.xsize * win.ysize, dtype)
+            });
+            let mut sub = Buffer::filled(dtype, warp_bands.len() * rw * rh, init);
+            let mut sub_density = vec![0f32; rw * rh];
+            let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
+            with_buffer!(&src, sv, T => {
+                let Some(dst) = sub.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
+                let ks = KernelSource { data: sv.as_slice(), bands: warp_bands.len(), win, valid: valid.as_deref(), density: dens.as_deref() };
+                let nodata = match p.validity {
+                    Validity::Nodata(nd) => Some(nd),
+                    _ => None,
+                };
+                let mut ko = KernelOutput { data: dst, density: &mut sub_density, nodata };
+                crate::warp::warp(&approx, off, rw, rh, &ks, opts.reproject, &mut ko);
+                Ok::<(), Error>(())
+            })?;
+            paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (w, h), off, (rw, rh));
+        }
+        // rio-tiler's masks: nodata → per-band comparison; otherwise the (added) alpha band.
+        let nb = p.bands.len();
+        let picked: Vec<usize> = p.bands.iter().map(|b| warp_bands.iter().position(|x| x == b).unwrap_or(0)).collect();
+        let data = select_planes(&data, &picked, n);
+        let mask = match p.validity {
+            Validity::Nodata(nd) => nodata_mask(&data, nb, n, nd),
+            _ => {
+                let alpha_dtype = dtype;
+                let m: Vec<u8> =
+                    density.iter().map(|&d| if alpha_is_opaque(d, alpha_dtype) { 255 } else { 0 }).collect();
+                (0..nb).flat_map(|_| m.iter().copied()).collect()
+            }
+        };
+        Ok((data, mask))
+    }
+
+    /// The destination regions GDAL warps separately (its 64 MiB working-memory split,
+    /// longest side first) with their source windows.
+    #[allow(clippy::too_many_arguments)]
+    fn warp_regions(
+        &self,
+        t: &GenImgProj,
+        region: (usize, usize, usize, usize),
+        src: (usize, usize),
+        bands: &[usize],
+        p: &Prepared,
+        resampling: Resampling,
+        dst_crs: &Crs,
+    ) -> Vec<((usize, usize), usize, usize, crate::warp::SourceWindow)> {
+        let (x0, y0, rw, rh) = region;
+        let Some(win) = compute_source_window(t, (x0, y0), rw, rh, src.0, src.1, resampling, Some(dst_crs)) else {
+            return Vec::new();
+        };
+        let bits = self.dataset().dtype().size() as f64 * 8.0 * bands.len() as f64;
+        let src_bits =
+            bits + match p.validity {
+                Validity::Alpha(_) => 32.0,
+                Validity::Mask => 1.0,
+                _ => 0.0,
+            } + if matches!(p.validity, Validity::Nodata(_)) { bands.len() as f64 } else { 0.0 };
+        let dst_bits = bits + if matches!(p.validity, Validity::Nodata(_)) { bands.len() as f64 } else { 32.0 };
+        let memory = (src_bits * win.xsize as f64 * win.ysize as f64 + dst_bits * rw as f64 * rh as f64) / 8.0;
+        if memory > WARP_MEMORY_LIMIT && rw >= 2 && rh >= 2 {
+            let mut out = Vec::new();
+            if rw >= rh {
+                let half = rw / 2;
+                out.extend(self.warp_regions(t, (x0, y0, half, rh), src, bands, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0 + half, y0, rw - half, rh), src, bands, p, resampling, dst_crs));
+            } else {
+                let half = rh / 2;
+                out.extend(self.warp_regions(t, (x0, y0, rw, half), src, bands, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0, y0 + half, rw, rh - half), src, bands, p, resampling, dst_crs));
+            }
+            return out;
+        }
+        vec![((x0, y0), rw, rh, win)]
+    }
+
+    /// The warper's unified source validity: nodata (a pixel is invalid only when every
+    /// band is nodata) or the per-dataset mask.
+    async fn source_validity(
+        &self,
+        src: &Buffer,
+        bands: &[usize],
+        level: usize,
+        win: &crate::warp::SourceWindow,
+        p: &Prepared,
+    ) -> Result<Option<Vec<bool>>> {
+        let n = win.xsize * win.ysize;
+        match p.validity {
+            Validity::Nodata(nd) => {
+                let dtype = src.dtype();
+                let mut valid = vec![false; n];
+                let mut any_invalid = false;
+                with_buffer!(src, v, T => {
+                    for b in 0..bands.len() {
+                        for (i, ok) in valid.iter_mut().enumerate() {
+                            if !*ok && !warp_is_nodata(v[b * n + i], nd, dtype) {
+                                *ok = true;
+                            }
+                        }
+                    }
+                });
+                if valid.iter().any(|v| !v) {
+                    any_invalid = true;
+                }
+                Ok(any_invalid.then_some(valid))
+            }
+            Validity::Mask => {
+                let m = self.dataset().read_mask_window(level, win.xoff, win.yoff, win.xsize, win.ysize).await?;
+                Ok(m.map(|m| m.iter().map(|&v| v != 0).collect()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn cached_native(&self, crs: &Crs) -> Option<GeoTransform> {
+        self.native.lock().ok()?.iter().find(|(c, _)| c.same_as(crs)).map(|(_, g)| *g)
+    }
+
+    fn store_native(&self, crs: &Crs, gt: GeoTransform) {
+        if let Ok(mut v) = self.native.lock() {
+            if v.len() > 16 {
+                v.clear();
+            }
+            v.push((crs.clone(), gt));
+        }
+    }
+}
+
+/// `LocalTileMatrixSet.xy_bounds`: a tile of the pixel-space grid, `(left, bottom, right,
+/// top)` with y growing downward (bottom is the larger row).
+pub fn local_tile_bounds(width: usize, height: usize, tile: Tile) -> Bounds {
+    let maxzoom = max_overview_level(width, height, 256) as i32;
+    let res = 2f64.powi(maxzoom - tile.z);
+    let ul = |x: u64, y: u64| (256.0 * x as f64 * res, 256.0 * y as f64 * res);
+    let (l, t) = ul(tile.x, tile.y);
+    let (r, b) = ul(tile.x + 1, tile.y + 1);
+    Bounds::new(l, b, r, t)
+}
+
+/// rio-tiler's strict box overlap (touching edges do not count).
+fn strictly_overlap(a: &Bounds, b: &Bounds) -> bool {
+    let a = norm(a);
+    let b = norm(b);
+    a.left < b.right && a.right > b.left && a.top > b.bottom && a.bottom < b.top
+}
+
+fn norm(b: &Bounds) -> Bounds {
+    Bounds::new(b.left.min(b.right), b.bottom.min(b.top), b.left.max(b.right), b.bottom.max(b.top))
+}
+
+/// `VRTWarpedDataset::GetOverviewSize`: the implicit overview sizes of a `w` x `h` warped
+/// VRT of a source with `levels` (full size first). The result starts with `(w, h)`.
+fn implicit_overviews(levels: &[(usize, usize)], w: usize, h: usize) -> Vec<(usize, usize)> {
+    let mut out = vec![(w, h)];
+    for &(ow, _) in &levels[1..] {
+        let ratio = levels[0].0 as f64 / ow as f64;
+        let (x, y) = ((w as f64 / ratio + 0.5) as usize, (h as f64 / ratio + 0.5) as usize);
+        if x < 1 || y < 1 {
+            break;
+        }
+        out.push((x, y));
+    }
+    out
+}
+
+/// GDAL's `RescaleDstGeoTransform`.
+fn rescale(gt: &mut [f64; 6], from_w: usize, to_w: usize, from_h: usize, to_h: usize) {
+    let rx = from_w as f64 / to_w as f64;
+    let ry = from_h as f64 / to_h as f64;
+    gt[1] *= rx;
+    gt[2] *= rx;
+    gt[4] *= ry;
+    gt[5] *= ry;
+}
+
+/// GDAL's nodata test in the warper: integer types compare with `floor(nodata + 1e-6)`,
+/// floats NaN-aware.
+fn warp_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
+    if dtype.is_float() {
+        let x = v.to_f64();
+        if nd.is_nan() {
+            return x.is_nan();
+        }
+        return if dtype == DataType::Float32 { x as f32 == nd as f32 } else { x == nd };
+    }
+    if !dtype.holds(nd) {
+        return false;
+    }
+    v.to_f64() == (nd + 1e-6).floor()
+}
+
+/// GDAL's nodata mask band (`GDALNoDataMaskBand`): integer data compares with the nodata
+/// value when the type can hold it (else nothing is nodata), Float32 in single precision,
+/// NaN nodata matches NaN.
+fn gdal_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
+    let x = v.to_f64();
+    if nd.is_nan() {
+        return x.is_nan();
+    }
+    match dtype {
+        DataType::Float32 => x as f32 == nd as f32,
+        DataType::Float64 => x == nd,
+        _ => dtype.holds(nd) && x == nd,
+    }
+}
+
+/// A mask value as GDAL copies it into a byte buffer (alpha values above 255 saturate).
+fn mask_byte(v: f64) -> u8 {
+    if v.is_nan() { 0 } else { (v + 0.5).clamp(0.0, 255.0) as u8 }
+}
+
+/// rio-tiler's nodata mask: per band, `data == nodata` (or NaN) is masked.
+fn nodata_mask(data: &Buffer, bands: usize, n: usize, nd: f64) -> Vec<u8> {
+    let f32_cmp = data.dtype() == DataType::Float32;
+    with_buffer!(data, v, T => {
+        v[..bands * n]
+            .iter()
+            .map(|s| {
+                let x = s.to_f64();
+                let masked = if nd.is_nan() { x.is_nan() } else if f32_cmp { x as f32 == nd as f32 } else { x == nd };
+                if masked { 0 } else { 255 }
+            })
+            .collect()
+    })
+}
+
+/// rio-tiler's alpha mask: pixels whose alpha is not fully opaque are masked. The alpha
+/// plane is the one after the `bands` data planes.
+fn alpha_mask(data: &Buffer, bands: usize, n: usize, dtype: DataType) -> Vec<u8> {
+    let opaque = dtype.max_value();
+    let m: Vec<u8> = (0..n).map(|i| if data.get_f64(bands * n + i) == opaque { 255 } else { 0 }).collect();
+    (0..bands).flat_map(|_| m.iter().copied()).collect()
+}
+
+/// The warper's source alpha density: `alpha / max` in [0, 1], computed in single
+/// precision as `GDALWarpSrcAlphaMasker` does (alpha times the float reciprocal).
+fn alpha_density(src: &Buffer, plane: usize, n: usize, dtype: DataType) -> Vec<f32> {
+    let inv = (1.0 / alpha_max(dtype)) as f32;
+    (0..n).map(|i| (src.get_f64(plane * n + i) as f32 * inv).min(1.0)).collect()
+}
+
+/// GDAL's `SRC_ALPHA_MAX` / `DST_ALPHA_MAX` for an alpha band of this type.
+fn alpha_max(dtype: DataType) -> f64 {
+    match dtype {
+        DataType::Uint16 => 65535.0,
+        DataType::Int16 => 32767.0,
+        _ => 255.0,
+    }
+}
+
+/// Whether the destination alpha GDAL writes for `density` is the opaque value.
+fn alpha_is_opaque(density: f32, dtype: DataType) -> bool {
+    let max = alpha_max(dtype);
+    if dtype.is_float() {
+        (density as f64 * max) as f32 == max as f32
+    } else {
+        (density as f64 * (max + 0.1)) as i64 == max as i64
+    }
+}
+
+/// The first `len` samples (the data planes in front of an alpha plane).
+fn take_bands(b: Buffer, len: usize) -> Buffer {
+    if b.len() == len {
+        return b;
+    }
+    with_buffer!(b, v, T => {
+        let mut v = v;
+        v.truncate(len);
+        T::wrap(v)
+    })
+}
+
+/// Planes `picked` of a band-sequential buffer.
+fn select_planes(b: &Buffer, picked: &[usize], n: usize) -> Buffer {
+    with_buffer!(b, v, T => {
+        let mut out = Vec::with_capacity(picked.len() * n);
+        for &p in picked {
+            out.extend_from_slice(&v[p * n..(p + 1) * n]);
+        }
+        T::wrap(out)
+    })
+}
+
+/// Copy a sampled source part into its place in a band plane of the output.
+fn paste(out: &mut Buffer, plane_off: usize, w: usize, part: &Buffer, sd: &decimate::SrcDst) {
+    with_buffer!(out, dst, T => {
+        if let Some(src) = part.as_slice::<T>() {
+            for y in 0..sd.out_h {
+                let o = plane_off + (sd.out_y + y) * w + sd.out_x;
+                dst[o..o + sd.out_w].copy_from_slice(&src[y * sd.out_w..(y + 1) * sd.out_w]);
+            }
+        }
+    })
+}
+
+/// Keep only the part of the footprint a source covers.
+fn clip_footprint(fp: &mut [u8], w: usize, h: usize, sd: &decimate::SrcDst) {
+    for y in 0..h {
+        for x in 0..w {
+            let inside = y >= sd.out_y && y < sd.out_y + sd.out_h && x >= sd.out_x && x < sd.out_x + sd.out_w;
+            if !inside {
+                fp[y * w + x] = 0;
+            }
+        }
+    }
+}
+
+/// Copy a warped region into the whole destination.
+#[allow(clippy::too_many_arguments)]
+fn paste_region(
+    data: &mut Buffer,
+    density: &mut [f32],
+    sub: &Buffer,
+    sub_density: &[f32],
+    bands: usize,
+    (w, h): (usize, usize),
+    (x0, y0): (usize, usize),
+    (rw, rh): (usize, usize),
+) {
+    if (x0, y0, rw, rh) == (0, 0, w, h) {
+        *data = sub.clone();
+        density.copy_from_slice(sub_density);
+        return;
+    }
+    with_buffer!(data, dst, T => {
+        if let Some(src) = sub.as_slice::<T>() {
+            for b in 0..bands {
+                for y in 0..rh {
+                    let o = b * w * h + (y0 + y) * w + x0;
+                    let s = b * rw * rh + y * rw;
+                    dst[o..o + rw].copy_from_slice(&src[s..s + rw]);
+                }
+            }
+        }
+    });
+    for y in 0..rh {
+        density[(y0 + y) * w + x0..(y0 + y) * w + x0 + rw].copy_from_slice(&sub_density[y * rw..(y + 1) * rw]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_grid_matches_rio_tiler() {
+        // Documented: no_geo.jpg (2000x2000) -> maxzoom 3, tile (1,1,1) = (1024, 2048, 2048, 1024).
+        assert_eq!(local_tile_bounds(2000, 2000, Tile::new(1, 1, 1)), Bounds::new(1024.0, 2048.0, 2048.0, 1024.0));
+        // int16_zstd.tif (64x64) -> maxzoom 0, tile (0,0,0) = (0, 256, 256, 0).
+        assert_eq!(local_tile_bounds(64, 64, Tile::new(0, 0, 0)), Bounds::new(0.0, 256.0, 256.0, 0.0));
+    }
+
+    #[test]
+    fn implicit_overview_sizes() {
+        // cog_int16 (2658 wide, overviews 1329, 665, 333) in a 3572 VRT: 1786, 894, 448.
+        let levels = [(2658, 2667), (1329, 1334), (665, 667), (333, 334)];
+        let o = implicit_overviews(&levels, 3572, 3572);
+        assert_eq!(o, vec![(3572, 3572), (1786, 1786), (894, 894), (448, 448)]);
+    }
+
+    #[test]
+    fn warper_nodata_rules() {
+        // Integer nodata compares with floor(nd + 1e-6); out-of-range nodata never matches.
+        assert!(warp_is_nodata(0u8, 0.0, DataType::Uint8));
+        assert!(!warp_is_nodata(0u8, -1.0, DataType::Uint8));
+        assert!(warp_is_nodata(f32::NAN, f64::NAN, DataType::Float32));
+        assert!(warp_is_nodata(-9999f32, -9999.0, DataType::Float32));
+    }
+
+    #[test]
+    fn alpha_opacity_like_gdal() {
+        assert!(alpha_is_opaque(1.0, DataType::Uint8));
+        assert!(!alpha_is_opaque(0.99, DataType::Uint8));
+        assert!(alpha_is_opaque(1.0, DataType::Float32));
+        assert!(alpha_is_opaque(1.0, DataType::Uint16));
+    }
+}

@@ -1,0 +1,120 @@
+//! HTTP(S) range requests.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, RANGE};
+
+use super::{Fetched, RangeSource, SourceStats};
+use crate::error::{Error, Result};
+
+/// A file served over HTTP(S) by a server that honours `Range` (or not: a full `200`
+/// response is accepted and sliced, so plain servers still work, just slower).
+#[derive(Debug)]
+pub struct HttpSource {
+    url: String,
+    client: reqwest::Client,
+    stats: SourceStats,
+}
+
+/// Attempts per range request; transient failures (connect errors, 5xx) are retried.
+const ATTEMPTS: u32 = 3;
+
+impl HttpSource {
+    pub fn new(url: impl Into<String>, client: reqwest::Client) -> HttpSource {
+        HttpSource { url: url.into(), client, stats: SourceStats::default() }
+    }
+
+    fn upstream(&self, reason: impl Into<String>) -> Error {
+        Error::Upstream { source_id: self.url.clone(), reason: reason.into() }
+    }
+}
+
+#[async_trait]
+impl RangeSource for HttpSource {
+    fn id(&self) -> &str {
+        &self.url
+    }
+
+    async fn fetch(&self, range: Range<u64>) -> Result<Fetched> {
+        if range.is_empty() {
+            return Err(Error::InvalidParameter { name: "range", reason: "empty range".into() });
+        }
+        let header = format!("bytes={}-{}", range.start, range.end - 1);
+        let mut last_error = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+            }
+            let response = match self.client.get(&self.url).header(RANGE, &header).send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last_error = e.to_string();
+                    continue;
+                }
+            };
+            let status = response.status();
+            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+                return Err(Error::NotFound { what: self.url.clone() });
+            }
+            if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
+                return Err(self.upstream(format!("access denied ({status})")));
+            }
+            if status == StatusCode::RANGE_NOT_SATISFIABLE {
+                return Err(Error::corrupt(&self.url, format!("range {header} is past the end of the object")));
+            }
+            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+                last_error = format!("server answered {status}");
+                continue;
+            }
+            if !status.is_success() {
+                return Err(self.upstream(format!("server answered {status}")));
+            }
+            let partial = status == StatusCode::PARTIAL_CONTENT;
+            let total = response
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit('/').next())
+                .and_then(|v| v.parse::<u64>().ok());
+            let body = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    last_error = e.to_string();
+                    continue;
+                }
+            };
+            self.stats.record(body.len());
+            if partial {
+                return Ok(Fetched { bytes: body, total_size: total });
+            }
+            // A 200 carries the whole object: slice what was asked for.
+            let len = body.len() as u64;
+            if range.start >= len {
+                return Err(Error::corrupt(
+                    &self.url,
+                    format!("range starts at {} past the end ({len} bytes)", range.start),
+                ));
+            }
+            let end = range.end.min(len);
+            return Ok(Fetched { bytes: body.slice(range.start as usize..end as usize), total_size: Some(len) });
+        }
+        Err(self.upstream(last_error))
+    }
+
+    fn stats(&self) -> &SourceStats {
+        &self.stats
+    }
+
+    async fn sibling(&self, suffix: &str) -> Option<std::sync::Arc<dyn RangeSource>> {
+        // The suffix goes on the path, before any query string (signed URLs).
+        let mut url = reqwest::Url::parse(&self.url).ok()?;
+        let path = format!("{}{suffix}", url.path());
+        url.set_path(&path);
+        let sibling = HttpSource::new(url.to_string(), self.client.clone());
+        sibling.fetch(0..1).await.ok()?;
+        Some(std::sync::Arc::new(sibling))
+    }
+}

@@ -1,0 +1,97 @@
+//! Local files, read with positional reads on the blocking pool.
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::{Fetched, RangeSource, SourceStats};
+use crate::error::{Error, Result};
+
+/// A file on local disk. The handle stays open for the life of the source.
+#[derive(Debug)]
+pub struct LocalSource {
+    id: String,
+    path: PathBuf,
+    file: Arc<File>,
+    len: u64,
+    stats: SourceStats,
+}
+
+impl LocalSource {
+    /// Open a file; a missing file is [`Error::NotFound`].
+    pub fn open(path: &Path) -> Result<LocalSource> {
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let meta = file.metadata().map_err(|e| io_error(path, e))?;
+        if !meta.is_file() {
+            return Err(Error::NotFound { what: format!("file {}", path.display()) });
+        }
+        Ok(LocalSource {
+            id: path.display().to_string(),
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            len: meta.len(),
+            stats: SourceStats::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::NotFound { what: format!("file {}", path.display()) }
+    } else {
+        Error::Io { what: path.display().to_string(), reason: e.to_string() }
+    }
+}
+
+#[async_trait]
+impl RangeSource for LocalSource {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn fetch(&self, range: Range<u64>) -> Result<Fetched> {
+        if range.start >= self.len {
+            return Err(Error::corrupt(
+                &self.id,
+                format!("range starts at {} past the end ({} bytes)", range.start, self.len),
+            ));
+        }
+        let end = range.end.min(self.len);
+        let len = (end - range.start) as usize;
+        let file = self.file.clone();
+        let path = self.path.clone();
+        let start = range.start;
+        let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; len];
+            file.read_exact_at(&mut buf, start).map_err(|e| io_error(&path, e))?;
+            Ok(buf)
+        })
+        .await
+        .map_err(|e| Error::Io { what: self.id.clone(), reason: e.to_string() })??;
+        self.stats.record(bytes.len());
+        Ok(Fetched { bytes: Bytes::from(bytes), total_size: Some(self.len) })
+    }
+
+    fn stats(&self) -> &SourceStats {
+        &self.stats
+    }
+
+    fn siblings_are_cheap(&self) -> bool {
+        true
+    }
+
+    async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(suffix);
+        LocalSource::open(Path::new(&name)).ok().map(|s| Arc::new(s) as Arc<dyn RangeSource>)
+    }
+}

@@ -1,0 +1,169 @@
+//! Byte-range sources: local files, HTTP(S), object stores (S3, GCS, Azure) and memory.
+//!
+//! Everything above this module asks for byte ranges; a source fetches them, counting
+//! requests and bytes. [`read_ranges`] merges neighbouring ranges wanted by one read into
+//! a single request, which is what keeps a COG tile to one or two requests.
+
+mod http;
+mod local;
+mod memory;
+mod object;
+mod open;
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+
+pub use http::HttpSource;
+pub use local::LocalSource;
+pub use memory::MemorySource;
+pub use object::ObjectSource;
+pub use open::{AccessPolicy, S3Config, SourceFactory};
+
+/// Bytes returned by a fetch, and the total size of the object when the server said it.
+#[derive(Clone, Debug)]
+pub struct Fetched {
+    pub bytes: Bytes,
+    pub total_size: Option<u64>,
+}
+
+/// Requests and bytes a source has fetched (for tests, logs and limits).
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    requests: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl SourceStats {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn record(&self, bytes: usize) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// Something that serves byte ranges of one object.
+#[async_trait]
+pub trait RangeSource: Send + Sync + fmt::Debug {
+    /// A stable identifier (canonical path or URL), used as a cache key and in messages.
+    fn id(&self) -> &str;
+
+    /// Fetch `range`. When the object ends before `range.end` the bytes that exist are
+    /// returned (possibly fewer); a range starting at or past the end is an error.
+    async fn fetch(&self, range: Range<u64>) -> Result<Fetched>;
+
+    /// Counters of what this source fetched.
+    fn stats(&self) -> &SourceStats;
+
+    /// A sibling object named `<id><suffix>` (`.ovr`, `.msk` sidecars), when it exists.
+    async fn sibling(&self, _suffix: &str) -> Option<Arc<dyn RangeSource>> {
+        None
+    }
+
+    /// True when asking for a sibling costs no request (local files). Remote sidecars are
+    /// only looked for when [`crate::OpenOptions::remote_sidecars`] is set, as TiTiler's
+    /// `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR` advice does for GDAL.
+    fn siblings_are_cheap(&self) -> bool {
+        false
+    }
+}
+
+/// Ranges closer than this are fetched as one request (the gap is read and dropped).
+pub const MERGE_GAP: u64 = 64 * 1024;
+/// A merged request never grows beyond this.
+pub const MAX_MERGED: u64 = 32 * 1024 * 1024;
+
+/// Fetch exactly `range`, failing when the object is shorter.
+pub async fn read_exact(source: &dyn RangeSource, range: Range<u64>) -> Result<Bytes> {
+    if range.is_empty() {
+        return Ok(Bytes::new());
+    }
+    let want = range.end - range.start;
+    let got = source.fetch(range.clone()).await?;
+    if (got.bytes.len() as u64) < want {
+        return Err(Error::corrupt(
+            source.id(),
+            format!(
+                "truncated: wanted bytes {}..{}, the object ends at {}",
+                range.start,
+                range.end,
+                range.start + got.bytes.len() as u64
+            ),
+        ));
+    }
+    Ok(got.bytes.slice(..want as usize))
+}
+
+/// Fetch many ranges, merging neighbours into single requests, concurrently.
+/// The result is in the order of `ranges`.
+pub async fn read_ranges(source: &dyn RangeSource, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
+    let merged = merge_ranges(ranges);
+    let fetches = merged.iter().map(|m| read_exact(source, m.clone()));
+    let buffers = futures::future::try_join_all(fetches).await?;
+    Ok(ranges
+        .iter()
+        .map(|r| {
+            if r.is_empty() {
+                return Bytes::new();
+            }
+            let i = merged.iter().position(|m| m.start <= r.start && r.end <= m.end).expect("every range is covered");
+            let off = (r.start - merged[i].start) as usize;
+            buffers[i].slice(off..off + (r.end - r.start) as usize)
+        })
+        .collect())
+}
+
+/// Sort and coalesce ranges whose gaps are at most [`MERGE_GAP`].
+pub fn merge_ranges(ranges: &[Range<u64>]) -> Vec<Range<u64>> {
+    let mut sorted: Vec<Range<u64>> = ranges.iter().filter(|r| !r.is_empty()).cloned().collect();
+    sorted.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for r in sorted {
+        match out.last_mut() {
+            Some(last)
+                if r.start <= last.end.saturating_add(MERGE_GAP) && r.end.max(last.end) - last.start <= MAX_MERGED =>
+            {
+                last.end = last.end.max(r.end);
+            }
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_neighbours_only() {
+        let r = merge_ranges(&[100..200, 0..50, 210..300, 1_000_000..1_000_010, 40..60]);
+        assert_eq!(r, vec![0..300, 1_000_000..1_000_010]);
+        assert!(merge_ranges(&[5..5, 9..9]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn read_ranges_slices_merged_fetches() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let src = MemorySource::new("mem://x", Bytes::from(data.clone()));
+        let out = read_ranges(&src, &[10..20, 5000..5004, 15..30]).await.unwrap();
+        assert_eq!(&out[0][..], &data[10..20]);
+        assert_eq!(&out[1][..], &data[5000..5004]);
+        assert_eq!(&out[2][..], &data[15..30]);
+        assert_eq!(src.stats().requests(), 1, "one merged request");
+        assert!(read_exact(&src, 9_990..10_010).await.is_err(), "short reads are errors");
+    }
+}

@@ -1,0 +1,297 @@
+//! From a `url=` string to a source, through the access policy.
+//!
+//! Local files are served only from allowed folders; remote URLs only from allowed
+//! prefixes. A path outside the allowed folders is refused before we look at the disk, so
+//! the answer never tells whether a file exists there.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::ObjectStore;
+
+use super::{HttpSource, LocalSource, MemorySource, ObjectSource, RangeSource};
+use crate::error::{Error, Result};
+
+/// What `url=` may name.
+#[derive(Clone, Debug, Default)]
+pub struct AccessPolicy {
+    /// Canonical folders whose files may be read.
+    allow_paths: Vec<PathBuf>,
+    /// URL prefixes (`https://host/`, `s3://bucket/`) that may be read.
+    allow_urls: Vec<String>,
+    /// Any http(s)/s3/gs/az URL.
+    any_url: bool,
+    /// Any local file (the CLI, where the user names the file themselves).
+    any_path: bool,
+}
+
+impl AccessPolicy {
+    /// Allow local files under these folders and URLs starting with these prefixes
+    /// (`*` allows every remote URL). Folders that do not exist are an error.
+    pub fn new(allow_paths: &[PathBuf], allow_urls: &[String]) -> Result<AccessPolicy> {
+        let mut paths = Vec::new();
+        for p in allow_paths {
+            let c = p
+                .canonicalize()
+                .map_err(|e| Error::InvalidParameter { name: "allow_path", reason: format!("{}: {e}", p.display()) })?;
+            paths.push(c);
+        }
+        let any_url = allow_urls.iter().any(|u| u.trim() == "*");
+        let allow_urls = allow_urls.iter().filter(|u| u.trim() != "*").map(|u| normalize_prefix(u.trim())).collect();
+        Ok(AccessPolicy { allow_paths: paths, allow_urls, any_url, any_path: false })
+    }
+
+    /// Everything is allowed (command-line use on one's own files).
+    pub fn allow_all() -> AccessPolicy {
+        AccessPolicy { any_url: true, any_path: true, ..Default::default() }
+    }
+
+    fn check_url(&self, url: &str) -> Result<()> {
+        if self.any_url || self.allow_urls.iter().any(|p| url.starts_with(p.as_str())) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden { reason: format!("url '{url}' is not allowed by this server (see --allow-url)") })
+        }
+    }
+
+    fn check_path(&self, path: &Path) -> Result<()> {
+        if self.any_path || self.allow_paths.iter().any(|dir| path.starts_with(dir)) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                reason: format!("path '{}' is not allowed by this server (see --allow-path)", path.display()),
+            })
+        }
+    }
+}
+
+/// A bare `scheme://host` prefix gets a trailing slash so `https://a.com` cannot match `https://a.com.evil.org`.
+fn normalize_prefix(p: &str) -> String {
+    match p.split_once("://") {
+        Some((_, rest)) if !rest.contains('/') => format!("{p}/"),
+        _ => p.to_string(),
+    }
+}
+
+/// Opens sources for `url=` values: policy, HTTP client and object-store clients in one place.
+#[derive(Debug)]
+pub struct SourceFactory {
+    policy: AccessPolicy,
+    http: reqwest::Client,
+    stores: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    memory: HashMap<String, Bytes>,
+    s3: S3Config,
+}
+
+impl SourceFactory {
+    pub fn new(policy: AccessPolicy) -> SourceFactory {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .user_agent(concat!("imbrex/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static HTTP client configuration is valid");
+        SourceFactory {
+            policy,
+            http,
+            stores: Mutex::new(HashMap::new()),
+            memory: HashMap::new(),
+            s3: S3Config::from_env(),
+        }
+    }
+
+    /// Use this S3 configuration instead of the environment's.
+    pub fn with_s3(mut self, s3: S3Config) -> SourceFactory {
+        self.s3 = s3;
+        self
+    }
+
+    /// Serve an in-memory object under a name (the embedded demo).
+    pub fn with_memory(mut self, name: impl Into<String>, data: Bytes) -> SourceFactory {
+        self.memory.insert(name.into(), data);
+        self
+    }
+
+    pub fn policy(&self) -> &AccessPolicy {
+        &self.policy
+    }
+
+    /// Resolve a `url=` value into a source, or say why not.
+    pub fn open(&self, url: &str) -> Result<Arc<dyn RangeSource>> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::InvalidParameter { name: "url", reason: "empty".into() });
+        }
+        if url.len() > 4096 {
+            return Err(Error::InvalidParameter { name: "url", reason: "longer than 4096 characters".into() });
+        }
+        if let Some(data) = self.memory.get(url) {
+            return Ok(Arc::new(MemorySource::new(url, data.clone())));
+        }
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            let parsed = reqwest::Url::parse(url)
+                .map_err(|e| Error::InvalidParameter { name: "url", reason: format!("'{url}': {e}") })?;
+            let canonical = parsed.to_string();
+            self.policy.check_url(&canonical)?;
+            return Ok(Arc::new(HttpSource::new(canonical, self.http.clone())));
+        }
+        for scheme in ["s3://", "gs://", "az://"] {
+            if let Some(rest) = lower.starts_with(scheme).then(|| &url[scheme.len()..]) {
+                self.policy.check_url(url)?;
+                let (bucket, key) =
+                    rest.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty()).ok_or_else(|| {
+                        Error::InvalidParameter {
+                            name: "url",
+                            reason: format!("'{url}' must look like {scheme}bucket/key"),
+                        }
+                    })?;
+                let store = self.store(scheme, bucket)?;
+                let path = object_store::path::Path::from_url_path(key)
+                    .map_err(|e| Error::InvalidParameter { name: "url", reason: format!("'{url}': {e}") })?;
+                return Ok(Arc::new(ObjectSource::new(url, store, path)));
+            }
+        }
+        let path = if let Some(p) = lower.starts_with("file://").then(|| &url[7..]) {
+            PathBuf::from(p)
+        } else if url.contains("://") {
+            return Err(Error::InvalidParameter { name: "url", reason: format!("unsupported scheme in '{url}'") });
+        } else {
+            PathBuf::from(url)
+        };
+        let absolute = if path.is_absolute() {
+            path
+        } else {
+            std::env::current_dir()
+                .map_err(|e| Error::Io { what: "current directory".into(), reason: e.to_string() })?
+                .join(path)
+        };
+        // Check the lexical path first (no disk access for refused paths), then the real one.
+        self.policy.check_path(&lexical_normalize(&absolute))?;
+        let real =
+            absolute.canonicalize().map_err(|_| Error::NotFound { what: format!("file {}", absolute.display()) })?;
+        self.policy.check_path(&real)?;
+        Ok(Arc::new(LocalSource::open(&real)?))
+    }
+
+    fn store(&self, scheme: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+        let key = format!("{scheme}{bucket}");
+        let mut stores = self.stores.lock().expect("store cache lock is never poisoned");
+        if let Some(s) = stores.get(&key) {
+            return Ok(s.clone());
+        }
+        let store: Arc<dyn ObjectStore> = match scheme {
+            "s3://" => Arc::new(s3_store(bucket, &self.s3)?),
+            "gs://" => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
+            ),
+            _ => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket)
+                    .build()
+                    .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
+            ),
+        };
+        stores.insert(key, store.clone());
+        Ok(store)
+    }
+}
+
+/// How to reach S3 or an S3-compatible store (MinIO, moto, Ceph, R2...).
+#[derive(Clone, Debug, Default)]
+pub struct S3Config {
+    /// Endpoint URL for S3-compatible servers; AWS when unset.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+}
+
+impl S3Config {
+    /// From the usual AWS variables: `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_S3`),
+    /// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`.
+    pub fn from_env() -> S3Config {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        S3Config {
+            endpoint: env("AWS_ENDPOINT_URL_S3").or_else(|| env("AWS_ENDPOINT_URL")),
+            region: env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")),
+            access_key_id: env("AWS_ACCESS_KEY_ID"),
+            secret_access_key: env("AWS_SECRET_ACCESS_KEY"),
+            session_token: env("AWS_SESSION_TOKEN"),
+        }
+    }
+}
+
+fn s3_store(bucket: &str, cfg: &S3Config) -> Result<object_store::aws::AmazonS3> {
+    use object_store::aws::AmazonS3Builder;
+    let mut b =
+        AmazonS3Builder::new().with_bucket_name(bucket).with_region(cfg.region.as_deref().unwrap_or("us-east-1"));
+    if let Some(endpoint) = &cfg.endpoint {
+        b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
+    }
+    match (&cfg.access_key_id, &cfg.secret_access_key) {
+        (Some(k), Some(s)) => {
+            b = b.with_access_key_id(k).with_secret_access_key(s);
+            if let Some(t) = &cfg.session_token {
+                b = b.with_token(t);
+            }
+        }
+        // Without credentials, read public buckets anonymously instead of probing for
+        // instance credentials on every request.
+        _ => b = b.with_skip_signature(true),
+    }
+    b.build().map_err(|e| Error::Upstream { source_id: format!("s3://{bucket}"), reason: e.to_string() })
+}
+
+/// Resolve `.` and `..` without touching the disk.
+fn lexical_normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_refuses_what_is_not_allowed() {
+        let dir = std::env::temp_dir();
+        let f = SourceFactory::new(
+            AccessPolicy::new(std::slice::from_ref(&dir), &["https://data.example.com".into()]).unwrap(),
+        );
+        assert!(matches!(f.open("/etc/passwd"), Err(Error::Forbidden { .. })));
+        let sneaky = format!("{}/../etc/passwd", dir.display());
+        assert!(matches!(f.open(&sneaky), Err(Error::Forbidden { .. })));
+        assert!(matches!(f.open(&format!("{}/no-such-file.tif", dir.display())), Err(Error::NotFound { .. })));
+        assert!(f.open("https://data.example.com/a.tif").is_ok());
+        assert!(matches!(f.open("https://data.example.com.evil.org/a.tif"), Err(Error::Forbidden { .. })));
+        assert!(matches!(f.open("https://other.org/a.tif"), Err(Error::Forbidden { .. })));
+        assert!(matches!(f.open("s3://bucket/key.tif"), Err(Error::Forbidden { .. })));
+        assert!(matches!(f.open("ftp://x/y"), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(f.open(""), Err(Error::InvalidParameter { .. })));
+    }
+
+    #[test]
+    fn memory_objects_by_name() {
+        let f = SourceFactory::new(AccessPolicy::default()).with_memory("demo", Bytes::from_static(b"II*\0"));
+        assert_eq!(f.open("demo").unwrap().id(), "demo");
+    }
+}
