@@ -1,0 +1,100 @@
+//! The one configuration struct, filled from defaults < TOML file < `IMBREX_*` < CLI flags
+//! by the `imbrex` binary. Every field has a default and says what it does; unknown keys
+//! in a TOML file are an error naming them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Server configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Path prefix when served behind a proxy under a sub-path (e.g. `/tiles`).
+    pub root_path: String,
+    /// Extra TileMatrixSet documents (OGC TMS v2 JSON) to register.
+    pub tms: Vec<PathBuf>,
+    /// Folders whose files `url=` may name. The embedded demo is always allowed.
+    pub allow_path: Vec<PathBuf>,
+    /// URL prefixes (`https://bucket.s3.amazonaws.com/`, `s3://my-bucket/`) that `url=` may name.
+    /// `*` allows every http(s) and s3 URL.
+    pub allow_url: Vec<String>,
+    /// Serve the embedded demo dataset (`url=demo`).
+    pub demo: bool,
+    /// Look for `.ovr`/`.msk` sidecars next to remote files (one extra request each).
+    pub remote_sidecars: bool,
+    /// Send CORS headers allowing any origin on GET requests.
+    pub cors: bool,
+    /// Log format: `text` or `json`.
+    pub log_format: LogFormat,
+    /// Size bounds protecting the server.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            root_path: String::new(),
+            tms: Vec::new(),
+            allow_path: Vec::new(),
+            allow_url: Vec::new(),
+            demo: true,
+            remote_sidecars: false,
+            cors: true,
+            log_format: LogFormat::Text,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("'{s}' is not one of text, json")),
+        }
+    }
+}
+
+/// Bounds on what one request may cost. Defaults are safe for a public server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest output image, in pixels (width x height).
+    pub max_output_pixels: u64,
+    /// Largest number of bytes fetched from a source for one request.
+    pub max_fetch_bytes: u64,
+    /// Largest TIFF header (all IFDs and their arrays) read from a file.
+    pub max_header_bytes: u64,
+    /// Longest band-math expression, in characters.
+    pub max_expression_len: usize,
+    /// Largest page of features (`limit=`).
+    pub max_items_per_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_output_pixels: 6000 * 6000,
+            max_fetch_bytes: 256 * 1024 * 1024,
+            max_header_bytes: 16 * 1024 * 1024,
+            max_expression_len: 2048,
+            max_items_per_page: 10_000,
+        }
+    }
+}

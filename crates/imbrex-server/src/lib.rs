@@ -1,0 +1,130 @@
+//! imbrex's HTTP layer: thin axum handlers over the library crates.
+//!
+//! A handler reads like the request path in `docs/architecture.md`: typed parameters →
+//! library call → response. Status codes are chosen only in [`error::ApiError::status`].
+
+pub mod config;
+pub mod error;
+pub mod extract;
+mod html;
+mod model;
+mod openapi;
+mod params;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, header};
+use imbrex_raster::source::{AccessPolicy, SourceFactory};
+use imbrex_raster::{OpenOptions, ReaderCacheOptions, Readers};
+use imbrex_tms::TileMatrixSets;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use config::{Config, Limits, LogFormat};
+pub use error::{ApiError, ApiResult, ValidationIssue};
+
+/// Shared, read-only state of a running server.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub tms: Arc<TileMatrixSets>,
+    pub readers: Arc<Readers>,
+    /// Stretch ranges of datasets rendered without `rescale` (see `routes::render`).
+    pub stretch: moka::future::Cache<String, Arc<Vec<(f64, f64)>>>,
+}
+
+/// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
+pub const DEMO_URL: &str = "demo";
+static DEMO_COG: &[u8] = include_bytes!("../demo/TCI.tif");
+
+/// Why a configuration cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Tms(#[from] imbrex_tms::Error),
+    #[error(transparent)]
+    Raster(#[from] imbrex_raster::Error),
+}
+
+impl AppState {
+    /// Build the state from a configuration: custom TileMatrixSets, the access policy and
+    /// the reader cache.
+    pub fn new(config: Config) -> Result<AppState, StartError> {
+        Self::with_factory(config, |f| f)
+    }
+
+    /// Like [`AppState::new`], adjusting the source factory (tests point S3 at moto).
+    pub fn with_factory(
+        config: Config,
+        adjust: impl FnOnce(SourceFactory) -> SourceFactory,
+    ) -> Result<AppState, StartError> {
+        let mut tms = TileMatrixSets::default();
+        for path in &config.tms {
+            tms.register_file(path)?;
+        }
+        let policy = AccessPolicy::new(&config.allow_path, &config.allow_url)?;
+        let mut factory = SourceFactory::new(policy);
+        if config.demo {
+            factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
+        }
+        let open = OpenOptions {
+            max_header_bytes: config.limits.max_header_bytes,
+            max_image_bytes: config.limits.max_fetch_bytes,
+            remote_sidecars: config.remote_sidecars,
+        };
+        let readers = Readers::new(adjust(factory), open, ReaderCacheOptions::default());
+        let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();
+        Ok(AppState { config: Arc::new(config), tms: Arc::new(tms), readers: Arc::new(readers), stretch })
+    }
+}
+
+/// The whole application router with its middleware (logging, CORS).
+pub fn app(state: AppState) -> Router {
+    let cors = state.config.cors;
+    let mut router = Router::new()
+        .merge(routes::landing::router())
+        .merge(routes::tms::router())
+        .merge(routes::resources::router())
+        .merge(routes::viewer::static_router())
+        .nest("/cog", routes::cog::router())
+        .fallback(routes::not_found)
+        .with_state(state);
+    if cors {
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+                .allow_headers(Any)
+                .max_age(Duration::from_secs(3600)),
+        );
+    }
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        route = route.as_deref().unwrap_or("-"),
+                    )
+                })
+                .on_response(|res: &axum::response::Response, latency: Duration, _span: &Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = (latency.as_secs_f64() * 1e5).round() / 1e2,
+                        "response"
+                    );
+                }),
+        )
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            header::HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+}

@@ -1,0 +1,46 @@
+//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations.
+
+use utoipa::OpenApi;
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "imbrex", description = "A dynamic map tile server with TiTiler's and tipg's APIs."),
+    paths(
+        routes::landing::landing,
+        routes::landing::conformance,
+        routes::landing::healthz,
+        routes::tms::list,
+        routes::tms::one,
+        routes::cog::info,
+        routes::cog::info_geojson,
+        routes::cog::tilejson,
+        routes::cog::tile,
+        routes::cog::point,
+        routes::cog::statistics,
+        routes::cog::geojson_statistics,
+        routes::cog::preview,
+        routes::cog::bbox,
+        routes::cog::feature,
+        routes::cog::map,
+        routes::cog_meta::tilesets,
+        routes::cog_meta::tileset_metadata,
+        routes::cog_meta::wmts,
+        routes::cog_meta::validate,
+        routes::cog_meta::stac,
+        routes::viewer::viewer,
+        routes::viewer::map_html,
+        routes::resources::colormaps,
+        routes::resources::colormap_metadata,
+        routes::resources::algorithms,
+        routes::resources::algorithm,
+    ),
+    components(schemas(crate::error::Detail, crate::error::ValidationDetail, crate::error::ValidationIssue))
+)]
+struct ApiDoc;
+
+/// The document served at `/api`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

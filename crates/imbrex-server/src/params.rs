@@ -1,0 +1,156 @@
+//! TiTiler's parameter groups ("dependencies"), read from a [`QueryMap`] into library
+//! types. Each bad value is a 422 naming its parameter.
+
+use imbrex_raster::{Bins, ReadOptions, Resampling, StatisticsOptions};
+use imbrex_tms::Crs;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryMap;
+
+/// `bidx`, `nodata`, `unscale`, `resampling`, `reproject`, `buffer`, `padding`: the read
+/// options of every dataset endpoint.
+pub fn read_options_without_expression(state: &AppState, q: &QueryMap) -> ApiResult<ReadOptions> {
+    let mut indexes = Vec::new();
+    for v in q.all("bidx") {
+        // TiTiler repeats `bidx`; a comma list is accepted too.
+        for part in v.split(',').filter(|s| !s.trim().is_empty()) {
+            let i: usize =
+                part.trim().parse().map_err(|_| ApiError::query("bidx", format!("'{part}' is not a band index")))?;
+            if i == 0 {
+                return Err(ApiError::query("bidx", "band indexes start at 1"));
+            }
+            indexes.push(i);
+        }
+    }
+    let nodata = match q.raw("nodata") {
+        None => None,
+        Some(v) if v.eq_ignore_ascii_case("nan") => Some(f64::NAN),
+        Some(v) => Some(
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| ApiError::query("nodata", format!("'{v}' is not a number or 'nan'")))?,
+        ),
+    };
+    let io = resampling_param(q, "resampling", false)?;
+    let reproject = resampling_param(q, "reproject", true)?;
+    Ok(ReadOptions {
+        indexes: (!indexes.is_empty()).then_some(indexes),
+        nodata,
+        unscale: q.get_bool("unscale")?.unwrap_or(false),
+        resampling: io,
+        reproject,
+        buffer: q.get::<f64>("buffer")?.unwrap_or(0.0),
+        padding: q.get::<usize>("padding")?.unwrap_or(0),
+        max_pixels: state.config.limits.max_output_pixels,
+    })
+}
+
+/// rasterio's names for RasterIO (`resampling`) or warp (`reproject`) methods.
+fn resampling_param(q: &QueryMap, name: &str, warp: bool) -> ApiResult<Resampling> {
+    let Some(v) = q.raw(name) else { return Ok(Resampling::Nearest) };
+    let r: Resampling = v.parse().map_err(|_| ApiError::query(name, format!("'{v}' is not a resampling method")))?;
+    // GDAL's RasterIO has no rank statistics; its warper has them.
+    let io_only = matches!(
+        r,
+        Resampling::Nearest
+            | Resampling::Bilinear
+            | Resampling::Cubic
+            | Resampling::CubicSpline
+            | Resampling::Lanczos
+            | Resampling::Average
+            | Resampling::Mode
+            | Resampling::Gauss
+            | Resampling::Rms
+    );
+    if !warp && !io_only {
+        return Err(ApiError::query(name, format!("'{v}' is not a RasterIO resampling method")));
+    }
+    if warp && r == Resampling::Gauss {
+        return Err(ApiError::query(name, "'gauss' is not a warp resampling method"));
+    }
+    Ok(r)
+}
+
+/// `categorical`, `c`, `p`, `histogram_bins`, `histogram_range`.
+pub fn statistics_options(q: &QueryMap) -> ApiResult<StatisticsOptions> {
+    let floats = |name: &str| -> ApiResult<Option<Vec<f64>>> {
+        let mut out = Vec::new();
+        for v in q.all(name) {
+            for part in v.split(',').filter(|s| !s.trim().is_empty()) {
+                out.push(
+                    part.trim()
+                        .parse::<f64>()
+                        .map_err(|_| ApiError::query(name, format!("'{part}' is not a number")))?,
+                );
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
+    };
+    let percentiles = floats("p")?;
+    if let Some(p) = &percentiles
+        && p.iter().any(|v| !(0.0..=100.0).contains(v))
+    {
+        return Err(ApiError::query("p", "percentiles are between 0 and 100"));
+    }
+    let bins = match q.raw("histogram_bins") {
+        None => Bins::Default,
+        Some(v) if !v.contains(',') => {
+            let n: usize =
+                v.trim().parse().map_err(|_| ApiError::query("histogram_bins", format!("'{v}' is not a bin count")))?;
+            if n == 0 || n > 10_000 {
+                return Err(ApiError::query("histogram_bins", "between 1 and 10000 bins"));
+            }
+            Bins::Count(n)
+        }
+        Some(v) => {
+            let edges: Vec<f64> = v
+                .split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse::<f64>()
+                        .map_err(|_| ApiError::query("histogram_bins", format!("'{s}' is not a number")))
+                })
+                .collect::<ApiResult<_>>()?;
+            if edges.len() < 2 || edges.len() > 10_001 || edges.windows(2).any(|w| w[1] <= w[0]) {
+                return Err(ApiError::query("histogram_bins", "bin edges must increase monotonically"));
+            }
+            Bins::Edges(edges)
+        }
+    };
+    let range = match q.raw("histogram_range") {
+        None => None,
+        Some(v) => {
+            let r: Vec<f64> = v.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+            match r[..] {
+                [a, b] if a < b && a.is_finite() && b.is_finite() => Some((a, b)),
+                _ => return Err(ApiError::query("histogram_range", format!("'{v}' is not 'min,max'"))),
+            }
+        }
+    };
+    Ok(StatisticsOptions {
+        categorical: q.get_bool("categorical")?.unwrap_or(false),
+        categories: floats("c")?,
+        percentiles,
+        bins,
+        range,
+    })
+}
+
+/// A CRS parameter (`coord_crs`, `dst_crs`, `crs`).
+pub fn crs(q: &QueryMap, name: &str) -> ApiResult<Option<Crs>> {
+    q.raw(name).map(|v| Crs::from_user_input(v).map_err(|e| ApiError::query(name, e.to_string()))).transpose()
+}
+
+/// `max_size`, `height`, `width` (TiTiler: explicit sizes cancel `max_size`).
+pub fn sizes(q: &QueryMap, default_max: Option<usize>) -> ApiResult<(Option<usize>, Option<usize>, Option<usize>)> {
+    let positive = |name: &str| -> ApiResult<Option<usize>> {
+        match q.get::<usize>(name)? {
+            Some(0) => Err(ApiError::query(name, "must be greater than 0")),
+            v => Ok(v),
+        }
+    };
+    let (height, width) = (positive("height")?, positive("width")?);
+    let max_size = if height.is_some() || width.is_some() { None } else { positive("max_size")?.or(default_max) };
+    Ok((max_size, height, width))
+}

@@ -1,0 +1,153 @@
+//! `GET /`, `/conformance`, `/healthz`, `/api` and `/api.html`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{BaseUrl, Negotiated, QueryMap};
+use crate::html::{escape, page};
+use crate::model::{Conformance, Landing, Link};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route("/conformance", get(conformance))
+        .route("/healthz", get(healthz))
+        .route("/api", get(openapi_json))
+        .route("/api.html", get(openapi_html))
+}
+
+/// The conformance classes imbrex implements today.
+pub const CONFORMS_TO: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/landing-page",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
+];
+
+fn links(base: &BaseUrl) -> Vec<Link> {
+    vec![
+        Link::new(base.join("/"), "self", "application/json", "Landing page"),
+        Link::new(base.join("/?f=html"), "alternate", "text/html", "Landing page as HTML"),
+        Link::new(
+            base.join("/api"),
+            "service-desc",
+            "application/vnd.oai.openapi+json;version=3.1",
+            "The API definition (JSON)",
+        ),
+        Link::new(base.join("/api.html"), "service-doc", "text/html", "The API documentation"),
+        Link::new(
+            base.join("/conformance"),
+            "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+            "application/json",
+            "Conformance Declaration",
+        ),
+        Link::new(
+            base.join("/tileMatrixSets"),
+            "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+            "application/json",
+            "List of Available TileMatrixSets",
+        ),
+        Link::new(base.join("/healthz"), "data", "application/json", "Health check"),
+    ]
+}
+
+/// Landing page: JSON for programs, HTML for browsers (`Accept` or `?f=html`).
+#[utoipa::path(get, path = "/", tag = "OGC Common",
+    params(("f" = Option<String>, Query, description = "Response format: json or html")),
+    responses((status = 200, description = "Landing page", body = Landing)))]
+pub async fn landing(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    query: QueryMap,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let doc = Landing {
+        title: "imbrex".to_string(),
+        description: "A dynamic map tile server: Cloud Optimized GeoTIFFs, STAC, MosaicJSON and PostGIS, \
+                      with TiTiler's and tipg's APIs."
+            .to_string(),
+        links: links(&base),
+    };
+    match Negotiated::from_request(&query, &headers)? {
+        Negotiated::Json => Ok(axum::Json(doc).into_response()),
+        Negotiated::Html => Ok(Html(landing_html(&state, &base, &doc)).into_response()),
+    }
+}
+
+fn landing_html(state: &AppState, base: &BaseUrl, doc: &Landing) -> String {
+    let mut body = format!("<h1>imbrex</h1>\n<p>{}</p>\n", escape(&doc.description));
+    body.push_str("<h2>Try it</h2>\n<ul>\n");
+    for (label, path) in [
+        ("Tile matrix sets", "/tileMatrixSets"),
+        ("Web Mercator tile matrix set", "/tileMatrixSets/WebMercatorQuad"),
+        ("API documentation", "/api.html"),
+    ] {
+        body.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", escape(&base.join(path)), escape(label)));
+    }
+    body.push_str("</ul>\n<h2>Links</h2>\n<table>\n<tr><th>rel</th><th>title</th></tr>\n");
+    for link in &doc.links {
+        body.push_str(&format!(
+            "<tr><td><code>{}</code></td><td><a href=\"{}\">{}</a></td></tr>\n",
+            escape(&link.rel),
+            escape(&link.href),
+            escape(link.title.as_deref().unwrap_or(&link.href)),
+        ));
+    }
+    body.push_str("</table>\n");
+    body.push_str(&format!("<p>{} tile matrix sets are available.</p>\n", state.tms.len()));
+    page("imbrex", &body)
+}
+
+/// OGC conformance classes implemented.
+#[utoipa::path(get, path = "/conformance", tag = "OGC Common",
+    responses((status = 200, description = "Conformance classes", body = Conformance)))]
+pub async fn conformance() -> axum::Json<Conformance> {
+    axum::Json(Conformance { conforms_to: CONFORMS_TO.iter().map(|s| s.to_string()).collect() })
+}
+
+/// Liveness check with version information.
+#[utoipa::path(get, path = "/healthz", tag = "Health",
+    responses((status = 200, description = "The server is up")))]
+pub async fn healthz() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({
+        "status": "ok",
+        "versions": { "imbrex": env!("CARGO_PKG_VERSION") },
+    }))
+}
+
+/// The OpenAPI document, generated from the handlers' annotations.
+pub async fn openapi_json(base: BaseUrl) -> Response {
+    let mut doc = crate::openapi::document();
+    doc.servers = Some(vec![utoipa::openapi::Server::new(base.0.clone())]);
+    (
+        [(header::CONTENT_TYPE, "application/vnd.oai.openapi+json;version=3.1")],
+        doc.to_json().unwrap_or_else(|_| "{}".to_string()),
+    )
+        .into_response()
+}
+
+/// Swagger UI over `/api` (its scripts come from a CDN, so this page needs network access).
+pub async fn openapi_html(base: BaseUrl) -> Html<String> {
+    Html(format!(
+        r##"<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>imbrex API</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<noscript>The interactive documentation needs JavaScript; the raw document is at <a href="{api}">{api}</a>.</noscript>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({{ url: "{api}", dom_id: "#swagger-ui" }});</script>
+</body></html>
+"##,
+        api = escape(&base.join("/api"))
+    ))
+}

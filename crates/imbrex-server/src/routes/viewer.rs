@@ -1,0 +1,110 @@
+//! Map pages: `/cog/viewer` (paste a URL, see it) and `/cog/{tms}/map.html` (one dataset),
+//! with MapLibre GL served from the binary (`/static/...`), so they work offline.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{BaseUrl, QueryMap};
+use crate::routes::tms::tms_id;
+
+static MAPLIBRE_JS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.js");
+static MAPLIBRE_CSS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.css");
+
+pub fn static_router() -> Router<AppState> {
+    Router::new()
+        .route("/static/maplibre-gl.js", get(|| async { asset(MAPLIBRE_JS, "text/javascript") }))
+        .route("/static/maplibre-gl.css", get(|| async { asset(MAPLIBRE_CSS, "text/css") }))
+}
+
+fn asset(body: &'static [u8], media: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    r
+}
+
+/// HTML-escape text placed in attributes or script strings.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// The page: a full-window MapLibre map showing the raster of a TileJSON URL.
+fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>) -> String {
+    // Values inside <script> are JSON string literals with `</` broken up.
+    let js = |s: &str| serde_json::to_string(s).unwrap_or_default().replace("</", "<\\/");
+    let tj = js(tilejson.unwrap_or(""));
+    let root_js = js(&base.0);
+    format!(
+        r##"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{root}/static/maplibre-gl.css">
+<script src="{root}/static/maplibre-gl.js"></script>
+<style>body{{margin:0;font:14px sans-serif}}#map{{position:absolute;top:0;bottom:0;width:100%}}
+#bar{{position:absolute;z-index:2;top:8px;left:8px;background:#fff;padding:6px;border-radius:4px;box-shadow:0 1px 4px #0004}}
+#bar input{{width:28em}}</style></head>
+<body><div id="bar"><form id="f"><input id="url" placeholder="url= of a COG (a path under --allow-path, https://, s3://, or demo)">
+<button>show</button></form><div id="msg"></div></div><div id="map"></div>
+<script>
+const root = {root_js};
+const map = new maplibregl.Map({{container: "map", style: {{version: 8, sources: {{}}, layers: [
+  {{id: "bg", type: "background", paint: {{"background-color": "#dde"}}}}]}}, center: [0, 0], zoom: 1}});
+map.addControl(new maplibregl.NavigationControl());
+function show(tilejsonUrl) {{
+  fetch(tilejsonUrl).then(r => r.ok ? r.json() : r.json().then(e => Promise.reject(e.detail)))
+  .then(tj => {{
+    if (map.getLayer("raster")) {{ map.removeLayer("raster"); map.removeSource("raster"); }}
+    map.addSource("raster", {{type: "raster", tiles: tj.tiles, tileSize: 256, minzoom: tj.minzoom, maxzoom: tj.maxzoom, bounds: tj.bounds}});
+    map.addLayer({{id: "raster", type: "raster", source: "raster"}});
+    map.fitBounds([[tj.bounds[0], tj.bounds[1]], [tj.bounds[2], tj.bounds[3]]], {{animate: false}});
+    document.getElementById("msg").textContent = "";
+    window.imbrexLoaded = true;
+  }}).catch(e => {{ document.getElementById("msg").textContent = JSON.stringify(e); }});
+}}
+document.getElementById("f").onsubmit = ev => {{
+  ev.preventDefault();
+  show(root + "/cog/WebMercatorQuad/tilejson.json?url=" + encodeURIComponent(document.getElementById("url").value));
+}};
+const initial = {tj};
+map.on("load", () => {{ if (initial) {{ document.getElementById("bar").style.display = "none"; show(initial); }} }});
+</script></body></html>"##,
+        root = esc(&base.0),
+    )
+}
+
+/// A viewer for any dataset: paste a `url=`.
+#[utoipa::path(get, path = "/cog/viewer", tag = "Cloud Optimized GeoTIFF",
+    responses((status = 200, description = "A map page", content_type = "text/html")))]
+pub async fn viewer(base: BaseUrl) -> Html<String> {
+    Html(page(&base, "imbrex viewer", None))
+}
+
+/// A map of one dataset; the query (url=, rescale=, colormap_name=...) goes to its tiles.
+#[utoipa::path(get, path = "/cog/{tileMatrixSetId}/map.html", tag = "Cloud Optimized GeoTIFF",
+    params(("tileMatrixSetId" = String, Path, description = "TileMatrixSet (the page draws WebMercatorQuad)"),
+        ("url" = String, Query, description = "Dataset URL")),
+    responses((status = 200, description = "A map page", content_type = "text/html")))]
+pub async fn map_html(
+    State(state): State<AppState>,
+    Path(tms_path): Path<String>,
+    base: BaseUrl,
+    query: QueryMap,
+) -> ApiResult<Html<String>> {
+    let id = tms_id(&tms_path)?;
+    state.tms.get(&id)?;
+    if id != "WebMercatorQuad" {
+        return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
+    }
+    let _: String = query.require("url")?;
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query.pairs() {
+        q.append_pair(k, v);
+    }
+    let tilejson = base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", q.finish()));
+    Ok(Html(page(&base, "imbrex map", Some(&tilejson))))
+}

@@ -1,0 +1,54 @@
+//! Helpers for router tests: build the app in-process and call it without a socket.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use imbrex_server::{AppState, Config};
+use tower::ServiceExt;
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+pub fn app_with(config: Config) -> axum::Router {
+    imbrex_server::app(AppState::new(config).expect("valid test config"))
+}
+
+pub fn app() -> axum::Router {
+    app_with(Config::default())
+}
+
+pub async fn request(app: &axum::Router, req: Request<Body>) -> Reply {
+    let res = app.clone().oneshot(req).await.expect("router never fails");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes().to_vec();
+    Reply { status, headers, body }
+}
+
+pub async fn get(app: &axum::Router, uri: &str) -> Reply {
+    request(app, Request::get(uri).header(header::HOST, "test.local").body(Body::empty()).unwrap()).await
+}
+
+pub async fn get_with(app: &axum::Router, uri: &str, name: &str, value: &str) -> Reply {
+    request(app, Request::get(uri).header(header::HOST, "test.local").header(name, value).body(Body::empty()).unwrap())
+        .await
+}

@@ -1,0 +1,123 @@
+//! Landing page, conformance, health, OpenAPI and TileMatrixSet endpoints.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{app, get, get_with};
+
+#[tokio::test]
+async fn landing_page_negotiates_json_and_html() {
+    let app = app();
+    let r = get(&app, "/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type().starts_with("application/json"));
+    let doc = r.json();
+    let rels: Vec<&str> = doc["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
+    for rel in [
+        "self",
+        "service-desc",
+        "service-doc",
+        "http://www.opengis.net/def/rel/ogc/1.0/conformance",
+        "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+    ] {
+        assert!(rels.contains(&rel), "missing link {rel}");
+    }
+    assert_eq!(doc["links"][0]["href"], "http://test.local/");
+
+    let html = get_with(&app, "/", "accept", "text/html,application/xhtml+xml").await;
+    assert_eq!(html.status, StatusCode::OK);
+    assert!(html.content_type().starts_with("text/html"));
+    assert!(html.text().contains("http://test.local/tileMatrixSets"));
+    assert!(get(&app, "/?f=html").await.text().starts_with("<!DOCTYPE html>"));
+    let bad = get(&app, "/?f=xml").await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["detail"][0]["loc"], serde_json::json!(["query", "f"]));
+}
+
+#[tokio::test]
+async fn conformance_health_and_openapi() {
+    let app = app();
+    let c = get(&app, "/conformance").await.json();
+    assert!(
+        c["conformsTo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core")
+    );
+    let h = get(&app, "/healthz").await;
+    assert_eq!(h.status, StatusCode::OK);
+    assert_eq!(h.json()["status"], "ok");
+    let api = get(&app, "/api").await;
+    assert!(api.content_type().starts_with("application/vnd.oai.openapi+json"));
+    let doc = api.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/", "/conformance", "/healthz", "/tileMatrixSets", "/tileMatrixSets/{tileMatrixSetId}"] {
+        assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
+    }
+    let html = get(&app, "/api.html").await;
+    assert!(html.text().contains("http://test.local/api"));
+}
+
+#[tokio::test]
+async fn tile_matrix_sets_match_titiler() {
+    let app = app();
+    let r = get(&app, "/tileMatrixSets").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ours = r.json();
+    let theirs = imbrex_testkit::read_json(&imbrex_testkit::reference("titiler/samples/tileMatrixSets.json"));
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["tileMatrixSets"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(ids(&ours), ids(&theirs));
+    let first = &ours["tileMatrixSets"][0]["links"][0];
+    let reference = &theirs["tileMatrixSets"][0]["links"][0];
+    assert_eq!(first["rel"], reference["rel"]);
+    assert_eq!(first["type"], reference["type"]);
+    assert_eq!(first["title"], reference["title"]);
+    assert_eq!(first["href"], "http://test.local/tileMatrixSets/CDB1GlobalGrid");
+
+    let wm = get(&app, "/tileMatrixSets/WebMercatorQuad").await.json();
+    let expected = imbrex_testkit::read_json(&imbrex_testkit::reference("titiler/samples/tms_WebMercatorQuad.json"));
+    assert_eq!(wm, expected);
+}
+
+#[tokio::test]
+async fn errors_are_json_with_the_right_status() {
+    let app = app();
+    let r = get(&app, "/tileMatrixSets/NoSuchGrid").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["detail"].as_str().unwrap().contains("NoSuchGrid"));
+    let r = get(&app, "/tileMatrixSets/bad%20id%3B").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["detail"][0]["loc"], serde_json::json!(["path", "tileMatrixSetId"]));
+    let r = get(&app, "/no/such/route").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.json()["detail"].is_string());
+}
+
+#[tokio::test]
+async fn cors_is_on_for_get_by_default_and_can_be_disabled() {
+    let r = get_with(&app(), "/tileMatrixSets", "origin", "https://example.org").await;
+    assert_eq!(r.headers.get("access-control-allow-origin").unwrap(), "*");
+    let off = common::app_with(imbrex_server::Config { cors: false, ..Default::default() });
+    let r = get_with(&off, "/tileMatrixSets", "origin", "https://example.org").await;
+    assert!(r.headers.get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn custom_tms_files_are_registered() {
+    let dir = std::env::temp_dir().join(format!("imbrex-tms-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("custom.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(imbrex_testkit::reference("tms/WebMercatorQuad.json")).unwrap())
+            .unwrap();
+    doc["id"] = "MyQuad".into();
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let app = common::app_with(imbrex_server::Config { tms: vec![path.clone()], ..Default::default() });
+    let r = get(&app, "/tileMatrixSets/MyQuad").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["id"], "MyQuad");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,332 @@
+//! Rendering endpoints: every format decoded and checked against the raw (`.npy`) tile —
+//! values, masks, georeference — colormaps against the reference LUTs, expressions and
+//! algorithms end to end, the automatic stretch, and the metadata documents (tilesets,
+//! WMTS, colormaps, algorithms, validate, STAC).
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use bytes::Bytes;
+use common::{app_with, get};
+use imbrex_raster::source::{MemorySource, RangeSource};
+use imbrex_raster::{Dataset, OpenOptions, Reader};
+use imbrex_server::Config;
+use imbrex_testkit::npy::Npy;
+use imbrex_tms::{Tile, TileMatrixSets};
+use serde_json::Value;
+
+fn app() -> axum::Router {
+    app_with(Config { allow_path: vec![imbrex_testkit::testdata("raster")], ..Default::default() })
+}
+
+fn url(name: &str) -> String {
+    let p = imbrex_testkit::raster(name);
+    form_urlencoded::byte_serialize(p.to_str().unwrap().as_bytes()).collect()
+}
+
+/// Decode an image body with imbrex's own readers (PNG/JPEG/TIFF are checked against
+/// GDAL in imbrex-raster's tests): (dataset, band-sequential f64 samples).
+async fn decode(body: &[u8]) -> (Arc<Dataset>, Vec<f64>) {
+    let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new("out", Bytes::copy_from_slice(body)));
+    let ds = Arc::new(Dataset::open(src, &OpenOptions::default()).await.expect("a readable image"));
+    let bands: Vec<usize> = (0..ds.count()).collect();
+    let v = ds.read_window(0, 0, 0, ds.width(), ds.height(), &bands).await.unwrap().to_f64_vec();
+    (ds, v)
+}
+
+/// The raw tile: (data planes, mask), from `.npy`.
+async fn raw(app: &axum::Router, path: &str) -> (Vec<f64>, Vec<f64>, usize) {
+    let r = get(app, path).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+    let a = Npy::parse(&r.body).unwrap();
+    let n = a.shape[1] * a.shape[2];
+    let bands = a.shape[0] - 1;
+    (a.values[..bands * n].to_vec(), a.values[bands * n..].to_vec(), bands)
+}
+
+fn lut(name: &str) -> Vec<[f64; 4]> {
+    let a = Npy::read(&imbrex_testkit::reference(&format!("colormaps/{name}.npy")));
+    a.values.chunks(4).map(|c| [c[0], c[1], c[2], c[3]]).collect()
+}
+
+#[tokio::test]
+async fn png_with_rescale_and_colormap_is_the_lut_of_the_rescaled_data() {
+    let app = app();
+    let q = format!("url={}", url("cog_int16.tif"));
+    let (data, mask, _) = raw(&app, &format!("/cog/tiles/WebMercatorQuad/5/10/6.npy?{q}")).await;
+    let r = get(&app, &format!("/cog/tiles/WebMercatorQuad/5/10/6.png?{q}&rescale=50,250&colormap_name=viridis")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.content_type(), "image/png");
+    let (ds, px) = decode(&r.body).await;
+    assert_eq!((ds.count(), ds.width(), ds.height()), (4, 256, 256));
+    let n = 256 * 256;
+    let lut = lut("viridis");
+    let mut checked = 0;
+    for i in 0..n {
+        if mask[i] == 0.0 {
+            assert_eq!(px[3 * n + i], 0.0, "masked pixels are transparent");
+            continue;
+        }
+        // rio-tiler: clip, scale to 0-255, truncate, then the LUT.
+        let v = ((data[i].clamp(50.0, 250.0) - 50.0) / 200.0 * 255.0) as usize;
+        let c = lut[v];
+        assert_eq!([px[i], px[n + i], px[2 * n + i], px[3 * n + i]], c, "pixel {i}");
+        checked += 1;
+    }
+    assert!(checked > 5000, "{checked} valid pixels");
+}
+
+#[tokio::test]
+async fn every_format_decodes_to_the_tile() {
+    let app = app();
+    let o = imbrex_testkit::read_json(&imbrex_testkit::testdata("oracle/TCI/oracle.json"));
+    let full = o["tiles"].as_array().unwrap().iter().find(|t| t["mask_summary"] == "all_valid").unwrap().clone();
+    let tile = format!("/cog/tiles/WebMercatorQuad/{}/{}/{}", full["z"], full["x"], full["y"]);
+    let (data, _, bands) = raw(&app, &format!("{tile}.npy?url=demo")).await;
+    assert_eq!(bands, 3);
+    // Without an extension a fully valid tile is a JPEG.
+    let r = get(&app, &format!("{tile}?url=demo")).await;
+    assert_eq!(r.content_type(), "image/jpeg");
+    let (_, px) = decode(&r.body).await;
+    let err: f64 = px.iter().zip(&data).map(|(a, b)| (a - b).abs()).sum::<f64>() / px.len() as f64;
+    assert!(err < 4.0, "JPEG q85 mean error {err}");
+    // Lossless formats are exact: PNG (RGB + alpha), WebP (RGBA), GeoTIFF.
+    for (ext, media) in [("png", "image/png"), ("tif", "image/tiff; application=geotiff")] {
+        let r = get(&app, &format!("{tile}.{ext}?url=demo")).await;
+        assert_eq!(r.content_type(), media);
+        let (ds, px) = decode(&r.body).await;
+        assert_eq!(ds.count(), 4, "{ext}: RGB + alpha");
+        assert_eq!(&px[..3 * 256 * 256], &data[..], "{ext}");
+        assert!(px[3 * 256 * 256..].iter().all(|&a| a == 255.0), "{ext}: opaque");
+    }
+    let r = get(&app, &format!("{tile}.webp?url=demo")).await;
+    assert_eq!(r.content_type(), "image/webp");
+    let mut dec = image_webp::WebPDecoder::new(std::io::Cursor::new(r.body.clone())).unwrap();
+    assert!(dec.has_alpha());
+    let mut buf = vec![0u8; dec.output_buffer_size().unwrap()];
+    dec.read_image(&mut buf).unwrap();
+    let n = 256 * 256;
+    for i in (0..n).step_by(97) {
+        assert_eq!(
+            [buf[4 * i] as f64, buf[4 * i + 1] as f64, buf[4 * i + 2] as f64],
+            [data[i], data[n + i], data[2 * n + i]]
+        );
+    }
+    // return_mask=false: no alpha band.
+    let r = get(&app, &format!("{tile}.png?url=demo&return_mask=false")).await;
+    assert_eq!(decode(&r.body).await.0.count(), 3);
+    // JPEG 2000 is refused clearly.
+    let r = get(&app, &format!("{tile}.jp2?url=demo")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("JPEG 2000"));
+}
+
+#[tokio::test]
+async fn geotiff_tiles_carry_their_georeference() {
+    let app = app();
+    let q = format!("url={}", url("cog_int16.tif"));
+    let r = get(&app, &format!("/cog/tiles/WebMercatorQuad/6/21/13.tif?{q}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new("t.tif", Bytes::from(r.body.clone())));
+    let reader = Reader::open(src, &OpenOptions::default()).await.unwrap();
+    let wm = TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let b = wm.xy_bounds(Tile::new(21, 13, 6)).unwrap();
+    let got = reader.bounds();
+    for (a, e) in got.to_array().iter().zip(b.to_array()) {
+        assert!((a - e).abs() < 1e-6, "bounds {got:?} vs {b:?}");
+    }
+    assert_eq!(reader.crs().and_then(|c| c.epsg()), Some(3857));
+    assert_eq!(reader.info().dtype.name(), "int16");
+    let (data, mask, _) = raw(&app, &format!("/cog/tiles/WebMercatorQuad/6/21/13.npy?{q}")).await;
+    let (_, px) = decode(&r.body).await;
+    let n = 256 * 256;
+    assert_eq!(&px[..n], &data[..]);
+    assert_eq!(&px[n..], &mask[..], "alpha = mask");
+}
+
+#[tokio::test]
+async fn non_8_bit_data_is_stretched_not_flat() {
+    let app = app();
+    // A float DEM rendered without rescale: imbrex stretches over the dataset's p2-p98.
+    let r = get(&app, &format!("/cog/tiles/WebMercatorQuad/15/17029/11668.png?url={}", url("dem.tif"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (_, px) = decode(&r.body).await;
+    let n = 256 * 256;
+    let (min, max) = px[..n].iter().fold((255.0f64, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(max - min > 100.0, "a stretched tile spans the grey levels ({min}..{max})");
+}
+
+#[tokio::test]
+async fn expressions_and_algorithms_end_to_end() {
+    let app = app();
+    let o = imbrex_testkit::read_json(&imbrex_testkit::testdata("oracle/TCI/oracle.json"));
+    let t = &o["tiles"][0];
+    let tile = format!("/cog/tiles/WebMercatorQuad/{}/{}/{}", t["z"], t["x"], t["y"]);
+    let (data, mask, _) = raw(&app, &format!("{tile}.npy?url=demo")).await;
+    let expr: String = form_urlencoded::byte_serialize(b"(b1-b2)/(b1+b2);b3*2").collect();
+    let (out, omask, bands) = raw(&app, &format!("{tile}.npy?url=demo&expression={expr}")).await;
+    assert_eq!(bands, 2);
+    assert_eq!(omask, mask);
+    let n = 256 * 256;
+    for i in (0..n).filter(|&i| mask[i] != 0.0) {
+        let (r, g, b) = (data[i], data[n + i], data[2 * n + i]);
+        let nd = if r + g == 0.0 { 0.0 } else { (r - g) / (r + g) };
+        assert_eq!(out[i], nd, "pixel {i}");
+        assert_eq!(out[n + i], b * 2.0);
+    }
+    // Hillshade keeps the tile size (imbrex reads the buffer it needs).
+    let q = format!("url={}", url("dem.tif"));
+    let (h, _, _) = raw(&app, &format!("/cog/tiles/WebMercatorQuad/15/17029/11668.npy?{q}&algorithm=hillshade")).await;
+    assert_eq!(h.len(), 256 * 256);
+    // TiTiler's documented form (buffer=3) gives the same tile.
+    let (h3, _, _) =
+        raw(&app, &format!("/cog/tiles/WebMercatorQuad/15/17029/11668.npy?{q}&algorithm=hillshade&buffer=3")).await;
+    assert_eq!(h, h3);
+    // terrainrgb round trip: decoding the colours gives the heights back (0.1 m steps).
+    let (dem, dmask, _) = raw(&app, &format!("/cog/tiles/WebMercatorQuad/15/17029/11668.npy?{q}")).await;
+    let (rgb, _, _) =
+        raw(&app, &format!("/cog/tiles/WebMercatorQuad/15/17029/11668.npy?{q}&algorithm=terrainrgb")).await;
+    for i in (0..n).filter(|&i| dmask[i] != 0.0) {
+        let height = -10000.0 + (rgb[i] * 65536.0 + rgb[n + i] * 256.0 + rgb[2 * n + i]) * 0.1;
+        assert!((height - dem[i]).abs() <= 0.1 + 1e-6, "pixel {i}: {height} vs {}", dem[i]);
+    }
+}
+
+#[tokio::test]
+async fn processing_errors_name_their_parameter() {
+    let app = app();
+    let base = format!("/cog/tiles/WebMercatorQuad/5/10/6.png?url={}", url("cog_int16.tif"));
+    for (q, loc) in [
+        ("rescale=1", "rescale"),
+        ("rescale=a,b", "rescale"),
+        ("colormap_name=nope", "colormap_name"),
+        ("colormap_name=viridis&colormap=%7B%7D", "colormap"),
+        ("colormap=%7Bbad", "colormap"),
+        ("expression=b1%2B", "expression"),
+        ("expression=b9", "bidx"),
+        ("algorithm=nope", "algorithm"),
+        ("algorithm=hillshade&algorithm_params=%7Bnot", "algorithm_params"),
+        ("color_formula=sparkle%20RGB%201", "color_formula"),
+        ("return_mask=perhaps", "return_mask"),
+        // Without an extension the format comes from the query.
+        ("format=gif", "format"),
+    ] {
+        let base = if q.starts_with("format=") { base.replace(".png?", "?") } else { base.clone() };
+        let r = get(&app, &format!("{base}&{q}")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {}", r.text());
+        assert_eq!(r.json()["detail"][0]["loc"][1], loc, "{q}: {}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn previews_parts_features_and_maps() {
+    let app = app();
+    let q = format!("url={}", url("cog_int16.tif"));
+    let r = get(&app, &format!("/cog/preview.png?{q}&max_size=100")).await;
+    let (ds, _) = decode(&r.body).await;
+    assert_eq!(ds.width().max(ds.height()), 100);
+    let r = get(&app, &format!("/cog/preview/120x60.npy?{q}")).await;
+    assert_eq!(Npy::parse(&r.body).unwrap().shape, vec![2, 60, 120]);
+    let r = get(&app, &format!("/cog/bbox/-60,72,-55,75/64x32.npy?{q}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(Npy::parse(&r.body).unwrap().shape, vec![2, 32, 64]);
+    let r = get(&app, &format!("/cog/bbox/-60,75,-55,72.png?{q}")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "inverted box");
+    let r = get(&app, &format!("/cog/map?{q}&width=300&f=jpeg")).await;
+    assert_eq!(r.content_type(), "image/jpeg");
+    let feature = serde_json::json!({"type": "Feature", "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[[-60.0, 72.0], [-55.0, 72.0], [-55.0, 75.0], [-60.0, 72.0]]]}});
+    let req = axum::http::Request::post(format!("/cog/feature/100x100.npy?{q}"))
+        .header("host", "test.local")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(feature.to_string()))
+        .unwrap();
+    let r = common::request(&app, req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let a = Npy::parse(&r.body).unwrap();
+    assert_eq!(a.shape, vec![2, 100, 100]);
+    // Outside the triangle is masked: the upper-left corner of its bounding box.
+    assert_eq!(a.values[100 * 100], 0.0);
+}
+
+#[tokio::test]
+async fn metadata_documents() {
+    let app = app();
+    let q = format!("url={}", url("cog_int16.tif"));
+    let sets = get(&app, &format!("/cog/tiles?{q}")).await.json();
+    assert_eq!(sets["tilesets"].as_array().unwrap().len(), 13);
+    let wm = get(&app, &format!("/cog/tiles/WebMercatorQuad?{q}")).await.json();
+    let limits = wm["tileMatrixSetLimits"].as_array().unwrap();
+    assert_eq!(limits.first().unwrap()["tileMatrix"], "5");
+    assert_eq!(limits.last().unwrap()["tileMatrix"], "9");
+    // Every tile named by the limits of the first zoom exists or is outside the data, never an error.
+    let l = &limits[0];
+    for y in l["minTileRow"].as_u64().unwrap()..=l["maxTileRow"].as_u64().unwrap() {
+        for x in l["minTileCol"].as_u64().unwrap()..=l["maxTileCol"].as_u64().unwrap() {
+            let s = get(&app, &format!("/cog/tiles/WebMercatorQuad/5/{x}/{y}.npy?{q}")).await.status;
+            assert!(s == StatusCode::OK || s == StatusCode::NOT_FOUND, "{x}/{y}: {s}");
+        }
+    }
+    // WMTS: well-formed XML, one layer and one TileMatrixSet per grid, RESTful templates.
+    let r = get(&app, &format!("/cog/WMTSCapabilities.xml?{q}&rescale=50,250")).await;
+    assert_eq!(r.content_type(), "application/xml");
+    let text = r.text();
+    let mut reader = quick_xml::Reader::from_str(&text);
+    let (mut layers, mut sets_n, mut templates) = (0, 0, Vec::new());
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"Layer" => layers += 1,
+            quick_xml::events::Event::Start(e) if e.name().as_ref() == b"TileMatrixSet" => sets_n += 1,
+            quick_xml::events::Event::Empty(e) if e.name().as_ref() == b"ResourceURL" => {
+                let t = e.try_get_attribute("template").unwrap().unwrap().unescape_value().unwrap().to_string();
+                templates.push(t);
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(layers, 13);
+    assert!(sets_n >= 13);
+    assert!(
+        templates.iter().all(|t| t.contains("{TileMatrix}/{TileCol}/{TileRow}.png") && t.contains("rescale=50%2C250")),
+        "{templates:?}"
+    );
+    // Validate and STAC.
+    let v = get(&app, &format!("/cog/validate?{q}")).await.json();
+    assert_eq!(v["COG"], true, "{v}");
+    assert_eq!(v["IFD"].as_array().unwrap().len(), 4);
+    let v = get(&app, &format!("/cog/validate?url={}", url("nocog.tif"))).await.json();
+    assert_eq!(v["COG"], false, "{v}");
+    let s = get(&app, &format!("/cog/stac?{q}")).await.json();
+    assert_eq!(s["type"], "Feature");
+    assert!(s["assets"]["data"]["raster:bands"][0]["statistics"]["mean"].as_f64().is_some());
+}
+
+#[tokio::test]
+async fn colormaps_and_algorithms_are_listed() {
+    let app = app();
+    let list = get(&app, "/colorMaps").await.json();
+    assert_eq!(list["colormaps"].as_array().unwrap().len(), 211);
+    let v = get(&app, "/colorMaps/cfastie").await.json();
+    let reference = lut("cfastie");
+    for i in [0usize, 17, 128, 255] {
+        let got: Vec<f64> = v[i.to_string()].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(got, reference[i].to_vec());
+    }
+    let r = get(&app, "/colorMaps/viridis?f=png").await;
+    assert_eq!(r.content_type(), "image/png");
+    let (ds, px) = decode(&r.body).await;
+    assert_eq!((ds.width(), ds.height()), (256, 20));
+    let reference = lut("viridis");
+    assert_eq!([px[0], px[256 * 20], px[2 * 256 * 20]], [reference[0][0], reference[0][1], reference[0][2]]);
+    assert_eq!(get(&app, "/colorMaps/nope").await.status, StatusCode::NOT_FOUND);
+    let algos = get(&app, "/algorithms").await.json();
+    assert_eq!(algos["algorithms"].as_array().unwrap().len(), 18);
+    let hs = get(&app, "/algorithms/hillshade").await.json();
+    let expected = imbrex_testkit::read_json(&imbrex_testkit::reference("titiler/samples/algorithm_hillshade.json"));
+    assert_eq!(hs, expected);
+    assert_eq!(get(&app, "/algorithms/nope").await.status, StatusCode::NOT_FOUND);
+    let _: Value = get(&app, "/api").await.json();
+}
