@@ -1,0 +1,118 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use imbrex_server::LogFormat;
+use imbrex_tms::TileMatrixSets;
+
+/// imbrex: map tiles on demand from Cloud Optimized GeoTIFFs, STAC, MosaicJSON and PostGIS.
+///
+/// Run `imbrex serve` and open http://127.0.0.1:8000/ to see the embedded demo.
+#[derive(Debug, Parser)]
+#[command(name = "imbrex", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve tiles over HTTP (TiTiler- and tipg-compatible API).
+    Serve(ServeArgs),
+    /// Describe a raster: size, bands, CRS, bounds, overviews, zoom range.
+    Info(InfoArgs),
+    /// List the tile matrix sets, or print one as OGC JSON.
+    Tms(TmsArgs),
+}
+
+/// Options of `imbrex info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// A local path, an http(s):// URL or an s3:// URL (credentials from the AWS_* variables).
+    pub input: String,
+    /// Print rio-tiler's Info document as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// TileMatrixSet for the zoom range.
+    #[arg(long, default_value = "WebMercatorQuad")]
+    pub tms: String,
+    /// Also look for .ovr/.msk sidecars next to remote files.
+    #[arg(long)]
+    pub remote_sidecars: bool,
+}
+
+/// Options of `imbrex serve`. Each flag can also come from an `IMBREX_*` environment
+/// variable or from the TOML file given with `--config` (flags win, then environment,
+/// then the file, then defaults).
+#[derive(Debug, Args, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as in `docs/configuration.md`).
+    #[arg(long, env = "IMBREX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on [default: 127.0.0.1:8000].
+    #[arg(long, env = "IMBREX_LISTEN", value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+
+    /// Serve local files under this folder (repeatable).
+    #[arg(long = "allow-path", env = "IMBREX_ALLOW_PATH", value_name = "DIR", value_delimiter = ',')]
+    pub allow_path: Vec<PathBuf>,
+
+    /// Allow remote sources starting with this URL prefix, e.g. `https://data.example.com/` or
+    /// `s3://bucket/`; `*` allows any http(s)/s3 URL (repeatable).
+    #[arg(long = "allow-url", env = "IMBREX_ALLOW_URL", value_name = "PREFIX", value_delimiter = ',')]
+    pub allow_url: Vec<String>,
+
+    /// Register a custom TileMatrixSet from an OGC TMS v2 JSON file (repeatable).
+    #[arg(long, env = "IMBREX_TMS", value_name = "FILE", value_delimiter = ',')]
+    pub tms: Vec<PathBuf>,
+
+    /// Path prefix when served behind a proxy under a sub-path (e.g. `/tiles`).
+    #[arg(long, env = "IMBREX_ROOT_PATH", value_name = "PATH")]
+    pub root_path: Option<String>,
+
+    /// Do not serve the embedded demo dataset.
+    #[arg(long)]
+    pub no_demo: bool,
+
+    /// Do not send CORS headers.
+    #[arg(long)]
+    pub no_cors: bool,
+
+    /// Log format.
+    #[arg(long, env = "IMBREX_LOG_FORMAT", value_name = "text|json")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Options of `imbrex tms`.
+#[derive(Debug, Args)]
+pub struct TmsArgs {
+    /// Identifier of a TileMatrixSet to print (omit to list them all).
+    pub id: Option<String>,
+}
+
+/// `imbrex tms [ID]`.
+pub fn tms(args: TmsArgs) -> anyhow::Result<()> {
+    let sets = TileMatrixSets::default();
+    match args.id {
+        Some(id) => {
+            let tms = sets.get(&id)?;
+            println!("{}", serde_json::to_string_pretty(&tms.to_json_value())?);
+        }
+        None => {
+            for tms in sets.iter() {
+                println!(
+                    "{:<26} {:<44} z{}-{}  {}",
+                    tms.id(),
+                    tms.crs().to_uri().unwrap_or_default(),
+                    tms.minzoom(),
+                    tms.maxzoom(),
+                    tms.title().unwrap_or("")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! `imbrex`: a dynamic map tile server in one binary.
+
+mod cli;
+mod config;
+mod info;
+mod logging;
+mod serve;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    match cli.command {
+        cli::Command::Serve(args) => {
+            let config = config::load(&args)?;
+            logging::init(config.log_format);
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(serve::run(config))
+        }
+        cli::Command::Info(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(info::run(args))
+        }
+        cli::Command::Tms(args) => cli::tms(args),
+    }
+}
