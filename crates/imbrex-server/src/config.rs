@@ -32,6 +32,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Size bounds protecting the server.
     pub limits: Limits,
+    /// PostgreSQL/PostGIS connection URL (`postgresql://user@host/db`); no vector endpoints without it.
+    pub database_url: Option<String>,
+    /// What the database publishes and how imbrex talks to it.
+    pub db: imbrex_vector::DbOptions,
 }
 
 impl Default for Config {
@@ -47,6 +51,8 @@ impl Default for Config {
             cors: true,
             log_format: LogFormat::Text,
             limits: Limits::default(),
+            database_url: None,
+            db: imbrex_vector::DbOptions::default(),
         }
     }
 }

@@ -68,6 +68,9 @@ pub enum ApiError {
     /// Anything else: a bug on our side.
     #[error("{0}")]
     Internal(String),
+    /// PostGIS errors.
+    #[error(transparent)]
+    Vector(#[from] imbrex_vector::Error),
     /// Tile matrix set and CRS errors.
     #[error(transparent)]
     Tms(#[from] imbrex_tms::Error),
@@ -124,6 +127,16 @@ impl ApiError {
                     R::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
             }
+            ApiError::Vector(e) => {
+                use imbrex_vector::Error as V;
+                match e {
+                    V::NotFound { .. } => StatusCode::NOT_FOUND,
+                    V::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
+                    V::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    V::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    V::Tms(t) => ApiError::Tms(t.clone()).status(),
+                }
+            }
             ApiError::Tms(e) => match e {
                 T::NotFound { .. } | T::TileOutOfRange { .. } | T::InvalidZoom { .. } | T::PointOutsideTms { .. } => {
                     StatusCode::NOT_FOUND
@@ -143,6 +156,7 @@ impl ApiError {
         let status = self.status();
         match self {
             ApiError::Upstream(m) | ApiError::Unavailable(m) => m.clone(),
+            ApiError::Vector(imbrex_vector::Error::Unavailable(_)) => "database unavailable, retry later".to_string(),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
                 format!("upstream error reading {source_id}")
             }

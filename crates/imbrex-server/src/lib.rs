@@ -36,6 +36,8 @@ pub struct AppState {
     pub readers: Arc<Readers>,
     /// Stretch ranges of datasets rendered without `rescale` (see `routes::render`).
     pub stretch: moka::future::Cache<String, Arc<Vec<(f64, f64)>>>,
+    /// The PostGIS database, when `database_url` is set.
+    pub db: Option<Arc<imbrex_vector::Database>>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
@@ -49,6 +51,8 @@ pub enum StartError {
     Tms(#[from] imbrex_tms::Error),
     #[error(transparent)]
     Raster(#[from] imbrex_raster::Error),
+    #[error(transparent)]
+    Vector(#[from] imbrex_vector::Error),
 }
 
 impl AppState {
@@ -79,7 +83,16 @@ impl AppState {
         };
         let readers = Readers::new(adjust(factory), open, ReaderCacheOptions::default());
         let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();
-        Ok(AppState { config: Arc::new(config), tms: Arc::new(tms), readers: Arc::new(readers), stretch })
+        Ok(AppState { config: Arc::new(config), tms: Arc::new(tms), readers: Arc::new(readers), stretch, db: None })
+    }
+
+    /// Connect to the configured database (if any) and read its catalog.
+    pub async fn connect_database(mut self) -> Result<AppState, StartError> {
+        if let Some(url) = &self.config.database_url {
+            let db = imbrex_vector::Database::connect(url, self.config.db.clone()).await?;
+            self.db = Some(Arc::new(db));
+        }
+        Ok(self)
     }
 }
 
@@ -92,6 +105,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::resources::router())
         .merge(routes::viewer::static_router())
         .nest("/cog", routes::cog::router())
+        .merge(routes::collections::router())
         .fallback(routes::not_found)
         .with_state(state);
     if cors {

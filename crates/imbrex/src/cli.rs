@@ -69,6 +69,14 @@ pub struct ServeArgs {
     #[arg(long, env = "IMBREX_TMS", value_name = "FILE", value_delimiter = ',')]
     pub tms: Vec<PathBuf>,
 
+    /// PostgreSQL/PostGIS URL whose tables are served as vector tiles and OGC API Features.
+    #[arg(long, env = "DATABASE_URL", value_name = "postgresql://...")]
+    pub database_url: Option<String>,
+
+    /// Database schema to publish (repeatable) [default: public].
+    #[arg(long = "db-schema", env = "IMBREX_DB_SCHEMAS", value_name = "SCHEMA", value_delimiter = ',')]
+    pub db_schemas: Vec<String>,
+
     /// Path prefix when served behind a proxy under a sub-path (e.g. `/tiles`).
     #[arg(long, env = "IMBREX_ROOT_PATH", value_name = "PATH")]
     pub root_path: Option<String>,

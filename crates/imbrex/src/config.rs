@@ -37,6 +37,12 @@ fn overrides(args: &ServeArgs) -> Value {
     if !args.tms.is_empty() {
         m.insert("tms".into(), json!(args.tms));
     }
+    if let Some(url) = &args.database_url {
+        m.insert("database_url".into(), json!(url));
+    }
+    if !args.db_schemas.is_empty() {
+        m.insert("db".into(), json!({"schemas": args.db_schemas}));
+    }
     if let Some(root) = &args.root_path {
         m.insert("root_path".into(), json!(root));
     }

@@ -2,6 +2,7 @@
 
 pub mod cog;
 pub mod cog_meta;
+pub mod collections;
 pub mod landing;
 pub mod render;
 pub mod resources;

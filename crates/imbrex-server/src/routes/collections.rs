@@ -1,0 +1,384 @@
+//! OGC API - Features and vector tiles from PostGIS, with tipg's URL layout and shapes:
+//! `/collections`, `/collections/{collectionId}[/queryables|/items[/{itemId}]]`,
+//! `/collections/{collectionId}/tiles/{tileMatrixSetId}[/{z}/{x}/{y}|/tilejson.json|/style.json]`,
+//! and `POST /refresh`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use imbrex_tms::Tile;
+use imbrex_vector::{Collection, Database, ItemsQuery, Selection, TileQuery, query};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{BaseUrl, QueryMap, path_param};
+use crate::routes::tms::tms_id;
+
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const MVT: &str = "application/vnd.mapbox-vector-tile";
+
+/// Query parameters with a meaning of their own; any other one naming a column is a
+/// property filter (as tipg).
+const RESERVED: &[&str] = &[
+    "f",
+    "limit",
+    "offset",
+    "bbox",
+    "datetime",
+    "ids",
+    "properties",
+    "sortby",
+    "geom-column",
+    "bbox-only",
+    "simplify",
+    "filter",
+    "filter-lang",
+    "minzoom",
+    "maxzoom",
+    "extent",
+    "buffer",
+    "clip",
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/collections", get(collections))
+        .route("/collections/{collectionId}", get(collection))
+        .route("/collections/{collectionId}/queryables", get(queryables))
+        .route("/collections/{collectionId}/items", get(items))
+        .route("/collections/{collectionId}/items/{itemId}", get(item))
+        .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}", get(tile))
+        .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", get(tilejson))
+        .route("/refresh", post(refresh))
+}
+
+fn database(state: &AppState) -> ApiResult<&Arc<Database>> {
+    state.db.as_ref().ok_or_else(|| ApiError::NotFound("no database is configured (--database-url)".into()))
+}
+
+async fn find(state: &AppState, id: &str) -> ApiResult<(Arc<Database>, Arc<Collection>)> {
+    let db = database(state)?;
+    let c = db.catalog().await?.get(id).ok_or_else(|| ApiError::NotFound(format!("collection '{id}' not found")))?;
+    Ok((db.clone(), c))
+}
+
+fn link(href: String, rel: &str, media: &str, title: Option<&str>) -> Value {
+    let mut l = json!({"href": href, "rel": rel, "type": media});
+    if let Some(t) = title {
+        l["title"] = json!(t);
+    }
+    l
+}
+
+fn collection_doc(base: &BaseUrl, c: &Collection, rel_self: &str) -> Value {
+    let href = base.join(&format!("/collections/{}", c.id));
+    let mut doc = json!({
+        "id": c.id,
+        "title": c.id,
+        "links": [
+            link(href.clone(), rel_self, "application/json", None),
+            link(format!("{href}/items"), "items", "application/geo+json", Some("Items")),
+            link(format!("{href}/queryables"), "queryables", "application/schema+json", Some("Queryables")),
+            link(format!("{href}/tiles/WebMercatorQuad/tilejson.json"), "data", "application/json", Some("TileJSON (WebMercatorQuad)")),
+        ],
+        "itemType": "feature",
+        "crs": [CRS84],
+    });
+    if let Some(d) = &c.description {
+        doc["description"] = json!(d);
+    }
+    if let Some(b) = c.bounds() {
+        doc["extent"] = json!({"spatial": {"bbox": [b], "crs": CRS84}});
+    }
+    doc
+}
+
+fn page_links(base: &BaseUrl, path: &str, q: &QueryMap, offset: usize, limit: usize, matched: usize) -> Vec<Value> {
+    let with_offset = |o: usize| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in q.pairs().iter().filter(|(k, _)| k != "offset") {
+            s.append_pair(k, v);
+        }
+        s.append_pair("offset", &o.to_string());
+        base.join(&format!("{path}?{}", s.finish()))
+    };
+    let mut links = vec![link(base.join(path), "self", "application/json", None)];
+    if offset + limit < matched {
+        links.push(link(with_offset(offset + limit), "next", "application/json", Some("Next page")));
+    }
+    if offset > 0 {
+        links.push(link(with_offset(offset.saturating_sub(limit)), "prev", "application/json", Some("Previous page")));
+    }
+    links
+}
+
+fn json_response(v: Value, media: &'static str) -> Response {
+    let mut r = axum::Json(v).into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media));
+    r
+}
+
+/// The published collections.
+pub async fn collections(State(state): State<AppState>, base: BaseUrl, q: QueryMap) -> ApiResult<Response> {
+    let limit = q.get::<usize>("limit")?;
+    let offset = q.get::<usize>("offset")?.unwrap_or(0);
+    let all: Vec<Arc<Collection>> = match &state.db {
+        Some(db) => db.catalog().await?.collections.values().cloned().collect(),
+        None => Vec::new(),
+    };
+    let limit = limit.unwrap_or(all.len().max(1));
+    let page: Vec<Value> =
+        all.iter().skip(offset).take(limit).map(|c| collection_doc(&base, c, "collection")).collect();
+    Ok(json_response(
+        json!({
+            "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
+            "numberMatched": all.len(),
+            "numberReturned": page.len(),
+            "collections": page,
+        }),
+        "application/json",
+    ))
+}
+
+/// One collection's metadata.
+pub async fn collection(State(state): State<AppState>, Path(id): Path<String>, base: BaseUrl) -> ApiResult<Response> {
+    let (_, c) = find(&state, &id).await?;
+    Ok(json_response(collection_doc(&base, &c, "self"), "application/json"))
+}
+
+/// The properties a filter may name, as JSON Schema.
+pub async fn queryables(State(state): State<AppState>, Path(id): Path<String>, base: BaseUrl) -> ApiResult<Response> {
+    let (_, c) = find(&state, &id).await?;
+    let mut props = serde_json::Map::new();
+    for g in &c.geometry_columns {
+        props.insert(g.name.clone(), json!({"$ref": "https://geojson.org/schema/Geometry.json"}));
+    }
+    for p in &c.properties {
+        props.insert(p.name.clone(), json!({"name": p.name, "type": p.json_type()}));
+    }
+    Ok(json_response(
+        json!({
+            "title": c.id,
+            "properties": props,
+            "type": "object",
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": base.join(&format!("/collections/{}/queryables", c.id)),
+        }),
+        "application/schema+json",
+    ))
+}
+
+fn list(q: &QueryMap, name: &str) -> Option<Vec<String>> {
+    q.raw(name).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+}
+
+/// `ids`, `datetime`, `bbox` and property filters.
+fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
+    if q.contains("filter") {
+        return Err(ApiError::BadRequest("invalid filter: CQL2 filters are not supported yet".into()));
+    }
+    Ok(Selection {
+        ids: list(q, "ids").unwrap_or_default(),
+        equal: q
+            .pairs()
+            .iter()
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && c.property(k).is_some())
+            .cloned()
+            .collect(),
+        datetime: q.raw("datetime").map(query::parse_datetime).transpose()?,
+        bbox: q.raw("bbox").map(query::parse_bbox).transpose()?,
+    })
+}
+
+fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<ItemsQuery> {
+    let max = state.config.limits.max_items_per_page;
+    let limit = q.get::<usize>("limit")?.unwrap_or(10);
+    if limit == 0 || limit > max {
+        return Err(ApiError::query("limit", format!("between 1 and {max}")));
+    }
+    let sortby = list(q, "sortby")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| match s.strip_prefix('-') {
+            Some(name) => (name.to_string(), false),
+            None => (s.trim_start_matches('+').to_string(), true),
+        })
+        .collect();
+    Ok(ItemsQuery {
+        selection: selection(c, q)?,
+        limit,
+        offset: q.get::<usize>("offset")?.unwrap_or(0),
+        properties: list(q, "properties"),
+        sortby,
+        geom_column: q.raw("geom-column").map(str::to_string),
+        bbox_only: q.get_bool("bbox-only")?.unwrap_or(false),
+        simplify: q.get::<f64>("simplify")?,
+    })
+}
+
+/// Output formats of `/items`.
+#[derive(Clone, Copy, PartialEq)]
+enum ItemsFormat {
+    GeoJson,
+    GeoJsonSeq,
+}
+
+fn items_format(q: &QueryMap) -> ApiResult<ItemsFormat> {
+    match q.raw("f") {
+        None | Some("geojson") | Some("json") => Ok(ItemsFormat::GeoJson),
+        Some("geojsonseq") | Some("ndjson") => Ok(ItemsFormat::GeoJsonSeq),
+        Some(other) => Err(ApiError::query("f", format!("'{other}' is not one of geojson, json, geojsonseq, ndjson"))),
+    }
+}
+
+/// A page of features.
+pub async fn items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let (db, c) = find(&state, &id).await?;
+    let format = items_format(&q)?;
+    let iq = items_query(&state, &c, &q)?;
+    let page = imbrex_vector::features::items(&db, &c, &iq).await?;
+    if format == ItemsFormat::GeoJsonSeq {
+        let mut body = String::new();
+        for f in &page.features {
+            body.push_str(&f.to_geojson().to_string());
+            body.push('\n');
+        }
+        let mut r = body.into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json-seq"));
+        return Ok(r);
+    }
+    let path = format!("/collections/{}/items", c.id);
+    let features: Vec<Value> = page.features.iter().map(|f| f.to_geojson()).collect();
+    let mut doc = json!({
+        "type": "FeatureCollection",
+        "id": c.id,
+        "title": c.id,
+        "numberMatched": page.matched,
+        "numberReturned": features.len(),
+        "links": page_links(&base, &path, &q, iq.offset, iq.limit, page.matched.max(0) as usize),
+        "features": features,
+    });
+    if let Some(d) = &c.description {
+        doc["description"] = json!(d);
+    }
+    Ok(json_response(doc, "application/geo+json"))
+}
+
+/// One feature by id.
+pub async fn item(
+    State(state): State<AppState>,
+    Path((id, item_id)): Path<(String, String)>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let (db, c) = find(&state, &id).await?;
+    let iq = ItemsQuery {
+        properties: list(&q, "properties"),
+        geom_column: q.raw("geom-column").map(str::to_string),
+        bbox_only: q.get_bool("bbox-only")?.unwrap_or(false),
+        simplify: q.get::<f64>("simplify")?,
+        ..Default::default()
+    };
+    let f = imbrex_vector::features::item(&db, &c, &item_id, &iq).await?;
+    let mut doc = f.to_geojson();
+    let href = base.join(&format!("/collections/{}", c.id));
+    doc["links"] = json!([
+        link(href.clone(), "collection", "application/json", None),
+        link(format!("{href}/items/{item_id}"), "self", "application/geo+json", None),
+    ]);
+    Ok(json_response(doc, "application/geo+json"))
+}
+
+fn tile_query(c: &Collection, q: &QueryMap) -> ApiResult<TileQuery> {
+    let d = TileQuery::default();
+    let limit = q.get::<usize>("limit")?.unwrap_or(d.limit);
+    if limit == 0 || limit > 100_000 {
+        return Err(ApiError::query("limit", "between 1 and 100000"));
+    }
+    Ok(TileQuery {
+        selection: selection(c, q)?,
+        properties: list(q, "properties"),
+        geom_column: q.raw("geom-column").map(str::to_string),
+        limit,
+        extent: q.get::<u32>("extent")?.unwrap_or(d.extent),
+        buffer: q.get::<u32>("buffer")?.unwrap_or(d.buffer),
+        clip: q.get_bool("clip")?.unwrap_or(d.clip),
+    })
+}
+
+/// A Mapbox Vector Tile (layer `default`, as tipg).
+pub async fn tile(
+    State(state): State<AppState>,
+    Path((id, tms_path, z, x, y)): Path<(String, String, String, String, String)>,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let tile = Tile::new(
+        path_param("x", &x)?,
+        path_param("y", y.trim_end_matches(".pbf").trim_end_matches(".mvt"))?,
+        path_param("z", &z)?,
+    );
+    let (db, c) = find(&state, &id).await?;
+    let tq = tile_query(&c, &q)?;
+    let bytes = imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tq).await?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    Ok(r)
+}
+
+/// TileJSON for a collection's vector tiles; other query parameters go to the tile URLs.
+pub async fn tilejson(
+    State(state): State<AppState>,
+    Path((id, tms_path)): Path<(String, String)>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let (_, c) = find(&state, &id).await?;
+    let minzoom = q.get::<i32>("minzoom")?.unwrap_or(tms.minzoom());
+    let maxzoom = q.get::<i32>("maxzoom")?.unwrap_or(tms.maxzoom().min(22));
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in q.pairs().iter().filter(|(k, _)| k != "minzoom" && k != "maxzoom") {
+        s.append_pair(k, v);
+    }
+    let qs = s.finish();
+    let mut url = base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}", c.id, tms.id()));
+    if !qs.is_empty() {
+        url = format!("{url}?{qs}");
+    }
+    let fields: serde_json::Map<String, Value> =
+        c.properties.iter().map(|p| (p.name.clone(), json!(p.json_type()))).collect();
+    let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    Ok(json_response(
+        json!({
+            "tilejson": "3.0.0",
+            "name": c.id,
+            "version": "1.0.0",
+            "scheme": "xyz",
+            "tiles": [url],
+            "vector_layers": [{"id": imbrex_vector::tiles::LAYER, "fields": fields, "minzoom": minzoom, "maxzoom": maxzoom}],
+            "minzoom": minzoom,
+            "maxzoom": maxzoom,
+            "bounds": b,
+            "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, minzoom],
+        }),
+        "application/json",
+    ))
+}
+
+/// Read the catalog again.
+pub async fn refresh(State(state): State<AppState>) -> ApiResult<Response> {
+    let db = database(&state)?;
+    let catalog = db.refresh().await?;
+    Ok(axum::Json(json!({"collections": catalog.collections.len()})).into_response())
+}

@@ -1,0 +1,486 @@
+//! PostGIS collections against the real database that scripts/test starts and loads with
+//! ../shared/testdata/vector: the catalog, items and vector tiles are checked against what
+//! the database itself says about the same rows.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::http::StatusCode;
+use common::{Reply, get};
+use imbrex_server::{AppState, Config};
+use serde_json::Value;
+
+fn database_url() -> String {
+    std::env::var("IMBREX_TEST_DATABASE_URL").expect(
+        "IMBREX_TEST_DATABASE_URL is not set: run scripts/test, which installs and starts PostGIS \
+         and loads ../shared/testdata/vector into a throwaway database",
+    )
+}
+
+async fn app_for(url: String) -> axum::Router {
+    let mut config = Config { database_url: Some(url), ..Config::default() };
+    config.db.schemas = vec!["public".into(), "MixedCase".into()];
+    let state = AppState::new(config).unwrap().connect_database().await.unwrap();
+    imbrex_server::app(state)
+}
+
+async fn app() -> axum::Router {
+    app_for(database_url()).await
+}
+
+async fn pg() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&database_url(), tokio_postgres::NoTls).await.expect("PostGIS");
+    tokio::spawn(conn);
+    client
+}
+
+fn ok(r: &Reply, what: &str) -> Value {
+    assert_eq!(r.status, StatusCode::OK, "{what}: {}", r.text());
+    r.json()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+#[tokio::test]
+async fn catalog_publishes_geometry_tables_and_views() {
+    let app = app().await;
+    let db = pg().await;
+    let doc = ok(&get(&app, "/collections").await, "collections");
+    let ids: BTreeSet<String> =
+        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    // What PostGIS's own views say is spatial, in the published schemas.
+    let expected: BTreeSet<String> = db
+        .query(
+            "SELECT f_table_schema || '.' || f_table_name FROM geometry_columns WHERE f_table_schema IN ('public', 'MixedCase')
+             UNION SELECT f_table_schema || '.' || f_table_name FROM geography_columns WHERE f_table_schema IN ('public', 'MixedCase')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(ids, expected);
+    for id in [
+        "public.countries",
+        "public.points1_vw",
+        "public.table_source_geog",
+        "MixedCase.MixPoints",
+        "public.empty_bounds",
+    ] {
+        assert!(ids.contains(id), "{id} missing from {ids:?}");
+    }
+    assert!(!ids.contains("public.nongeo_data"), "a table without geometry is not a collection");
+    assert_eq!(doc["numberMatched"], ids.len());
+
+    // Extents are the database's, in longitude/latitude.
+    let c = ok(&get(&app, "/collections/public.countries").await, "countries");
+    let row = db
+        .query_one(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM countries) q",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bbox = &c["extent"]["spatial"]["bbox"][0];
+    for i in 0..4 {
+        assert!(close(bbox[i].as_f64().unwrap(), row.get::<_, f64>(i)), "{bbox} vs {row:?}");
+    }
+    let c = ok(&get(&app, "/collections/public.points3857").await, "points3857");
+    let row = db
+        .query_one(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 3857), 4326) e FROM points3857) q",
+            &[],
+        )
+        .await
+        .unwrap();
+    let bbox = &c["extent"]["spatial"]["bbox"][0];
+    for i in 0..4 {
+        assert!(close(bbox[i].as_f64().unwrap(), row.get::<_, f64>(i)), "{bbox} vs {row:?}");
+    }
+    let empty = ok(&get(&app, "/collections/public.empty_bounds").await, "empty");
+    assert!(empty.get("extent").is_none(), "an empty table has no extent: {empty}");
+
+    // Queryables: both geometry columns of my_data and typed properties.
+    let q = ok(&get(&app, "/collections/public.my_data/queryables").await, "queryables");
+    assert_eq!(q["properties"]["geom"]["$ref"], "https://geojson.org/schema/Geometry.json");
+    assert_eq!(q["properties"]["othergeom"]["$ref"], "https://geojson.org/schema/Geometry.json");
+    assert_eq!(q["properties"]["ogc_fid"]["type"], "integer");
+    assert_eq!(q["properties"]["numeric"]["type"], "number");
+    assert_eq!(q["properties"]["id"]["type"], "string");
+
+    let r = get(&app, "/collections/public.nongeo_data").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let conf = ok(&get(&app, "/conformance").await, "conformance");
+    assert!(conf["conformsTo"].to_string().contains("ogcapi-features-1/1.0/conf/core"));
+}
+
+/// The GeoJSON geometry the database makes for one row.
+async fn db_geometry(db: &tokio_postgres::Client, sql: &str, id: i32) -> Value {
+    let text: String = db.query_one(sql, &[&id]).await.unwrap().get(0);
+    serde_json::from_str(&text).unwrap()
+}
+
+#[tokio::test]
+async fn items_are_the_rows_of_the_database() {
+    let app = app().await;
+    let db = pg().await;
+    let total: i64 = db.query_one("SELECT count(*) FROM countries", &[]).await.unwrap().get(0);
+
+    // A page: ids in order, geometry and properties as the database has them, paging links.
+    let page = ok(&get(&app, "/collections/public.countries/items?limit=5&offset=10").await, "page");
+    assert_eq!(page["type"], "FeatureCollection");
+    assert_eq!(page["numberMatched"], total);
+    assert_eq!(page["numberReturned"], 5);
+    let want: Vec<i32> = db
+        .query("SELECT gid FROM countries ORDER BY gid LIMIT 5 OFFSET 10", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let features = page["features"].as_array().unwrap();
+    let got: Vec<i64> = features.iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert_eq!(got, want.iter().map(|&g| g as i64).collect::<Vec<_>>());
+    for f in features {
+        let gid = f["id"].as_i64().unwrap() as i32;
+        let geom = db_geometry(&db, "SELECT ST_AsGeoJSON(geom, 9) FROM countries WHERE gid = $1", gid).await;
+        assert_eq!(f["geometry"], geom, "geometry of {gid}");
+        let name: String = db.query_one("SELECT name FROM countries WHERE gid = $1", &[&gid]).await.unwrap().get(0);
+        assert_eq!(f["properties"]["name"], name.as_str());
+    }
+    let rels: Vec<&str> = page["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
+    assert!(rels.contains(&"next") && rels.contains(&"prev"), "{rels:?}");
+    let next = page["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").unwrap()["href"].as_str().unwrap();
+    assert!(next.contains("offset=15"), "{next}");
+
+    // properties, sortby, ids, property filters, bbox, datetime, geojsonseq.
+    let r = ok(&get(&app, "/collections/public.countries/items?properties=name&limit=1").await, "properties");
+    assert_eq!(r["features"][0]["properties"].as_object().unwrap().keys().collect::<Vec<_>>(), vec!["name"]);
+    let r = ok(&get(&app, "/collections/public.countries/items?sortby=-name&limit=3&properties=name").await, "sortby");
+    let names: Vec<String> = db
+        .query("SELECT name FROM countries ORDER BY name DESC, gid LIMIT 3", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let got: Vec<&str> =
+        r["features"].as_array().unwrap().iter().map(|f| f["properties"]["name"].as_str().unwrap()).collect();
+    assert_eq!(got, names);
+    let r = ok(&get(&app, "/collections/public.countries/items?ids=3,1,2").await, "ids");
+    assert_eq!(r["numberMatched"], 3);
+    let r = ok(&get(&app, "/collections/public.countries/items?name=France").await, "property filter");
+    assert_eq!(r["numberMatched"], 1);
+    assert_eq!(r["features"][0]["properties"]["name"], "France");
+    let bbox = (-10.0f64, 35.0f64, 30.0f64, 60.0f64);
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM countries WHERE ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326))",
+            &[&bbox.0, &bbox.1, &bbox.2, &bbox.3],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let r = ok(&get(&app, "/collections/public.countries/items?bbox=-10,35,30,60&limit=1").await, "bbox");
+    assert_eq!(r["numberMatched"], n);
+    assert!(n > 10 && n < total);
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM my_data WHERE datetime <= '2004-10-21T00:00:00Z'::timestamptz", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let r = ok(&get(&app, "/collections/public.my_data/items?datetime=../2004-10-21T00:00:00Z").await, "datetime");
+    assert_eq!(r["numberMatched"], n);
+    assert!(n > 0 && n < 6);
+    let r = get(&app, "/collections/public.countries/items?f=geojsonseq&limit=4").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.content_type(), "application/geo+json-seq");
+    let lines: Vec<Value> = r.text().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines.iter().all(|f| f["type"] == "Feature"));
+
+    // Across the antimeridian: a box from 170°E to 170°W.
+    let n: i64 = db
+        .query_one(
+            "SELECT count(*) FROM antimeridian WHERE ST_Intersects(geom, ST_MakeEnvelope(170, 40, 180, 60, 4326))
+             OR ST_Intersects(geom, ST_MakeEnvelope(-180, 40, -170, 60, 4326))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let r = ok(&get(&app, "/collections/public.antimeridian/items?bbox=170,40,-170,60").await, "antimeridian");
+    assert_eq!(r["numberMatched"], n);
+    assert!(n >= 2);
+
+    // Geography, Web Mercator and mixed-case tables come out in longitude/latitude.
+    let r = ok(&get(&app, "/collections/public.table_source_geog/items?limit=1").await, "geography");
+    let gid = r["features"][0]["id"].as_i64().unwrap() as i32;
+    let want =
+        db_geometry(&db, "SELECT ST_AsGeoJSON(geog::geometry, 9) FROM table_source_geog WHERE gid = $1", gid).await;
+    assert_eq!(r["features"][0]["geometry"], want);
+    let r = ok(&get(&app, "/collections/public.points3857/items/1").await, "3857 item");
+    let want =
+        db_geometry(&db, "SELECT ST_AsGeoJSON(ST_Transform(geom, 4326), 9) FROM points3857 WHERE gid = $1", 1).await;
+    assert_eq!(r["geometry"], want);
+    let r = ok(&get(&app, "/collections/MixedCase.MixPoints/items/1").await, "mixed case");
+    let table: String =
+        db.query_one(r#"SELECT "TABLE" FROM "MixedCase"."MixPoints" WHERE "Gid" = 1"#, &[]).await.unwrap().get(0);
+    assert_eq!(r["properties"]["TABLE"], table.as_str());
+    let r = get(&app, "/collections/public.countries/items/999999").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = ok(&get(&app, "/collections/public.empty_bounds/items").await, "empty");
+    assert_eq!(r["numberMatched"], 0);
+}
+
+/// Decode an MVT: the `default` layer's features as (geometry, properties).
+fn decode(bytes: &[u8]) -> Vec<mvt_reader::feature::Feature<f64>> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("a valid MVT");
+    let names = reader.get_layer_names().unwrap();
+    assert_eq!(names, vec!["default".to_string()]);
+    reader.get_features_as::<f64>(0).unwrap()
+}
+
+fn prop_i64(f: &mvt_reader::feature::Feature<f64>, name: &str) -> i64 {
+    use mvt_reader::feature::Value as V;
+    match f.properties.as_ref().and_then(|p| p.get(name)) {
+        Some(V::Int(v) | V::SInt(v)) => *v,
+        Some(V::UInt(v)) => *v as i64,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn point(f: &mvt_reader::feature::Feature<f64>) -> (f64, f64) {
+    match &f.geometry {
+        geo_types::Geometry::Point(p) => (p.x(), p.y()),
+        geo_types::Geometry::MultiPoint(m) if m.0.len() == 1 => (m.0[0].x(), m.0[0].y()),
+        other => panic!("not a point: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn vector_tiles_hold_the_rows_where_they_belong() {
+    let app = app().await;
+    let db = pg().await;
+    const HALF: f64 = 20037508.342789244;
+
+    // Points in WebMercatorQuad z0: every point, at the pixel its Web Mercator position gives.
+    let r = get(&app, "/collections/public.points1/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.content_type(), "application/vnd.mapbox-vector-tile");
+    let features = decode(&r.body);
+    let rows = db
+        .query("SELECT gid, ST_X(ST_Transform(geom, 3857)), ST_Y(ST_Transform(geom, 3857)) FROM points1", &[])
+        .await
+        .unwrap();
+    assert_eq!(features.len(), rows.len());
+    let want: HashMap<i64, (f64, f64)> = rows
+        .iter()
+        .map(|r| {
+            let (x, y): (f64, f64) = (r.get(1), r.get(2));
+            (r.get::<_, i32>(0) as i64, ((x + HALF) / (2.0 * HALF) * 4096.0, (HALF - y) / (2.0 * HALF) * 4096.0))
+        })
+        .collect();
+    for f in &features {
+        let (x, y) = point(f);
+        let (wx, wy) = want[&prop_i64(f, "gid")];
+        assert!((x - wx).abs() <= 1.0 && (y - wy).abs() <= 1.0, "({x}, {y}) vs ({wx}, {wy})");
+    }
+
+    // Polygons at z2: the countries touching the tile are in it, with their attributes.
+    let r = get(&app, "/collections/public.countries/tiles/WebMercatorQuad/2/2/1?properties=gid,name").await;
+    let features = decode(&r.body);
+    let in_tile: BTreeSet<i64> = features.iter().map(|f| prop_i64(f, "gid")).collect();
+    let touching: BTreeSet<i64> = db
+        .query(
+            // Countries smaller than a few pixels of the tile (the Vatican) vanish in it.
+            "SELECT gid FROM countries WHERE ST_Intersects(ST_Transform(geom, 3857), ST_Buffer(ST_TileEnvelope(2, 2, 1), -1000))
+             AND ST_Area(ST_Transform(geom, 3857)) > 1e8",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, i32>(0) as i64)
+        .collect();
+    let near: BTreeSet<i64> = db
+        .query("SELECT gid FROM countries WHERE ST_Intersects(ST_Transform(geom, 3857), ST_Expand(ST_TileEnvelope(2, 2, 1), 700000))", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, i32>(0) as i64)
+        .collect();
+    assert!(touching.is_subset(&in_tile), "missing: {:?}", touching.difference(&in_tile).collect::<Vec<_>>());
+    assert!(in_tile.is_subset(&near), "extra: {:?}", in_tile.difference(&near).collect::<Vec<_>>());
+    let france = features.iter().find(|f| {
+        matches!(f.properties.as_ref().and_then(|p| p.get("name")), Some(mvt_reader::feature::Value::String(s)) if s == "France")
+    });
+    assert!(france.is_some(), "France is in tile 2/2/1");
+    assert!(features.iter().all(|f| f.properties.as_ref().unwrap().len() == 2));
+
+    // A geographic grid over a Web Mercator table: WorldCRS84Quad z0 is two tiles.
+    let mut total = 0;
+    for x in 0..2 {
+        let r = get(&app, &format!("/collections/public.points3857/tiles/WorldCRS84Quad/0/{x}/0")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        for f in decode(&r.body) {
+            let (px, py) = point(&f);
+            let gid = prop_i64(&f, "gid") as i32;
+            let row = db
+                .query_one(
+                    "SELECT ST_X(g), ST_Y(g) FROM (SELECT ST_Transform(geom, 4326) g FROM points3857 WHERE gid = $1) q",
+                    &[&gid],
+                )
+                .await
+                .unwrap();
+            let (lon, lat): (f64, f64) = (row.get(0), row.get(1));
+            let (wx, wy) = ((lon + 180.0 - 180.0 * x as f64) / 180.0 * 4096.0, (90.0 - lat) / 180.0 * 4096.0);
+            assert!((px - wx).abs() <= 1.0 && (py - wy).abs() <= 1.0, "gid {gid}: ({px}, {py}) vs ({wx}, {wy})");
+            total += 1;
+        }
+    }
+    let n: i64 = db.query_one("SELECT count(*) FROM points3857", &[]).await.unwrap().get(0);
+    assert_eq!(total, n);
+
+    // Geography, mixed case, views, empty tables; extent and buffer parameters.
+    let n: i64 = db.query_one("SELECT count(*) FROM table_source_geog", &[]).await.unwrap().get(0);
+    let r = get(&app, "/collections/public.table_source_geog/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(decode(&r.body).len() as i64, n);
+    let r = get(&app, "/collections/MixedCase.MixPoints/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let n: i64 = db.query_one(r#"SELECT count(*) FROM "MixedCase"."MixPoints""#, &[]).await.unwrap().get(0);
+    assert_eq!(decode(&r.body).len() as i64, n);
+    let r = get(&app, "/collections/public.points1_vw/tiles/WebMercatorQuad/0/0/0?extent=512").await;
+    let f = decode(&r.body);
+    assert_eq!(f.len(), 30);
+    assert!(f.iter().all(|f| {
+        let (x, y) = point(f);
+        (0.0..=512.0).contains(&x) && (0.0..=512.0).contains(&y)
+    }));
+    let r = get(&app, "/collections/public.empty_bounds/tiles/WebMercatorQuad/3/1/1").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(decode(&r.body).is_empty());
+    let r = get(&app, "/collections/public.points1/tiles/WebMercatorQuad/0/1/0").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "outside the matrix");
+
+    // TileJSON points at the tiles, with the layer and its fields.
+    let tj = ok(
+        &get(&app, "/collections/public.countries/tiles/WebMercatorQuad/tilejson.json?properties=name").await,
+        "tilejson",
+    );
+    assert_eq!(tj["vector_layers"][0]["id"], "default");
+    assert_eq!(tj["vector_layers"][0]["fields"]["name"], "string");
+    assert!(
+        tj["tiles"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/collections/public.countries/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=name")
+    );
+}
+
+#[tokio::test]
+async fn bad_and_hostile_input_is_a_clear_error_and_harmless() {
+    let app = app().await;
+    let db = pg().await;
+    let before: i64 = db.query_one("SELECT count(*) FROM countries", &[]).await.unwrap().get(0);
+    let items = "/collections/public.countries/items";
+    for (q, status, names) in [
+        ("properties=nope", 400, "properties"),
+        ("sortby=nope", 400, "sortby"),
+        ("geom-column=nope", 400, "geom-column"),
+        ("bbox=1,2", 400, "bbox"),
+        ("bbox=0,10,1,5", 400, "bbox"),
+        ("datetime=yesterday", 400, "datetime"),
+        ("limit=0", 422, "limit"),
+        ("limit=abc", 422, "limit"),
+        ("f=xml", 422, "f"),
+        ("filter=name%3D'France'", 400, "filter"),
+        ("simplify=-1", 400, "simplify"),
+    ] {
+        let r = get(&app, &format!("{items}?{q}")).await;
+        assert_eq!(r.status.as_u16(), status, "{q}: {}", r.text());
+        assert!(r.text().contains(names), "{q}: {}", r.text());
+    }
+    let r = get(&app, "/collections/public.my_data/items?datetime=2004-10-19").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = get(&app, "/collections/public.countries/tiles/WebMercatorQuad/0/0/0?extent=0").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = get(&app, "/collections/public.countries/tiles/NoSuchGrid/0/0/0").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // SQL in every parameter: rejected, or treated as a plain value that matches nothing.
+    let evil = "1'); DROP TABLE countries; --";
+    let enc: String = form_urlencoded::byte_serialize(evil.as_bytes()).collect();
+    let quoted: String = form_urlencoded::byte_serialize(b"name\"; DROP TABLE countries; --").collect();
+    for url in [
+        format!("/collections/{enc}/items"),
+        "/collections/public.countries%22%3B%20DROP%20TABLE%20countries%3B%20--/items".to_string(),
+        format!("{items}?ids={enc}"),
+        format!("{items}?name={enc}"),
+        format!("{items}?properties={quoted}"),
+        format!("{items}?sortby={quoted}"),
+        format!("{items}?geom-column={quoted}"),
+        format!("{items}?datetime={enc}"),
+        format!("{items}?bbox={enc}"),
+        format!("{items}/{enc}"),
+        format!("/collections/public.countries/tiles/WebMercatorQuad/0/0/0?ids={enc}"),
+        format!("/collections/public.countries/tiles/WebMercatorQuad/0/0/0?properties={quoted}"),
+    ] {
+        let r = get(&app, &url).await;
+        assert!(matches!(r.status.as_u16(), 200 | 400 | 404 | 422), "{url}: {} {}", r.status, r.text());
+        if r.status == StatusCode::OK && r.content_type() == "application/geo+json" {
+            assert_eq!(r.json()["numberMatched"], 0, "{url}");
+        }
+    }
+    let after: i64 = db.query_one("SELECT count(*) FROM countries", &[]).await.unwrap().get(0);
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_503_and_imbrex_recovers() {
+    // Nothing listens on port 1: every request that needs the database is a 503.
+    let down = app_for("postgresql://postgres@127.0.0.1:1/imbrex_test".into()).await;
+    for path in [
+        "/collections",
+        "/collections/public.countries/items",
+        "/collections/public.countries/tiles/WebMercatorQuad/0/0/0",
+    ] {
+        let r = get(&down, path).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{path}: {}", r.text());
+    }
+    let r = get(&down, "/healthz").await;
+    assert_eq!(r.status, StatusCode::OK, "rasters and health do not depend on the database");
+
+    // The database drops imbrex's connections mid-run: requests fail with 503 at worst,
+    // never 500, and the pool reconnects.
+    let name = format!("imbrex_outage_{}", std::process::id());
+    let app = app_for(format!("{}?application_name={name}", database_url())).await;
+    let db = pg().await;
+    let path = "/collections/public.points1/items?limit=2";
+    assert_eq!(get(&app, path).await.status, StatusCode::OK);
+    let killed: i64 = db
+        .query_one("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) q", &[&name])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "imbrex held a connection");
+    let mut last = StatusCode::INTERNAL_SERVER_ERROR;
+    for _ in 0..5 {
+        let r = get(&app, path).await;
+        assert!(matches!(r.status, StatusCode::OK | StatusCode::SERVICE_UNAVAILABLE), "{}: {}", r.status, r.text());
+        last = r.status;
+        if last == StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(last, StatusCode::OK, "imbrex reconnects");
+    let r = ok(&get(&app, path).await, "after the outage");
+    assert_eq!(r["numberReturned"], 2);
+}

@@ -1,0 +1,54 @@
+//! The vector layer's errors; `imbrex-server` maps them to status codes.
+
+/// What can go wrong serving PostGIS data.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such collection or item.
+    #[error("{what} not found")]
+    NotFound { what: String },
+    /// A query parameter the caller can fix.
+    #[error("invalid {name}: {reason}")]
+    InvalidParameter { name: &'static str, reason: String },
+    /// The database is down, unreachable or the pool is exhausted: retry later (503).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A query failed for a reason that is not the caller's (a bug or a broken table): 500.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A tile outside its matrix, or a grid PostGIS cannot project to.
+    #[error(transparent)]
+    Tms(#[from] imbrex_tms::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
+        Error::InvalidParameter { name, reason: reason.into() }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Error {
+        // The database going away: a closed connection, a socket error, or the server saying
+        // so (08 connection exception, 53 insufficient resources, 57 operator intervention
+        // such as a statement timeout or a shutdown). These clear up by themselves: 503.
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        let class = e.code().map(|c| &c.code()[..2]);
+        let transient = e.is_closed() || io || matches!(class, Some("08" | "53" | "57"));
+        if transient { Error::Unavailable(e.to_string()) } else { Error::Database(db_message(&e)) }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(e: deadpool_postgres::PoolError) -> Error {
+        Error::Unavailable(e.to_string())
+    }
+}
+
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}

@@ -1,0 +1,163 @@
+//! The parts of a request that select rows, shared by items and tiles: ids, property
+//! equality, `datetime`, `bbox`. Every name is checked against the catalog (an unknown one
+//! is an error naming the parameter); every value is a bound parameter.
+
+use crate::catalog::{Collection, GeometryColumn};
+use crate::error::{Error, Result};
+use crate::sql::{Params, ident};
+
+/// Row selection.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// `ids=`: values of the id column.
+    pub ids: Vec<String>,
+    /// `property=value` pairs (equality on the text form, as tipg's property filters).
+    pub equal: Vec<(String, String)>,
+    /// `datetime=`: an instant or an interval with open ends (`..`).
+    pub datetime: Option<(Option<String>, Option<String>)>,
+    /// `bbox=` in longitude/latitude; west > east crosses the antimeridian.
+    pub bbox: Option<[f64; 4]>,
+}
+
+/// Parse `datetime=` (RFC 3339 instants, `a/b`, open ends `..` or empty).
+pub fn parse_datetime(s: &str) -> Result<(Option<String>, Option<String>)> {
+    let one = |v: &str| -> Result<Option<String>> {
+        let v = v.trim();
+        if v.is_empty() || v == ".." {
+            return Ok(None);
+        }
+        let b = v.as_bytes();
+        let shaped = b.len() >= 10
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && v.chars().all(|c| c.is_ascii_digit() || "-:.TZtz+ ".contains(c));
+        if shaped {
+            Ok(Some(v.to_string()))
+        } else {
+            Err(Error::invalid("datetime", format!("'{v}' is not an RFC 3339 date-time")))
+        }
+    };
+    match s.split_once('/') {
+        Some((a, b)) => {
+            let r = (one(a)?, one(b)?);
+            if r.0.is_none() && r.1.is_none() {
+                return Err(Error::invalid("datetime", "an interval needs at least one end"));
+            }
+            Ok(r)
+        }
+        None => {
+            let v = one(s)?.ok_or_else(|| Error::invalid("datetime", "empty"))?;
+            Ok((Some(v.clone()), Some(v)))
+        }
+    }
+}
+
+/// Parse `bbox=minx,miny,maxx,maxy` (4 numbers; a 6-number 3D box keeps its 2D part).
+pub fn parse_bbox(s: &str) -> Result<[f64; 4]> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| Error::invalid("bbox", format!("'{s}' is not a list of numbers")))?;
+    let b = match v[..] {
+        [a, b, c, d] => [a, b, c, d],
+        [a, b, _, d, e, _] => [a, b, d, e],
+        _ => return Err(Error::invalid("bbox", "4 (or 6) numbers: minx,miny,maxx,maxy")),
+    };
+    if b.iter().any(|x| !x.is_finite()) || b[1] > b[3] || b[1] < -90.0 || b[3] > 90.0 {
+        return Err(Error::invalid("bbox", format!("'{s}' is not a longitude/latitude box")));
+    }
+    Ok(b)
+}
+
+impl Selection {
+    /// SQL conditions (joined with AND; `TRUE` when empty) over the row alias `t`.
+    pub fn conditions(&self, c: &Collection, g: &GeometryColumn, p: &mut Params) -> Result<String> {
+        let mut out: Vec<String> = Vec::new();
+        if !self.ids.is_empty() {
+            let col =
+                c.id_column.as_deref().ok_or_else(|| Error::invalid("ids", format!("{} has no id column", c.id)))?;
+            out.push(format!("t.{}::text = ANY({})", ident(col), p.push(self.ids.clone())));
+        }
+        for (name, value) in &self.equal {
+            let prop =
+                c.property(name).ok_or_else(|| Error::invalid("properties", format!("unknown property '{name}'")))?;
+            out.push(format!("t.{}::text = {}", ident(&prop.name), p.push(value.clone())));
+        }
+        if let Some((start, end)) = &self.datetime {
+            let col = c
+                .datetime_column()
+                .ok_or_else(|| Error::invalid("datetime", format!("{} has no date/time column", c.id)))?;
+            let col = ident(&col.name);
+            if let Some(s) = start {
+                out.push(format!("t.{col} >= {}::text::timestamptz", p.push(s.clone())));
+            }
+            if let Some(e) = end {
+                out.push(format!("t.{col} <= {}::text::timestamptz", p.push(e.clone())));
+            }
+        }
+        if let Some(b) = self.bbox {
+            let boxes = if b[0] > b[2] { vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]] } else { vec![b] };
+            let parts: Vec<String> = boxes
+                .into_iter()
+                .map(|b| {
+                    let env = format!(
+                        "ST_MakeEnvelope({}, {}, {}, {}, 4326)",
+                        p.push(b[0]),
+                        p.push(b[1]),
+                        p.push(b[2]),
+                        p.push(b[3])
+                    );
+                    intersects(g, &env)
+                })
+                .collect();
+            out.push(format!("({})", parts.join(" OR ")));
+        }
+        Ok(if out.is_empty() { "TRUE".into() } else { out.join(" AND ") })
+    }
+}
+
+/// `ST_Intersects` of column `g` of row `t` with a longitude/latitude polygon expression.
+pub fn intersects(g: &GeometryColumn, lonlat: &str) -> String {
+    let col = format!("t.{}", ident(&g.name));
+    if g.geography {
+        format!("ST_Intersects({col}, ({lonlat})::geography)")
+    } else if g.srid == 4326 {
+        format!("ST_Intersects({col}, {lonlat})")
+    } else {
+        format!("ST_Intersects({col}, ST_Transform({}, {}))", clip_to_domain(lonlat, g.srid), g.srid)
+    }
+}
+
+/// Web Mercator cannot hold the poles: clip a geographic shape before projecting to it.
+pub fn clip_to_domain(lonlat: &str, srid: i32) -> String {
+    if srid == 3857 || srid == 900913 {
+        format!("ST_ClipByBox2D({lonlat}, ST_MakeEnvelope(-180, -85.06, 180, 85.06, 4326))")
+    } else {
+        lonlat.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetimes() {
+        assert_eq!(parse_datetime("2020-01-01T00:00:00Z").unwrap().0.as_deref(), Some("2020-01-01T00:00:00Z"));
+        assert_eq!(parse_datetime("../2020-01-01").unwrap(), (None, Some("2020-01-01".into())));
+        assert!(parse_datetime("yesterday").is_err());
+        assert!(parse_datetime("2020-01-01'; DROP TABLE x").is_err());
+        assert!(parse_datetime("../..").is_err());
+    }
+
+    #[test]
+    fn bboxes() {
+        assert_eq!(parse_bbox("-10,-5,10,5").unwrap(), [-10.0, -5.0, 10.0, 5.0]);
+        assert_eq!(parse_bbox("-10,-5,0,10,5,100").unwrap(), [-10.0, -5.0, 10.0, 5.0]);
+        assert!(parse_bbox("1,2,3").is_err());
+        assert!(parse_bbox("0,10,1,5").is_err());
+        assert!(parse_bbox("a,b,c,d").is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Mapbox Vector Tiles from a table with `ST_AsMVT`/`ST_AsMVTGeom`, in any TileMatrixSet
+//! whose CRS PostGIS knows.
+
+use imbrex_tms::{Tile, TileMatrixSet};
+
+use crate::catalog::{Catalog, Collection};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::features::{geometry_column, selected_properties};
+use crate::query::{Selection, clip_to_domain};
+use crate::sql::{Params, ident};
+
+/// The layer name in every tile, as tipg names it.
+pub const LAYER: &str = "default";
+
+/// What a tile request asks for.
+#[derive(Clone, Debug)]
+pub struct TileQuery {
+    pub selection: Selection,
+    pub properties: Option<Vec<String>>,
+    pub geom_column: Option<String>,
+    /// Most features in one tile.
+    pub limit: usize,
+    /// Tile extent in MVT units.
+    pub extent: u32,
+    /// Buffer around the tile in MVT units.
+    pub buffer: u32,
+    /// Clip geometries to the buffered tile.
+    pub clip: bool,
+}
+
+impl Default for TileQuery {
+    fn default() -> Self {
+        TileQuery {
+            selection: Selection::default(),
+            properties: None,
+            geom_column: None,
+            limit: 10_000,
+            extent: 4096,
+            buffer: 256,
+            clip: true,
+        }
+    }
+}
+
+/// The SRID of a TileMatrixSet's CRS, when PostGIS has it.
+pub fn tms_srid(catalog: &Catalog, tms: &TileMatrixSet) -> Result<i32> {
+    // OGC's CRS84 is EPSG:4326 in longitude/latitude order, which is PostGIS's order anyway.
+    let crs84 = tms.crs().to_uri().is_some_and(|u| u.ends_with("CRS84"));
+    let srid = tms.crs().epsg().map(|c| c as i32).or(crs84.then_some(4326));
+    match srid {
+        Some(s) if catalog.srids.contains(&s) => Ok(s),
+        _ => Err(Error::invalid("tileMatrixSetId", format!("{}'s CRS is not in PostGIS's spatial_ref_sys", tms.id()))),
+    }
+}
+
+/// Encode one tile (possibly empty: a tile with no features is zero bytes, as PostGIS makes it).
+pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile, q: &TileQuery) -> Result<Vec<u8>> {
+    if q.extent == 0 || q.extent > 65_536 {
+        return Err(Error::invalid("extent", "between 1 and 65536"));
+    }
+    if q.buffer > q.extent {
+        return Err(Error::invalid("buffer", "at most the extent"));
+    }
+    let catalog = db.catalog().await?;
+    let srid = tms_srid(&catalog, tms)?;
+    let b = tms.xy_bounds(tile)?;
+    let g = geometry_column(c, q.geom_column.as_deref())?;
+    let mut p = Params::default();
+    let env = format!(
+        "ST_MakeEnvelope({}, {}, {}, {}, {srid})",
+        p.push(b.left),
+        p.push(b.bottom),
+        p.push(b.right),
+        p.push(b.top)
+    );
+    // The filter runs in the table's CRS so its spatial index serves; the tile's edges are
+    // densified first so a curved image of the tile (polar grids) is not cut by its corners.
+    let col = format!("t.{}", ident(&g.name));
+    let native = if g.geography { 4326 } else { g.srid };
+    let filter_env = if native == srid {
+        "b.env".to_string()
+    } else {
+        let seg = p.push((b.right - b.left) / 16.0);
+        let dense = format!("ST_Segmentize(b.env, {seg})");
+        let lonlat = if srid == 4326 { dense } else { format!("ST_Transform({dense}, 4326)") };
+        if native == 4326 { lonlat } else { format!("ST_Transform({}, {native})", clip_to_domain(&lonlat, native)) }
+    };
+    let filter =
+        if g.geography { format!("{col} && ({filter_env})::geography") } else { format!("{col} && {filter_env}") };
+    let cond = q.selection.conditions(c, g, &mut p)?;
+    let mut geom = format!("{col}::geometry");
+    if native != srid {
+        geom = format!("ST_Transform({geom}, {srid})");
+    }
+    let props: Vec<String> = selected_properties(c, q.properties.as_deref())?.iter().map(|n| mvt_value(c, n)).collect();
+    let props = if props.is_empty() { String::new() } else { format!(", {}", props.join(", ")) };
+    let extent = p.push(q.extent as i32);
+    let buffer = p.push(q.buffer as i32);
+    let clip = p.push(q.clip);
+    let limit = p.push(q.limit as i64);
+    let layer = p.push(LAYER.to_string());
+    let sql = format!(
+        "WITH b AS (SELECT {env} AS env) \
+         SELECT ST_AsMVT(q, {layer}, {extent}, '__geom') FROM ( \
+           SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom{props} \
+           FROM {table} t, b WHERE {filter} AND {cond} LIMIT {limit} \
+         ) q WHERE q.__geom IS NOT NULL",
+        table = c.qualified()
+    );
+    let client = db.client().await?;
+    let stmt = client.prepare_cached(&sql).await?;
+    let row = client.query_one(&stmt, &p.refs()).await?;
+    Ok(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default())
+}
+
+/// A property as an MVT value: numbers, booleans and text as they are, anything else as text.
+fn mvt_value(c: &Collection, name: &str) -> String {
+    let col = ident(name);
+    let native = c.property(name).is_some_and(|p| {
+        matches!(
+            p.pg_type.as_str(),
+            "int2" | "int4" | "int8" | "float4" | "float8" | "bool" | "text" | "varchar" | "bpchar" | "name"
+        )
+    });
+    if native { format!("t.{col}") } else { format!("t.{col}::text AS {col}") }
+}
