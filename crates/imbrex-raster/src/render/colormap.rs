@@ -151,7 +151,8 @@ pub fn cast_u8(v: f64) -> u8 {
     if !v.is_finite() {
         return 0;
     }
-    (v.trunc() as i64) as u8
+    // `as i64` truncates toward zero, as `trunc` would, without a libm call per pixel.
+    (v as i64) as u8
 }
 
 /// rio-tiler's `parse_color`: `#RGB`, `#RRGGBB`, `#RRGGBBAA` or `[r, g, b(, a)]`.

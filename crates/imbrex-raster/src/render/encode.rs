@@ -11,15 +11,14 @@ fn invalid(reason: impl Into<String>) -> Error {
 }
 
 /// Pixel-interleave `bands` planes of `n` samples (plus an optional alpha plane).
-fn interleave<T: Copy>(planes: &[T], bands: usize, n: usize, alpha: Option<&[T]>) -> Vec<T> {
+/// Plane by plane, so each pass reads one plane sequentially and writes at a fixed stride.
+fn interleave<T: Copy + Default>(planes: &[T], bands: usize, n: usize, alpha: Option<&[T]>) -> Vec<T> {
     let total = bands + usize::from(alpha.is_some());
-    let mut out = Vec::with_capacity(n * total);
-    for i in 0..n {
-        for b in 0..bands {
-            out.push(planes[b * n + i]);
-        }
-        if let Some(a) = alpha {
-            out.push(a[i]);
+    let mut out = vec![T::default(); n * total];
+    let planes = planes[..bands * n].chunks_exact(n.max(1)).take(bands).chain(alpha.map(|a| &a[..n]));
+    for (b, plane) in planes.enumerate() {
+        for (px, &v) in out.chunks_exact_mut(total).zip(plane) {
+            px[b] = v;
         }
     }
     out

@@ -146,6 +146,22 @@ fn dtype_range(dtype: DataType) -> (f64, f64) {
     (dtype.min_value(), dtype.max_value())
 }
 
+/// RGB planes from a per-pixel colour; the colormap's alpha applies where the data is
+/// valid and masked pixels stay masked (TiTiler loses the mask of non-8-bit data here).
+fn apply_colors(mask: &mut [u8], n: usize, color: impl Fn(usize) -> colormap::Rgba) -> Vec<u8> {
+    let mut rgb = vec![0u8; 3 * n];
+    let (r, rest) = rgb.split_at_mut(n);
+    let (g, b) = rest.split_at_mut(n);
+    for (i, m) in mask[..n].iter_mut().enumerate() {
+        let c = color(i);
+        r[i] = c[0];
+        g[i] = c[1];
+        b[i] = c[2];
+        *m = if *m != 0 { c[3] } else { 0 };
+    }
+    rgb
+}
+
 /// Render an image.
 pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
     let n = img.width * img.height;
@@ -160,16 +176,15 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
                 reason: format!("a colormap applies to one band, not {}", img.count),
             });
         }
-        let mut rgb = vec![0u8; 3 * n];
-        for (i, m) in mask.iter_mut().enumerate() {
-            let c = cm.color(data.get_f64(i));
-            rgb[i] = c[0];
-            rgb[n + i] = c[1];
-            rgb[2 * n + i] = c[2];
-            // The colormap's alpha where the data is valid; masked pixels stay masked
-            // (TiTiler loses the mask of non-8-bit data here).
-            *m = if *m != 0 { c[3] } else { 0 };
-        }
+        // A LUT over 8-bit data (the usual rescale + colormap_name) indexes directly; other
+        // cases convert the band to f64 once, not per pixel.
+        let rgb = match (cm, &data) {
+            (ColorMap::Lut(lut), Buffer::Uint8(v)) => apply_colors(&mut mask, n, |i| lut[v[i] as usize]),
+            _ => {
+                let values = data.to_f64_vec();
+                apply_colors(&mut mask, n, |i| cm.color(values[i]))
+            }
+        };
         data = Buffer::Uint8(rgb);
         bands = 3;
         stretch = None;

@@ -18,7 +18,6 @@ pub mod image;
 pub mod metadata;
 pub mod tags;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -406,27 +405,37 @@ impl GeoTiff {
         let img = lvl.image.clone();
         check_sampling(&img, cols, rows)?;
         let planes: Vec<u16> = if img.planar { bands.iter().map(|&b| b as u16).collect() } else { vec![0] };
-        let blocks = sampled_blocks(&img, cols, rows, &planes)?;
-        let decoded = self.blocks.get_or_decode(&lvl.source, &img, &blocks).await?;
-        let index: HashMap<(u32, u32, u16), Option<&Arc<DecodedBlock>>> =
-            blocks.iter().copied().zip(decoded.iter().map(Option::as_ref)).collect();
-        let (bw, bh) = (img.block_width as usize, img.block_height as usize);
+        let grid = sampling(&img, cols, rows, &planes)?;
+        let decoded = self.blocks.get_or_decode(&lvl.source, &img, &grid.blocks).await?;
         let (w, h) = (cols.len(), rows.len());
         let fill = self.nodata.unwrap_or(0.0);
         let mut out = Buffer::filled(img.dtype, bands.len() * w * h, fill);
+        let cells = grid.nbx * grid.nby;
         with_buffer!(&mut out, dst, T => {
             for (oi, &band) in bands.iter().enumerate() {
-                let (plane, sample) = if img.planar { (band as u16, 0) } else { (0, band) };
-                for (y, &row) in rows.iter().enumerate() {
-                    let by = row / bh;
-                    for (x, &col) in cols.iter().enumerate() {
-                        let Some(Some(block)) = index.get(&((col / bw) as u32, by as u32, plane)) else { continue };
-                        let Some(src) = block.data.as_slice::<T>() else {
-                            return Err(Error::corrupt(self.id(), "decoded block type does not match the image"));
-                        };
-                        let i = ((row - by * bh) * block.width as usize + col % bw) * block.spp + sample;
-                        if let Some(v) = src.get(i) {
-                            dst[oi * w * h + y * w + x] = *v;
+                let (plane, sample) = if img.planar { (oi, 0) } else { (0, band) };
+                // This plane's blocks as typed slices, looked up by grid position per pixel.
+                let mut typed: Vec<Option<(&[T], usize, usize)>> = Vec::with_capacity(cells);
+                for d in &decoded[plane * cells..(plane + 1) * cells] {
+                    typed.push(match d {
+                        Some(b) => Some((
+                            b.data.as_slice::<T>().ok_or_else(|| {
+                                Error::corrupt(self.id(), "decoded block type does not match the image")
+                            })?,
+                            b.width as usize,
+                            b.spp,
+                        )),
+                        None => None,
+                    });
+                }
+                let dst = &mut dst[oi * w * h..(oi + 1) * w * h];
+                for ((out_row, &byi), &yin) in dst.chunks_exact_mut(w.max(1)).zip(&grid.row_block).zip(&grid.row_in) {
+                    let blocks = &typed[byi * grid.nbx..(byi + 1) * grid.nbx];
+                    for ((o, &bxi), &xin) in out_row.iter_mut().zip(&grid.col_block).zip(&grid.col_in) {
+                        if let Some((src, bw, spp)) = blocks[bxi]
+                            && let Some(v) = src.get((yin * bw + xin) * spp + sample)
+                        {
+                            *o = *v;
                         }
                     }
                 }
@@ -442,22 +451,28 @@ impl GeoTiff {
         let Some(mask) = &self.levels[level].mask else { return Ok(None) };
         let img = mask.image.clone();
         check_sampling(&img, cols, rows)?;
-        let blocks = sampled_blocks(&img, cols, rows, &[0])?;
-        let decoded = self.blocks.get_or_decode(&mask.source, &img, &blocks).await?;
-        let index: HashMap<(u32, u32, u16), Option<&Arc<DecodedBlock>>> =
-            blocks.iter().copied().zip(decoded.iter().map(Option::as_ref)).collect();
-        let (bw, bh) = (img.block_width as usize, img.block_height as usize);
+        let grid = sampling(&img, cols, rows, &[0])?;
+        let decoded = self.blocks.get_or_decode(&mask.source, &img, &grid.blocks).await?;
+        let mut typed: Vec<Option<(&[u8], usize, usize)>> = Vec::with_capacity(decoded.len());
+        for d in &decoded {
+            typed.push(match d {
+                Some(b) => Some((
+                    b.data.as_slice::<u8>().ok_or_else(|| Error::corrupt(mask.source.id(), "mask is not 8-bit"))?,
+                    b.width as usize,
+                    b.spp,
+                )),
+                None => None,
+            });
+        }
         let w = cols.len();
         let mut out = vec![0u8; w * rows.len()];
-        for (y, &row) in rows.iter().enumerate() {
-            let by = row / bh;
-            for (x, &col) in cols.iter().enumerate() {
-                let Some(Some(block)) = index.get(&((col / bw) as u32, by as u32, 0)) else { continue };
-                let src =
-                    block.data.as_slice::<u8>().ok_or_else(|| Error::corrupt(mask.source.id(), "mask is not 8-bit"))?;
-                let i = ((row - by * bh) * block.width as usize + col % bw) * block.spp;
-                if src.get(i).is_some_and(|&v| v != 0) {
-                    out[y * w + x] = 255;
+        for ((out_row, &byi), &yin) in out.chunks_exact_mut(w.max(1)).zip(&grid.row_block).zip(&grid.row_in) {
+            let blocks = &typed[byi * grid.nbx..(byi + 1) * grid.nbx];
+            for ((o, &bxi), &xin) in out_row.iter_mut().zip(&grid.col_block).zip(&grid.col_in) {
+                if let Some((src, bw, spp)) = blocks[bxi]
+                    && src.get((yin * bw + xin) * spp).is_some_and(|&v| v != 0)
+                {
+                    *o = 255;
                 }
             }
         }
@@ -477,13 +492,26 @@ fn check_sampling(img: &TiffImage, cols: &[usize], rows: &[usize]) -> Result<()>
 /// overviews read at low resolution) is refused rather than decoded.
 pub const MAX_DECODED_BYTES: u64 = 1 << 30;
 
-/// Distinct blocks holding the sampled pixels.
-fn sampled_blocks(img: &TiffImage, cols: &[usize], rows: &[usize], planes: &[u16]) -> Result<Vec<(u32, u32, u16)>> {
+/// The blocks a sampling touches, as a grid: the sorted block columns and rows, every
+/// (plane, row, column) block in that order, and for each sampled column and row the
+/// position of its block in the grid and its offset inside the block. Lookups per pixel
+/// are then two array reads, not a hash.
+struct SampleGrid {
+    blocks: Vec<(u32, u32, u16)>,
+    nbx: usize,
+    nby: usize,
+    col_block: Vec<usize>,
+    col_in: Vec<usize>,
+    row_block: Vec<usize>,
+    row_in: Vec<usize>,
+}
+
+fn sampling(img: &TiffImage, cols: &[usize], rows: &[usize], planes: &[u16]) -> Result<SampleGrid> {
     let (bw, bh) = (img.block_width as usize, img.block_height as usize);
-    let mut bxs: Vec<u32> = cols.iter().map(|&c| (c / bw) as u32).collect();
+    let mut bxs: Vec<usize> = cols.iter().map(|&c| c / bw).collect();
     bxs.sort_unstable();
     bxs.dedup();
-    let mut bys: Vec<u32> = rows.iter().map(|&r| (r / bh) as u32).collect();
+    let mut bys: Vec<usize> = rows.iter().map(|&r| r / bh).collect();
     bys.sort_unstable();
     bys.dedup();
     let n = (bxs.len() * bys.len() * planes.len()) as u64;
@@ -491,15 +519,24 @@ fn sampled_blocks(img: &TiffImage, cols: &[usize], rows: &[usize], planes: &[u16
     if bytes > MAX_DECODED_BYTES {
         return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
     }
-    let mut out = Vec::with_capacity(n as usize);
+    let mut blocks = Vec::with_capacity(n as usize);
     for &p in planes {
         for &by in &bys {
             for &bx in &bxs {
-                out.push((bx, by, p));
+                blocks.push((bx as u32, by as u32, p));
             }
         }
     }
-    Ok(out)
+    let position = |sorted: &[usize], v: usize| sorted.binary_search(&v).unwrap_or(0);
+    Ok(SampleGrid {
+        nbx: bxs.len(),
+        nby: bys.len(),
+        col_block: cols.iter().map(|&c| position(&bxs, c / bw)).collect(),
+        col_in: cols.iter().map(|&c| c % bw).collect(),
+        row_block: rows.iter().map(|&r| position(&bys, r / bh)).collect(),
+        row_in: rows.iter().map(|&r| r % bh).collect(),
+        blocks,
+    })
 }
 
 /// Blocks (x, y, plane) touched by a window.
