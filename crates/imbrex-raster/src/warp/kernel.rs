@@ -118,7 +118,9 @@ fn row_coords(t: &ApproxTransformer, off: (f64, f64), y: usize, xs: &mut [f64], 
 
 /// `GWKCheckAndComputeSrcOffsets`: the source pixel (window-relative) of destination pixel
 /// `i`, retrying with an exact transform when the approximation lands just outside.
+/// Called once per destination pixel: inlined so the window bounds stay in registers.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 fn src_offset(
     t: &ApproxTransformer,
     off: (f64, f64),
