@@ -390,7 +390,12 @@ async fn bad_and_hostile_input_is_a_clear_error_and_harmless() {
         ("limit=0", 422, "limit"),
         ("limit=abc", 422, "limit"),
         ("f=xml", 422, "f"),
-        ("filter=name%3D'France'", 400, "filter"),
+        ("filter=name%20%3D", 400, "filter"),
+        ("filter=nope%20%3D%201", 400, "nope"),
+        ("filter=gid%20%3D%20'abc'", 400, "invalid"),
+        ("filter=S_INTERSECTS(geom%2C%20POINT(1))", 400, "invalid"),
+        ("filter=gid%3D1&filter-lang=sql", 400, "filter-lang"),
+        ("filter=%7B%22op%22%3A%22%3D%22%7D&filter-lang=cql2-json", 400, "filter"),
         ("simplify=-1", 400, "simplify"),
     ] {
         let r = get(&app, &format!("{items}?{q}")).await;
@@ -418,6 +423,10 @@ async fn bad_and_hostile_input_is_a_clear_error_and_harmless() {
         format!("{items}?geom-column={quoted}"),
         format!("{items}?datetime={enc}"),
         format!("{items}?bbox={enc}"),
+        format!(
+            "{items}?filter={}",
+            form_urlencoded::byte_serialize(b"name = '1''); DROP TABLE countries; --'").collect::<String>()
+        ),
         format!("{items}/{enc}"),
         format!("/collections/public.countries/tiles/WebMercatorQuad/0/0/0?ids={enc}"),
         format!("/collections/public.countries/tiles/WebMercatorQuad/0/0/0?properties={quoted}"),
@@ -472,4 +481,68 @@ async fn an_unreachable_database_is_503_and_imbrex_recovers() {
     assert_eq!(last, StatusCode::OK, "imbrex reconnects");
     let r = ok(&get(&app, path).await, "after the outage");
     assert_eq!(r["numberReturned"], 2);
+}
+
+#[tokio::test]
+async fn cql2_filters_select_what_the_database_selects() {
+    let app = app().await;
+    let db = pg().await;
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { db.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let items = "/collections/public.countries/items?limit=1";
+    let enc = |f: &str| form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>();
+    for (text, json, sql) in [
+        (
+            "name = 'France'",
+            r#"{"op": "=", "args": [{"property": "name"}, "France"]}"#,
+            "SELECT count(*) FROM countries WHERE name = 'France'",
+        ),
+        (
+            "pop_est > 100000000 OR continent = 'Africa'",
+            r#"{"op": "or", "args": [{"op": ">", "args": [{"property": "pop_est"}, 100000000]},
+                {"op": "=", "args": [{"property": "continent"}, "Africa"]}]}"#,
+            "SELECT count(*) FROM countries WHERE pop_est > 100000000 OR continent = 'Africa'",
+        ),
+        (
+            "gid IN (1, 2, 3, 4, 5) AND NOT name LIKE 'A%'",
+            r#"{"op": "and", "args": [{"op": "in", "args": [{"property": "gid"}, [1, 2, 3, 4, 5]]},
+                {"op": "not", "args": [{"op": "like", "args": [{"property": "name"}, "A%"]}]}]}"#,
+            "SELECT count(*) FROM countries WHERE gid IN (1, 2, 3, 4, 5) AND NOT name LIKE 'A%'",
+        ),
+        (
+            "gid BETWEEN 10 AND 20 AND iso_a3 IS NOT NULL",
+            r#"{"op": "and", "args": [{"op": "between", "args": [{"property": "gid"}, 10, 20]},
+                {"op": "not", "args": [{"op": "isNull", "args": [{"property": "iso_a3"}]}]}]}"#,
+            "SELECT count(*) FROM countries WHERE gid BETWEEN 10 AND 20 AND iso_a3 IS NOT NULL",
+        ),
+        (
+            "S_INTERSECTS(geom, POLYGON((0 40, 10 40, 10 50, 0 50, 0 40)))",
+            r#"{"op": "s_intersects", "args": [{"property": "geom"},
+                {"type": "Polygon", "coordinates": [[[0, 40], [10, 40], [10, 50], [0, 50], [0, 40]]]}]}"#,
+            "SELECT count(*) FROM countries WHERE ST_Intersects(geom, ST_GeomFromText('POLYGON((0 40, 10 40, 10 50, 0 50, 0 40))', 4326))",
+        ),
+    ] {
+        let want = count(sql).await;
+        assert!(want > 0, "{sql}");
+        let r = ok(&get(&app, &format!("{items}&filter={}", enc(text))).await, text);
+        assert_eq!(r["numberMatched"], want, "{text}");
+        let r = ok(&get(&app, &format!("{items}&filter-lang=cql2-json&filter={}", enc(json))).await, json);
+        assert_eq!(r["numberMatched"], want, "{json}");
+    }
+    // Filters apply to tiles too.
+    let r = get(
+        &app,
+        &format!("/collections/public.countries/tiles/WebMercatorQuad/0/0/0?filter={}", enc("name = 'France'")),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(decode(&r.body).len(), 1);
+    // Mixed-case properties need double quotes in CQL2 text.
+    let r = ok(
+        &get(&app, &format!("/collections/MixedCase.MixPoints/items?filter={}", enc("\"Gid\" <= 3"))).await,
+        "mixed",
+    );
+    assert_eq!(r["numberMatched"], 3);
 }

@@ -36,7 +36,20 @@ impl From<tokio_postgres::Error> for Error {
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
         let class = e.code().map(|c| &c.code()[..2]);
         let transient = e.is_closed() || io || matches!(class, Some("08" | "53" | "57"));
-        if transient { Error::Unavailable(e.to_string()) } else { Error::Database(db_message(&e)) }
+        // A value the database cannot take (class 22, data exception: a filter literal that
+        // does not convert to its column's type) or a geometry literal PostGIS cannot parse
+        // is the caller's to fix.
+        let message = db_message(&e);
+        let lower = message.to_ascii_lowercase();
+        let bad_value = matches!(class, Some("22"))
+            || (matches!(class, Some("XX")) && (lower.contains("parse error") || lower.contains("geojson")));
+        if transient {
+            Error::Unavailable(e.to_string())
+        } else if bad_value {
+            Error::InvalidParameter { name: "query", reason: message }
+        } else {
+            Error::Database(message)
+        }
     }
 }
 

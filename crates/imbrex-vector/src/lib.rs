@@ -5,6 +5,7 @@
 //! request text.
 
 pub mod catalog;
+pub mod cql2;
 pub mod db;
 pub mod error;
 pub mod features;

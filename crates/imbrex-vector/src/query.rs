@@ -17,6 +17,8 @@ pub struct Selection {
     pub datetime: Option<(Option<String>, Option<String>)>,
     /// `bbox=` in longitude/latitude; west > east crosses the antimeridian.
     pub bbox: Option<[f64; 4]>,
+    /// `filter=` (CQL2).
+    pub filter: Option<crate::cql2::Expr>,
 }
 
 /// Parse `datetime=` (RFC 3339 instants, `a/b`, open ends `..` or empty).
@@ -114,19 +116,29 @@ impl Selection {
                 .collect();
             out.push(format!("({})", parts.join(" OR ")));
         }
+        if let Some(f) = &self.filter {
+            out.push(crate::cql2::to_sql(f, c, p)?);
+        }
         Ok(if out.is_empty() { "TRUE".into() } else { out.join(" AND ") })
     }
 }
 
-/// `ST_Intersects` of column `g` of row `t` with a longitude/latitude polygon expression.
+/// `ST_Intersects` of column `g` of row `t` with a longitude/latitude shape expression.
 pub fn intersects(g: &GeometryColumn, lonlat: &str) -> String {
+    intersects_with("ST_Intersects", g, lonlat)
+}
+
+/// A spatial predicate (`ST_Intersects`, `ST_Within`, ...) of column `g` of row `t` with a
+/// longitude/latitude shape, in the column's CRS so its index serves.
+pub fn intersects_with(func: &str, g: &GeometryColumn, lonlat: &str) -> String {
     let col = format!("t.{}", ident(&g.name));
-    if g.geography {
-        format!("ST_Intersects({col}, ({lonlat})::geography)")
-    } else if g.srid == 4326 {
-        format!("ST_Intersects({col}, {lonlat})")
+    if g.geography && func == "ST_Intersects" {
+        format!("{func}({col}, ({lonlat})::geography)")
+    } else if g.geography || g.srid == 4326 {
+        // PostGIS has only ST_Intersects for geography; the others run on its geometry.
+        format!("{func}({col}::geometry, {lonlat})")
     } else {
-        format!("ST_Intersects({col}, ST_Transform({}, {}))", clip_to_domain(lonlat, g.srid), g.srid)
+        format!("{func}({col}, ST_Transform({}, {}))", clip_to_domain(lonlat, g.srid), g.srid)
     }
 }
 

@@ -179,10 +179,9 @@ fn list(q: &QueryMap, name: &str) -> Option<Vec<String>> {
 
 /// `ids`, `datetime`, `bbox` and property filters.
 fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
-    if q.contains("filter") {
-        return Err(ApiError::BadRequest("invalid filter: CQL2 filters are not supported yet".into()));
-    }
+    let filter = q.raw("filter").map(|f| imbrex_vector::cql2::parse(f, q.raw("filter-lang"))).transpose()?;
     Ok(Selection {
+        filter,
         ids: list(q, "ids").unwrap_or_default(),
         equal: q
             .pairs()
