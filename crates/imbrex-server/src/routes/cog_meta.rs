@@ -28,7 +28,7 @@ fn encode_query(query: &QueryMap, skip: &[&str]) -> String {
 
 /// TiTiler's `tileMatrixSetLimits`: for each zoom of the dataset's range, the tiles
 /// covering its geographic bounds (clamped to the matrix).
-fn limits(tms: &TileMatrixSet, b: &Bounds, minzoom: i32, maxzoom: i32) -> Vec<(String, u64, u64, u64, u64)> {
+pub(crate) fn limits(tms: &TileMatrixSet, b: &Bounds, minzoom: i32, maxzoom: i32) -> Vec<(String, u64, u64, u64, u64)> {
     let mut out = Vec::new();
     for z in minzoom..=maxzoom {
         let Ok(m) = tms.matrix(z) else { continue };

@@ -10,7 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use imbrex_tms::Tile;
+use imbrex_tms::{Bounds, Tile, TileMatrixSet};
 use imbrex_vector::{Collection, Database, ItemsQuery, Selection, TileQuery, query};
 use serde_json::{Value, json};
 
@@ -54,6 +54,9 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{collectionId}/items/{itemId}", get(item))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}", get(tile))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", get(tilejson))
+        .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/style.json", get(style))
+        .route("/collections/{collectionId}/tiles", get(tilesets))
+        .route("/collections/{collectionId}/tiles/{tileMatrixSetId}", get(tileset))
         .route("/refresh", post(refresh))
 }
 
@@ -370,6 +373,115 @@ pub async fn tilejson(
             "maxzoom": maxzoom,
             "bounds": b,
             "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0, minzoom],
+        }),
+        "application/json",
+    ))
+}
+
+/// The query string to pass on to tile URLs (all but the document's own parameters).
+fn tile_query_string(q: &QueryMap) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in q.pairs().iter().filter(|(k, _)| !matches!(k.as_str(), "minzoom" | "maxzoom" | "f")) {
+        s.append_pair(k, v);
+    }
+    let qs = s.finish();
+    if qs.is_empty() { qs } else { format!("?{qs}") }
+}
+
+fn zooms(tms: &TileMatrixSet, q: &QueryMap) -> ApiResult<(i32, i32)> {
+    Ok((q.get::<i32>("minzoom")?.unwrap_or(tms.minzoom()), q.get::<i32>("maxzoom")?.unwrap_or(tms.maxzoom().min(22))))
+}
+
+/// OGC API - Tiles tileset metadata of a collection in one TileMatrixSet.
+fn tileset_doc(
+    base: &BaseUrl,
+    c: &Collection,
+    tms: &TileMatrixSet,
+    q: &QueryMap,
+    with_limits: bool,
+) -> ApiResult<Value> {
+    let id = tms.id();
+    let qs = tile_query_string(q);
+    let href = base.join(&format!("/collections/{}/tiles/{id}", c.id));
+    let mut doc = json!({
+        "title": format!("'{}' tileset tiled using {id} TileMatrixSet", c.id),
+        "dataType": "vector",
+        "crs": tms.crs().to_uri().unwrap_or_else(|| tms.crs().to_uri_or_definition()),
+        "links": [
+            link(href.clone(), "self", "application/json", None),
+            link(format!("{href}/{{z}}/{{x}}/{{y}}{qs}"), "item", MVT, Some("Templated link for retrieving vector tiles")),
+            link(base.join(&format!("/tileMatrixSets/{id}")), "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "application/json", None),
+        ],
+        "layers": [{"id": imbrex_vector::tiles::LAYER, "dataType": "vector"}],
+    });
+    doc["links"][1]["templated"] = json!(true);
+    if let Some(b) = c.bounds() {
+        doc["boundingBox"] = json!({"lowerLeft": [b[0], b[1]], "upperRight": [b[2], b[3]], "crs": CRS84});
+        if with_limits {
+            let (minz, maxz) = zooms(tms, q)?;
+            let bounds = Bounds::new(b[0], b[1], b[2], b[3]);
+            doc["tileMatrixSetLimits"] = crate::routes::cog_meta::limits(tms, &bounds, minz, maxz)
+                .into_iter()
+                .map(|(m, r0, r1, c0, c1)| json!({"tileMatrix": m, "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1}))
+                .collect();
+        }
+    }
+    Ok(doc)
+}
+
+/// The tilesets of a collection, one per TileMatrixSet.
+pub async fn tilesets(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let (_, c) = find(&state, &id).await?;
+    let sets = state.tms.iter().map(|t| tileset_doc(&base, &c, t, &q, false)).collect::<ApiResult<Vec<_>>>()?;
+    Ok(json_response(json!({"tilesets": sets}), "application/json"))
+}
+
+/// One tileset, with the tile limits of every zoom.
+pub async fn tileset(
+    State(state): State<AppState>,
+    Path((id, tms_path)): Path<(String, String)>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let (_, c) = find(&state, &id).await?;
+    Ok(json_response(tileset_doc(&base, &c, &tms, &q, true)?, "application/json"))
+}
+
+/// A MapLibre style drawing the collection's tiles (fill, line and circle layers), as tipg.
+pub async fn style(
+    State(state): State<AppState>,
+    Path((id, tms_path)): Path<(String, String)>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<Response> {
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let (_, c) = find(&state, &id).await?;
+    let (minzoom, maxzoom) = zooms(&tms, &q)?;
+    let url =
+        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
+    let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let layer = |suffix: &str, kind: &str, geometry: &str, paint: Value| {
+        json!({"id": format!("{}_{suffix}", c.id), "source": c.id, "source-layer": imbrex_vector::tiles::LAYER,
+            "type": kind, "filter": ["==", ["geometry-type"], geometry], "paint": paint})
+    };
+    Ok(json_response(
+        json!({
+            "version": 8,
+            "name": "imbrex",
+            "sources": {c.id.clone(): {"type": "vector", "scheme": "xyz", "tiles": [url], "bounds": b, "minzoom": minzoom, "maxzoom": maxzoom}},
+            "layers": [
+                layer("fill", "fill", "Polygon", json!({"fill-color": "rgba(200, 100, 240, 0.4)", "fill-outline-color": "#000"})),
+                layer("stroke", "line", "LineString", json!({"line-color": "#000", "line-width": 1, "line-opacity": 0.75})),
+                layer("point", "circle", "Point", json!({"circle-color": "#000", "circle-radius": 2.5, "circle-opacity": 0.75})),
+            ],
+            "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0],
+            "zoom": minzoom,
         }),
         "application/json",
     ))
