@@ -49,8 +49,13 @@ async fn catalog_publishes_geometry_tables_and_views() {
     let app = app().await;
     let db = pg().await;
     let doc = ok(&get(&app, "/collections").await, "collections");
-    let ids: BTreeSet<String> =
-        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect();
+    let ids: BTreeSet<String> = doc["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["itemType"] == "feature")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
     // What PostGIS's own views say is spatial, in the published schemas.
     let expected: BTreeSet<String> = db
         .query(
@@ -74,7 +79,16 @@ async fn catalog_publishes_geometry_tables_and_views() {
         assert!(ids.contains(id), "{id} missing from {ids:?}");
     }
     assert!(!ids.contains("public.nongeo_data"), "a table without geometry is not a collection");
-    assert_eq!(doc["numberMatched"], ids.len());
+    // Tile functions are collections with tiles and no items.
+    let functions: BTreeSet<String> = doc["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c.get("itemType").is_none())
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(functions, BTreeSet::from(["public.points_fn".to_string(), "public.points_fn_xyz".to_string()]));
+    assert_eq!(doc["numberMatched"], ids.len() + functions.len());
 
     // Extents are the database's, in longitude/latitude.
     for (id, extent, table) in [
@@ -545,4 +559,39 @@ async fn cql2_filters_select_what_the_database_selects() {
         "mixed",
     );
     assert_eq!(r["numberMatched"], 3);
+}
+
+#[tokio::test]
+async fn tile_functions_get_their_query_parameters() {
+    let app = app().await;
+    let db = pg().await;
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM points1 WHERE ST_Transform(geom, 3857) && ST_TileEnvelope(0, 0, 0)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let layer = |bytes: &[u8]| {
+        let reader = mvt_reader::Reader::new(bytes.to_vec()).expect("a valid MVT");
+        assert_eq!(reader.get_layer_names().unwrap(), vec!["points_fn".to_string()]);
+        reader.get_features(0).unwrap().len() as i64
+    };
+    let r = get(&app, "/collections/public.points_fn/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(layer(&r.body), n);
+    let r = get(&app, "/collections/public.points_fn/tiles/WebMercatorQuad/0/0/0?max_gid=5").await;
+    assert_eq!(layer(&r.body), 5, "the query parameters reach the function as JSON");
+    let r = get(&app, "/collections/public.points_fn_xyz/tiles/WebMercatorQuad/0/0/0?max_gid=5").await;
+    assert_eq!(layer(&r.body), n, "a function without query_params ignores them");
+    let r = get(&app, "/collections/public.points_fn/tiles/WorldCRS84Quad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let r = get(&app, "/collections/public.points_fn/tiles/WebMercatorQuad/1/5/0").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get(
+        &app,
+        "/collections/public.points_fn/tiles/WebMercatorQuad/0/0/0?max_gid=x'%3B%20DROP%20TABLE%20points1%3B--",
+    )
+    .await;
+    assert!(matches!(r.status.as_u16(), 400 | 200), "{}: {}", r.status, r.text());
+    let left: i64 = db.query_one("SELECT count(*) FROM points1", &[]).await.unwrap().get(0);
+    assert_eq!(left, 30);
 }

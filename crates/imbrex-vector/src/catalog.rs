@@ -97,10 +97,23 @@ impl Collection {
     }
 }
 
+/// A function serving whole tiles, with martin's and timvt's signature
+/// `(z integer, x integer, y integer[, query_params json|jsonb]) RETURNS bytea`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TileFunction {
+    /// `schema.function`.
+    pub id: String,
+    pub schema: String,
+    pub name: String,
+    /// `json` or `jsonb` when it takes the request's query parameters.
+    pub params: Option<String>,
+}
+
 /// Everything published, by collection id.
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub collections: BTreeMap<String, Arc<Collection>>,
+    pub functions: BTreeMap<String, Arc<TileFunction>>,
     /// SRIDs PostGIS can transform to (`spatial_ref_sys`).
     pub srids: HashSet<i32>,
 }
@@ -125,6 +138,19 @@ JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
 WHERE i.indisprimary AND i.indnatts = 1 AND n.nspname = ANY($1)";
+
+const TILE_FUNCTIONS: &str = "
+SELECT n.nspname::text, p.proname::text,
+       CASE WHEN p.pronargs = 4 THEN format_type(p.proargtypes[3], NULL) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND p.prorettype = 'bytea'::regtype
+  AND p.pronargs IN (3, 4)
+  AND p.proargtypes[0] = 'int4'::regtype AND p.proargtypes[1] = 'int4'::regtype
+  AND p.proargtypes[2] = 'int4'::regtype
+  AND (p.pronargs = 3 OR p.proargtypes[3] IN ('json'::regtype, 'jsonb'::regtype))
+  AND has_function_privilege(p.oid, 'EXECUTE')
+ORDER BY p.pronargs";
 
 impl Catalog {
     /// Read the catalog of the schemas `options` allows.
@@ -196,7 +222,20 @@ impl Catalog {
             }
             collections.insert(c.id.clone(), Arc::new(c));
         }
-        Ok(Catalog { collections, srids })
+        let mut functions = BTreeMap::new();
+        for r in client.query(TILE_FUNCTIONS, &[&options.schemas]).await? {
+            let (schema, name): (String, String) = (r.get(0), r.get(1));
+            let id = format!("{schema}.{name}");
+            if collections.contains_key(&id)
+                || (!options.tables.is_empty() && !options.tables.contains(&id))
+                || options.exclude_tables.contains(&id)
+            {
+                continue;
+            }
+            // Ordered by arity: an overload taking query parameters replaces the plain one.
+            functions.insert(id.clone(), Arc::new(TileFunction { id, schema, name, params: r.get(2) }));
+        }
+        Ok(Catalog { collections, functions, srids })
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Collection>> {

@@ -3,7 +3,7 @@
 
 use imbrex_tms::{Tile, TileMatrixSet};
 
-use crate::catalog::{Catalog, Collection};
+use crate::catalog::{Catalog, Collection, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::features::{geometry_column, selected_properties};
@@ -124,4 +124,38 @@ fn mvt_value(c: &Collection, name: &str) -> String {
         )
     });
     if native { format!("t.{col}") } else { format!("t.{col}::text AS {col}") }
+}
+
+/// A tile from a tile function. Such functions take WebMercatorQuad's z/x/y (as martin and
+/// timvt call them), so other grids are refused; `params` are the request's other query
+/// parameters, passed as one JSON object.
+pub async fn function_tile(
+    db: &Database,
+    f: &TileFunction,
+    tms: &TileMatrixSet,
+    tile: Tile,
+    params: &serde_json::Value,
+) -> Result<Vec<u8>> {
+    if tms.id() != "WebMercatorQuad" {
+        return Err(Error::invalid("tileMatrixSetId", format!("{} serves WebMercatorQuad tiles only", f.id)));
+    }
+    tms.xy_bounds(tile)?;
+    let z = tile.z;
+    let (x, y) = (i32::try_from(tile.x), i32::try_from(tile.y));
+    let (Ok(x), Ok(y)) = (x, y) else { return Err(Error::invalid("x", "out of range")) };
+    let call = format!("{}.{}", ident(&f.schema), ident(&f.name));
+    let client = db.client().await?;
+    let row = match f.params.as_deref() {
+        Some(t) => {
+            let cast = if t == "jsonb" { "jsonb" } else { "json" };
+            let sql = format!("SELECT {call}($1::int4, $2::int4, $3::int4, $4::text::{cast})");
+            let stmt = client.prepare_cached(&sql).await?;
+            client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await?
+        }
+        None => {
+            let stmt = client.prepare_cached(&format!("SELECT {call}($1::int4, $2::int4, $3::int4)")).await?;
+            client.query_one(&stmt, &[&z, &x, &y]).await?
+        }
+    };
+    Ok(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default())
 }

@@ -101,6 +101,18 @@ fn collection_doc(base: &BaseUrl, c: &Collection, rel_self: &str) -> Value {
     doc
 }
 
+/// A tile function: tiles only (WebMercatorQuad), no items.
+fn function_doc(base: &BaseUrl, f: &imbrex_vector::catalog::TileFunction) -> Value {
+    let tiles = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}", f.id));
+    json!({
+        "id": f.id,
+        "title": f.id,
+        "description": "tile function",
+        "links": [{"href": tiles, "rel": "item", "type": MVT, "templated": true, "title": "Vector tiles"}],
+        "dataType": "vector",
+    })
+}
+
 fn page_links(base: &BaseUrl, path: &str, q: &QueryMap, offset: usize, limit: usize, matched: usize) -> Vec<Value> {
     let with_offset = |o: usize| {
         let mut s = form_urlencoded::Serializer::new(String::new());
@@ -130,13 +142,17 @@ fn json_response(v: Value, media: &'static str) -> Response {
 pub async fn collections(State(state): State<AppState>, base: BaseUrl, q: QueryMap) -> ApiResult<Response> {
     let limit = q.get::<usize>("limit")?;
     let offset = q.get::<usize>("offset")?.unwrap_or(0);
-    let all: Vec<Arc<Collection>> = match &state.db {
-        Some(db) => db.catalog().await?.collections.values().cloned().collect(),
+    let all: Vec<Value> = match &state.db {
+        Some(db) => {
+            let catalog = db.catalog().await?;
+            let tables = catalog.collections.values().map(|c| collection_doc(&base, c, "collection"));
+            let functions = catalog.functions.values().map(|f| function_doc(&base, f));
+            tables.chain(functions).collect()
+        }
         None => Vec::new(),
     };
     let limit = limit.unwrap_or(all.len().max(1));
-    let page: Vec<Value> =
-        all.iter().skip(offset).take(limit).map(|c| collection_doc(&base, c, "collection")).collect();
+    let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     Ok(json_response(
         json!({
             "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
@@ -330,9 +346,17 @@ pub async fn tile(
         path_param("y", y.trim_end_matches(".pbf").trim_end_matches(".mvt"))?,
         path_param("z", &z)?,
     );
-    let (db, c) = find(&state, &id).await?;
-    let tq = tile_query(&c, &q)?;
-    let bytes = imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tq).await?;
+    let db = database(&state)?.clone();
+    let catalog = db.catalog().await?;
+    let bytes = match (catalog.get(&id), catalog.functions.get(&id)) {
+        (Some(c), _) => imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tile_query(&c, &q)?).await?,
+        (None, Some(f)) => {
+            // A tile function gets every query parameter, as one JSON object of strings.
+            let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+            imbrex_vector::tiles::function_tile(&db, f, &tms, tile, &Value::Object(params)).await?
+        }
+        (None, None) => return Err(ApiError::NotFound(format!("collection '{id}' not found"))),
+    };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
     Ok(r)
