@@ -36,6 +36,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// What the database publishes and how imbrex talks to it.
     pub db: imbrex_vector::DbOptions,
+    /// When set, admin endpoints (`POST /refresh`) need `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             limits: Limits::default(),
             database_url: None,
             db: imbrex_vector::DbOptions::default(),
+            admin_token: None,
         }
     }
 }

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// A request that is well-formed but cannot be served as asked: 400.
     #[error("{0}")]
     BadRequest(String),
+    /// Missing or wrong credentials for an admin endpoint: 401.
+    #[error("{0}")]
+    Unauthorized(String),
     /// Not allowed by the server's access policy: 403.
     #[error("{0}")]
     Forbidden(String),
@@ -108,6 +111,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) | ApiError::LimitExceeded(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,

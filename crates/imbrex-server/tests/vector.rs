@@ -206,6 +206,21 @@ async fn items_are_the_rows_of_the_database() {
     assert_eq!(lines.len(), 4);
     assert!(lines.iter().all(|f| f["type"] == "Feature"));
 
+    // CSV: a header, one line per feature, geometry as WKT.
+    let r = get(&app, "/collections/public.countries/items?f=csv&limit=3&properties=name,pop_est&sortby=gid").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.content_type().starts_with("text/csv"));
+    let text = r.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "id,name,pop_est,geometry");
+    assert_eq!(lines.len(), 4);
+    let first: String = db
+        .query_one("SELECT gid || ',' || name || ',' || pop_est || ',\"' || ST_AsText(geom, 9) || '\"' FROM countries ORDER BY gid LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(lines[1], first);
+
     // Across the antimeridian: a box from 170°E to 170°W.
     let n: i64 = db
         .query_one(
@@ -386,6 +401,42 @@ async fn vector_tiles_hold_the_rows_where_they_belong() {
             .unwrap()
             .ends_with("/collections/public.countries/tiles/WebMercatorQuad/{z}/{x}/{y}?properties=name")
     );
+
+    // OGC tileset metadata, a MapLibre style whose source is those tiles, and its map page.
+    let sets = ok(&get(&app, "/collections/public.countries/tiles").await, "tilesets");
+    let n_tms = ok(&get(&app, "/tileMatrixSets").await, "tms")["tileMatrixSets"].as_array().unwrap().len();
+    assert_eq!(sets["tilesets"].as_array().unwrap().len(), n_tms);
+    let ts = ok(&get(&app, "/collections/public.points1/tiles/WebMercatorQuad?maxzoom=3").await, "tileset");
+    assert_eq!(ts["dataType"], "vector");
+    let limits = ts["tileMatrixSetLimits"].as_array().unwrap();
+    assert_eq!(limits.len(), 4);
+    // Every point of points1 lies in the tile range the limits give at z3.
+    let z3 = &limits[3];
+    let within = |v: i64, lo: &str, hi: &str| z3[lo].as_i64().unwrap() <= v && v <= z3[hi].as_i64().unwrap();
+    for row in db.query("SELECT ST_X(geom), ST_Y(geom) FROM points1", &[]).await.unwrap() {
+        let (lon, lat): (f64, f64) = (row.get(0), row.get(1));
+        let x = ((lon + 180.0) / 360.0 * 8.0).floor() as i64;
+        let y = ((1.0 - (lat.to_radians().tan() + 1.0 / lat.to_radians().cos()).ln() / std::f64::consts::PI) / 2.0
+            * 8.0)
+            .floor() as i64;
+        assert!(within(x, "minTileCol", "maxTileCol") && within(y, "minTileRow", "maxTileRow"), "{z3}: {x} {y}");
+    }
+    let style = ok(
+        &get(&app, "/collections/public.countries/tiles/WebMercatorQuad/style.json?filter=continent%3D'Africa'").await,
+        "style",
+    );
+    assert_eq!(style["version"], 8);
+    let src = style["sources"]["public.countries"]["tiles"][0].as_str().unwrap();
+    assert!(src.contains("/collections/public.countries/tiles/WebMercatorQuad/{z}/{x}/{y}?filter="), "{src}");
+    assert!(style["layers"].as_array().unwrap().iter().all(|l| l["source-layer"] == "default"));
+    let page =
+        get(&app, "/collections/public.countries/tiles/WebMercatorQuad/map.html?filter=continent%3D'Africa'").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("/static/maplibre-gl.js"), "{html}");
+    assert!(html.contains("/collections/public.countries/tiles/WebMercatorQuad/style.json?filter="), "{html}");
+    let r = get(&app, "/collections/public.countries/tiles/WorldCRS84Quad/map.html").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[tokio::test]
@@ -594,4 +645,32 @@ async fn tile_functions_get_their_query_parameters() {
     assert!(matches!(r.status.as_u16(), 400 | 200), "{}: {}", r.status, r.text());
     let left: i64 = db.query_one("SELECT count(*) FROM points1", &[]).await.unwrap().get(0);
     assert_eq!(left, 30);
+}
+
+#[tokio::test]
+async fn refresh_rereads_the_catalog_and_is_admin_only_with_a_token() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let post = |auth: Option<&str>| {
+        let mut b = Request::post("/refresh");
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let open = app().await;
+    let r = common::request(&open, post(None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.json()["collections"].as_u64().unwrap() > 10);
+
+    let mut config =
+        Config { database_url: Some(database_url()), admin_token: Some("s3cret".into()), ..Config::default() };
+    config.db.schemas = vec!["public".into()];
+    let guarded = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    for auth in [None, Some("Bearer nope"), Some("s3cret"), Some("Bearer s3cret2")] {
+        let r = common::request(&guarded, post(auth)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{auth:?}");
+    }
+    let r = common::request(&guarded, post(Some("Bearer s3cret"))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }

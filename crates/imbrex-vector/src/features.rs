@@ -23,6 +23,8 @@ pub struct ItemsQuery {
     pub bbox_only: bool,
     /// `ST_Simplify` tolerance, in the units of the geometry's CRS.
     pub simplify: Option<f64>,
+    /// Geometries as WKT strings instead of GeoJSON objects (CSV output).
+    pub wkt: bool,
 }
 
 /// A GeoJSON feature.
@@ -102,7 +104,8 @@ fn select_list(c: &Collection, q: &ItemsQuery) -> Result<String> {
         Some(col) => format!("to_jsonb(t.{})", ident(col)),
         None => "NULL::jsonb".into(),
     };
-    Ok(format!("{id} AS __id, ST_AsGeoJSON({geom}, 9)::json AS __geom, {props} AS __props"))
+    let geom = if q.wkt { format!("to_json(ST_AsText({geom}, 9))") } else { format!("ST_AsGeoJSON({geom}, 9)::json") };
+    Ok(format!("{id} AS __id, {geom} AS __geom, {props} AS __props"))
 }
 
 fn feature(row: &tokio_postgres::Row) -> Feature {

@@ -77,6 +77,10 @@ pub struct ServeArgs {
     #[arg(long = "db-schema", env = "IMBREX_DB_SCHEMAS", value_name = "SCHEMA", value_delimiter = ',')]
     pub db_schemas: Vec<String>,
 
+    /// Token that admin endpoints (POST /refresh) require as `Authorization: Bearer <token>`.
+    #[arg(long, env = "IMBREX_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
     /// Path prefix when served behind a proxy under a sub-path (e.g. `/tiles`).
     #[arg(long, env = "IMBREX_ROOT_PATH", value_name = "PATH")]
     pub root_path: Option<String>,

@@ -43,6 +43,9 @@ fn overrides(args: &ServeArgs) -> Value {
     if !args.db_schemas.is_empty() {
         m.insert("db".into(), json!({"schemas": args.db_schemas}));
     }
+    if let Some(token) = &args.admin_token {
+        m.insert("admin_token".into(), json!(token));
+    }
     if let Some(root) = &args.root_path {
         m.insert("root_path".into(), json!(root));
     }

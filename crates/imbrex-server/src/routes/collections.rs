@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}", get(tile))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", get(tilejson))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/style.json", get(style))
+        .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/map.html", get(map_html))
         .route("/collections/{collectionId}/tiles", get(tilesets))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}", get(tileset))
         .route("/refresh", post(refresh))
@@ -236,6 +237,7 @@ fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<Item
         geom_column: q.raw("geom-column").map(str::to_string),
         bbox_only: q.get_bool("bbox-only")?.unwrap_or(false),
         simplify: q.get::<f64>("simplify")?,
+        wkt: false,
     })
 }
 
@@ -244,14 +246,49 @@ fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<Item
 enum ItemsFormat {
     GeoJson,
     GeoJsonSeq,
+    Csv,
 }
 
 fn items_format(q: &QueryMap) -> ApiResult<ItemsFormat> {
     match q.raw("f") {
         None | Some("geojson") | Some("json") => Ok(ItemsFormat::GeoJson),
         Some("geojsonseq") | Some("ndjson") => Ok(ItemsFormat::GeoJsonSeq),
-        Some(other) => Err(ApiError::query("f", format!("'{other}' is not one of geojson, json, geojsonseq, ndjson"))),
+        Some("csv") => Ok(ItemsFormat::Csv),
+        Some(other) => {
+            Err(ApiError::query("f", format!("'{other}' is not one of geojson, json, geojsonseq, ndjson, csv")))
+        }
     }
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a separator, a quote or a line break.
+fn csv_field(v: &Value) -> String {
+    let text = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// Features as CSV: the id, the properties, then the geometry as WKT.
+fn csv(features: &[imbrex_vector::Feature], columns: &[String]) -> String {
+    let mut out = String::from("id");
+    for c in columns {
+        out.push(',');
+        out.push_str(&csv_field(&Value::String(c.clone())));
+    }
+    out.push_str(",geometry\r\n");
+    for f in features {
+        out.push_str(&csv_field(f.id.as_ref().unwrap_or(&Value::Null)));
+        for c in columns {
+            out.push(',');
+            out.push_str(&csv_field(f.properties.get(c).unwrap_or(&Value::Null)));
+        }
+        out.push(',');
+        out.push_str(&csv_field(&f.geometry));
+        out.push_str("\r\n");
+    }
+    out
 }
 
 /// A page of features.
@@ -263,8 +300,15 @@ pub async fn items(
 ) -> ApiResult<Response> {
     let (db, c) = find(&state, &id).await?;
     let format = items_format(&q)?;
-    let iq = items_query(&state, &c, &q)?;
+    let mut iq = items_query(&state, &c, &q)?;
+    iq.wkt = format == ItemsFormat::Csv;
     let page = imbrex_vector::features::items(&db, &c, &iq).await?;
+    if format == ItemsFormat::Csv {
+        let columns = imbrex_vector::features::selected_properties(&c, iq.properties.as_deref())?;
+        let mut r = csv(&page.features, &columns).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        return Ok(r);
+    }
     if format == ItemsFormat::GeoJsonSeq {
         let mut body = String::new();
         for f in &page.features {
@@ -490,9 +534,12 @@ pub async fn style(
     let url =
         base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
     let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    // MapLibre 4 reports multi-part geometries as `Multi...` (tipg's filter on the single
+    // type alone draws no MultiPolygon country), so each layer matches both.
     let layer = |suffix: &str, kind: &str, geometry: &str, paint: Value| {
         json!({"id": format!("{}_{suffix}", c.id), "source": c.id, "source-layer": imbrex_vector::tiles::LAYER,
-            "type": kind, "filter": ["==", ["geometry-type"], geometry], "paint": paint})
+            "type": kind, "filter": ["match", ["geometry-type"], [geometry, format!("Multi{geometry}")], true, false],
+            "paint": paint})
     };
     Ok(json_response(
         json!({
@@ -511,8 +558,57 @@ pub async fn style(
     ))
 }
 
-/// Read the catalog again.
-pub async fn refresh(State(state): State<AppState>) -> ApiResult<Response> {
+/// A MapLibre map of the collection's tiles, drawn with its style.json (MapLibre is served
+/// from the binary, so the page works offline). WebMercatorQuad only, as MapLibre.
+pub async fn map_html(
+    State(state): State<AppState>,
+    Path((id, tms_path)): Path<(String, String)>,
+    base: BaseUrl,
+    q: QueryMap,
+) -> ApiResult<axum::response::Html<String>> {
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    if tms.id() != "WebMercatorQuad" {
+        return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
+    }
+    let (_, c) = find(&state, &id).await?;
+    let style = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/style.json{}", c.id, tile_query_string(&q)));
+    // Values inside <script> are JSON string literals with `</` broken up.
+    let style_js = serde_json::to_string(&style).unwrap_or_default().replace("</", "<\\/");
+    let root = crate::routes::viewer::esc(&base.0);
+    let title = crate::routes::viewer::esc(&c.id);
+    Ok(axum::response::Html(format!(
+        r##"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="{root}/static/maplibre-gl.css">
+<script src="{root}/static/maplibre-gl.js"></script>
+<style>body{{margin:0}}#map{{position:absolute;top:0;bottom:0;width:100%}}</style></head>
+<body><div id="map"></div>
+<script>
+fetch({style_js}).then(r => r.json()).then(style => {{
+  const map = new maplibregl.Map({{container: "map", style: style}});
+  map.addControl(new maplibregl.NavigationControl());
+  const b = style.sources[Object.keys(style.sources)[0]].bounds;
+  map.fitBounds([[b[0], Math.max(b[1], -85)], [b[2], Math.min(b[3], 85)]], {{animate: false}});
+  map.on("idle", () => {{ window.imbrexLoaded = true; }});
+}});
+</script></body></html>"##
+    )))
+}
+
+/// Read the catalog again (admin-only when `admin_token` is set).
+pub async fn refresh(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
+    if let Some(token) = &state.config.admin_token {
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        // Compare without an early exit so the time taken says nothing about the token.
+        let matches = given.is_some_and(|g| {
+            g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if !matches {
+            return Err(ApiError::Unauthorized("POST /refresh needs Authorization: Bearer <admin token>".into()));
+        }
+    }
     let db = database(&state)?;
     let catalog = db.refresh().await?;
     Ok(axum::Json(json!({"collections": catalog.collections.len()})).into_response())

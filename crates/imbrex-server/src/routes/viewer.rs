@@ -29,7 +29,7 @@ fn asset(body: &'static [u8], media: &'static str) -> Response {
 }
 
 /// HTML-escape text placed in attributes or script strings.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
