@@ -71,6 +71,13 @@ async fn find(state: &AppState, id: &str) -> ApiResult<(Arc<Database>, Arc<Colle
     Ok((db.clone(), c))
 }
 
+/// The TileMatrixSet and the collection a tileset path names.
+async fn tileset_of(state: &AppState, id: &str, tms_path: &str) -> ApiResult<(Arc<TileMatrixSet>, Arc<Collection>)> {
+    let tms = state.tms.get(&tms_id(tms_path)?)?;
+    let (_, c) = find(state, id).await?;
+    Ok((tms, c))
+}
+
 fn link(href: String, rel: &str, media: &str, title: Option<&str>) -> Value {
     let mut l = json!({"href": href, "rel": rel, "type": media});
     if let Some(t) = title {
@@ -413,19 +420,10 @@ pub async fn tilejson(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let tms = state.tms.get(&tms_id(&tms_path)?)?;
-    let (_, c) = find(&state, &id).await?;
-    let minzoom = q.get::<i32>("minzoom")?.unwrap_or(tms.minzoom());
-    let maxzoom = q.get::<i32>("maxzoom")?.unwrap_or(tms.maxzoom().min(22));
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in q.pairs().iter().filter(|(k, _)| k != "minzoom" && k != "maxzoom") {
-        s.append_pair(k, v);
-    }
-    let qs = s.finish();
-    let mut url = base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}", c.id, tms.id()));
-    if !qs.is_empty() {
-        url = format!("{url}?{qs}");
-    }
+    let (tms, c) = tileset_of(&state, &id, &tms_path).await?;
+    let (minzoom, maxzoom) = zooms(&tms, &q)?;
+    let url =
+        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
     let fields: serde_json::Map<String, Value> =
         c.properties.iter().map(|p| (p.name.clone(), json!(p.json_type()))).collect();
     let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
@@ -516,8 +514,7 @@ pub async fn tileset(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let tms = state.tms.get(&tms_id(&tms_path)?)?;
-    let (_, c) = find(&state, &id).await?;
+    let (tms, c) = tileset_of(&state, &id, &tms_path).await?;
     Ok(json_response(tileset_doc(&base, &c, &tms, &q, true)?, "application/json"))
 }
 
@@ -528,8 +525,7 @@ pub async fn style(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let tms = state.tms.get(&tms_id(&tms_path)?)?;
-    let (_, c) = find(&state, &id).await?;
+    let (tms, c) = tileset_of(&state, &id, &tms_path).await?;
     let (minzoom, maxzoom) = zooms(&tms, &q)?;
     let url =
         base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
