@@ -96,6 +96,11 @@ impl AppState {
     }
 }
 
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ApiError::Internal("a request handler panicked".into()).into_response()
+}
+
 /// The whole application router with its middleware (logging, CORS).
 pub fn app(state: AppState) -> Router {
     let cors = state.config.cors;
@@ -137,8 +142,34 @@ pub fn app(state: AppState) -> Router {
                     );
                 }),
         )
+        // A bug must not drop the connection: a panic in a handler becomes a JSON 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
             header::HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),
         ))
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_json_500_not_a_dropped_connection() {
+        let boom = || async {
+            if std::hint::black_box(true) {
+                panic!("boom");
+            }
+            "never"
+        };
+        let app = axum::Router::new()
+            .route("/boom", axum::routing::get(boom))
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(super::panic_response));
+        let req = axum::http::Request::get("/boom").body(axum::body::Body::empty()).unwrap();
+        let res = app.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["detail"], "internal server error");
+    }
 }

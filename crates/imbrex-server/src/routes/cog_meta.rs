@@ -215,11 +215,9 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
     };
     let main = tif.main();
     let (mut errors, mut warnings): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    // rio-cogeo's rules and messages.
     if !main.tiled && (main.width > 512 || main.height > 512) {
-        errors.push("The file is greater than 512xH or 512xW, it is recommended to include internal overviews".into());
-    }
-    if !main.tiled {
-        errors.push("The file is not tiled.".into());
+        errors.push("The file is greater than 512xH or 512xW, but is not tiled".into());
     }
     if tif.levels.len() == 1 && (main.width > 512 || main.height > 512) {
         warnings
@@ -232,7 +230,12 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
     let first_block = |l: usize| tif.levels[l].image.offsets.iter().copied().filter(|&o| o > 0).min().unwrap_or(0);
     for l in 1..tif.levels.len() {
         if !tif.external_overviews && first_block(l) > first_block(l - 1) && first_block(l - 1) > 0 {
-            errors.push(format!("The offset of the first block of overview of index {} should be smaller than the offset of the first block of the image of index {}", l - 1, l - 2));
+            let previous =
+                if l == 1 { "the full resolution image".to_string() } else { format!("overview of index {}", l - 2) };
+            errors.push(format!(
+                "The offset of the first block of overview of index {} should be smaller than the offset of the first block of {previous}",
+                l - 1
+            ));
             break;
         }
     }
