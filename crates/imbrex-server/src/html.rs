@@ -16,6 +16,13 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// A value as a JavaScript literal inside a `<script>` block: JSON with every `<` escaped
+/// (`\u003c`, the same character to JavaScript), so no text in it can close the block or
+/// open another.
+pub fn script_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into()).replace('<', "\\u003c")
+}
+
 /// A page with imbrex's minimal style around `body` (already-escaped HTML).
 pub fn page(title: &str, body: &str) -> String {
     format!(
@@ -45,6 +52,13 @@ a {{ color: #0b5cad; }}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn script_values_cannot_close_the_block() {
+        let js = super::script_json(&"</script><script>alert(1)</script>");
+        assert!(!js.contains('<'));
+        assert_eq!(js, r#""\u003c/script>\u003cscript>alert(1)\u003c/script>""#);
+    }
+
     #[test]
     fn escapes_markup() {
         assert_eq!(super::escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");

@@ -35,6 +35,18 @@ use crate::routes;
         routes::resources::colormap_metadata,
         routes::resources::algorithms,
         routes::resources::algorithm,
+        routes::collections::collections,
+        routes::collections::collection,
+        routes::collections::queryables,
+        routes::collections::items,
+        routes::collections::item,
+        routes::collections::tile,
+        routes::collections::tilejson,
+        routes::collections::tilesets,
+        routes::collections::tileset,
+        routes::collections::style,
+        routes::collections::map_html,
+        routes::collections::refresh,
     ),
     components(schemas(crate::error::Detail, crate::error::ValidationDetail, crate::error::ValidationIssue))
 )]

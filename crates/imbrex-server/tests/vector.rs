@@ -68,6 +68,11 @@ async fn catalog_publishes_geometry_tables_and_views() {
         .iter()
         .map(|r| r.get(0))
         .collect();
+    // Plus the set-returning functions of tests/fixtures/functions.sql (not PostGIS's own).
+    let expected: BTreeSet<String> = expected
+        .into_iter()
+        .chain(["public.points_near", "public.points3857_upto", "public.tile_frame"].map(String::from))
+        .collect();
     assert_eq!(ids, expected);
     for id in [
         "public.countries",
@@ -645,6 +650,156 @@ async fn tile_functions_get_their_query_parameters() {
     assert!(matches!(r.status.as_u16(), 400 | 200), "{}: {}", r.status, r.text());
     let left: i64 = db.query_one("SELECT count(*) FROM points1", &[]).await.unwrap().get(0);
     assert_eq!(left, 30);
+}
+
+#[tokio::test]
+async fn feature_functions_are_collections_called_with_the_query_parameters() {
+    let app = app().await;
+    let db = pg().await;
+    let doc = ok(&get(&app, "/collections/public.points_near").await, "function collection");
+    assert_eq!(doc["description"], "points of points1 within radius degrees of (lon, lat)");
+    assert!(doc.get("extent").is_none(), "a function has no extent until it is called: {doc}");
+    let q = ok(&get(&app, "/collections/public.points_near/queryables").await, "queryables");
+    assert_eq!(q["properties"]["distance"]["type"], "number");
+
+    // Items: the rows the function gives the database for the same arguments, in order.
+    let expect = |lon: f64, lat: f64, radius: f64| {
+        let db = &db;
+        async move {
+            db.query(
+                "SELECT gid, distance, ST_AsGeoJSON(geom, 9) FROM public.points_near($1, $2, $3) ORDER BY gid",
+                &[&lon, &lat, &radius],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let rows = expect(0.0, 0.0, 40.0).await;
+    assert!(!rows.is_empty() && rows.len() < 30, "the fixture should select some points: {}", rows.len());
+    let page = ok(
+        &get(&app, "/collections/public.points_near/items?lon=0&lat=0&radius=40&limit=100&sortby=gid").await,
+        "items",
+    );
+    assert_eq!(page["numberMatched"], rows.len());
+    let features = page["features"].as_array().unwrap();
+    assert_eq!(features.len(), rows.len());
+    for (f, r) in features.iter().zip(&rows) {
+        assert_eq!(f["properties"]["gid"], r.get::<_, i32>(0));
+        assert!(close(f["properties"]["distance"].as_f64().unwrap(), r.get(1)));
+        assert_eq!(f["geometry"], serde_json::from_str::<Value>(r.get(2)).unwrap());
+    }
+    // The default radius (10) applies when the parameter is left out; filters still work.
+    let page = ok(&get(&app, "/collections/public.points_near/items?lon=0&lat=0&limit=100").await, "default");
+    assert_eq!(page["numberMatched"], expect(0.0, 0.0, 10.0).await.len());
+    let page = ok(
+        &get(&app, "/collections/public.points_near/items?lon=0&lat=0&radius=40&filter=gid%3C10&limit=100").await,
+        "filtered",
+    );
+    let below_10 = rows.iter().filter(|r| r.get::<_, i32>(0) < 10).count();
+    assert_eq!(page["numberMatched"], below_10);
+
+    // A required parameter left out, or a value its type cannot hold, is a 400 naming it.
+    for (url, name) in [
+        ("/collections/public.points_near/items?lon=0", "lat"),
+        ("/collections/public.points_near/items?lon=0&lat=x'%3B%20DROP%20TABLE%20points1%3B--", "lat"),
+        ("/collections/public.points_near/tiles/WebMercatorQuad/0/0/0?lat=1", "lon"),
+    ] {
+        let r = get(&app, url).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}: {}", r.text());
+        assert!(r.text().contains(name), "{url}: {}", r.text());
+    }
+    let left: i64 = db.query_one("SELECT count(*) FROM points1", &[]).await.unwrap().get(0);
+    assert_eq!(left, 30);
+
+    // SETOF a 3857 table: geometries come out in longitude/latitude, as from the table.
+    let page = ok(&get(&app, "/collections/public.points3857_upto/items?max_gid=3&limit=10&sortby=gid").await, "3857");
+    assert_eq!(page["numberMatched"], 3);
+    let table = ok(&get(&app, "/collections/public.points3857/items?ids=1,2,3&limit=10").await, "table");
+    assert_eq!(page["features"].as_array().unwrap().len(), 3);
+    for (a, b) in page["features"].as_array().unwrap().iter().zip(table["features"].as_array().unwrap()) {
+        let (pa, pb) = (&a["geometry"]["coordinates"], &b["geometry"]["coordinates"]);
+        assert!(close(pa[0].as_f64().unwrap(), pb[0].as_f64().unwrap()), "{pa} vs {pb}");
+        assert!(close(pa[1].as_f64().unwrap(), pb[1].as_f64().unwrap()), "{pa} vs {pb}");
+    }
+
+    // Tiles: the function's rows, and z/x/y filled in for a function that takes them.
+    let r = get(&app, "/collections/public.points3857_upto/tiles/WebMercatorQuad/0/0/0?max_gid=7").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut gids: Vec<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();
+    gids.sort();
+    assert_eq!(gids, (1..=7).collect::<Vec<i64>>());
+    for (z, x, y) in [(3, 2, 5), (5, 17, 9)] {
+        let r = get(&app, &format!("/collections/public.tile_frame/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let features = decode(&r.body);
+        assert_eq!(features.len(), 1);
+        let label = features[0].properties.as_ref().and_then(|p| p.get("label")).cloned();
+        assert_eq!(label, Some(mvt_reader::feature::Value::String(format!("{z}/{x}/{y}"))));
+        let (px, py) = point(&features[0]);
+        assert!((px - 2048.0).abs() <= 1.0 && (py - 2048.0).abs() <= 1.0, "the centre of the tile: {px},{py}");
+    }
+}
+
+#[tokio::test]
+async fn collections_have_html_pages_and_openapi_entries() {
+    let app = app().await;
+    let db = pg().await;
+    // f=html, or a browser's Accept header, gives a page; the items page holds the same
+    // features as the GeoJSON (embedded for its map) and a table row per feature.
+    let r = get(&app, "/collections/public.countries/items?limit=3&f=html").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(r.content_type().starts_with("text/html"));
+    let html = r.text();
+    let names: Vec<String> = db
+        .query("SELECT name FROM countries ORDER BY gid LIMIT 3", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for n in &names {
+        assert!(html.contains(&format!("<td>{}</td>", n.replace('&', "&amp;"))), "{n} missing from the table");
+    }
+    assert_eq!(html.matches("<tr><td>").count(), 3);
+    assert!(html.contains("maplibre-gl.js") && html.contains("\"type\":\"FeatureCollection\""));
+    let r = common::request(
+        &app,
+        axum::http::Request::get("/collections/public.countries/items/1")
+            .header("accept", "text/html,*/*")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert!(r.content_type().starts_with("text/html") && r.text().contains("<tr><td>1</td>"), "{}", r.text());
+    for url in ["/collections?f=html", "/collections/public.countries?f=html"] {
+        let r = get(&app, url).await;
+        assert_eq!(r.status, StatusCode::OK, "{url}");
+        assert!(r.content_type().starts_with("text/html"), "{url}");
+        assert!(r.text().contains("public.countries"), "{url}");
+    }
+    let r = get(&app, "/collections/public.countries/items?f=xml").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["detail"][0]["loc"], serde_json::json!(["query", "f"]));
+
+    // The OpenAPI document describes the collection endpoints.
+    let api = get(&app, "/api").await.json();
+    for path in [
+        "/collections",
+        "/collections/{collectionId}",
+        "/collections/{collectionId}/queryables",
+        "/collections/{collectionId}/items",
+        "/collections/{collectionId}/items/{itemId}",
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}",
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json",
+        "/collections/{collectionId}/tiles/{tileMatrixSetId}/style.json",
+        "/refresh",
+    ] {
+        assert!(api["paths"].get(path).is_some(), "{path} is not in /api");
+    }
+    let params = api["paths"]["/collections/{collectionId}/items"]["get"]["parameters"].to_string();
+    for p in ["bbox", "filter", "filter-lang", "sortby", "geom-column"] {
+        assert!(params.contains(&format!("\"{p}\"")), "{p} is not documented");
+    }
 }
 
 #[tokio::test]

@@ -8,8 +8,24 @@ use deadpool_postgres::Object;
 use serde::Serialize;
 
 use crate::db::DbOptions;
-use crate::error::Result;
-use crate::sql::ident;
+use crate::error::{Error, Result};
+use crate::sql::{Params, ident};
+
+/// Refuse an argument its parameter's type cannot hold, naming the parameter (the database
+/// would refuse it too, but without saying which one).
+fn check_argument(param: &FunctionParam, v: &str) -> Result<()> {
+    let ok = match param.pg_type.as_str() {
+        "int2" | "int4" | "int8" => v.trim().parse::<i64>().is_ok(),
+        "float4" | "float8" | "numeric" => v.trim().parse::<f64>().is_ok_and(f64::is_finite),
+        "bool" => matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "false" | "t" | "f" | "1" | "0"),
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(param.name.clone(), format!("'{v}' is not a valid {}", param.sql_type)))
+    }
+}
 
 /// A geometry or geography column.
 #[derive(Clone, Debug, Serialize)]
@@ -50,14 +66,38 @@ impl Property {
     }
 }
 
-/// A table or view served as a collection (`schema.table`, as tipg names them).
+/// An input parameter of a function collection, passed by name from the query string.
+#[derive(Clone, Debug, Serialize)]
+pub struct FunctionParam {
+    pub name: String,
+    /// PostgreSQL type name (`int4`, `float8`, `text`, ...), as [`Property::pg_type`].
+    pub pg_type: String,
+    /// The type as SQL spells it in a cast (`double precision`, `geometry`).
+    pub sql_type: String,
+    /// No default: a request must give it.
+    pub required: bool,
+}
+
+/// Where a collection's rows come from.
+#[derive(Clone, Debug, Serialize)]
+pub enum Source {
+    /// A table, view, materialized view or foreign table.
+    Relation,
+    /// A set-returning function (tipg's function collections), called with the request's
+    /// values of its parameters.
+    Function { params: Vec<FunctionParam> },
+}
+
+/// A table, view or set-returning function served as a collection (`schema.name`, as
+/// tipg names them).
 #[derive(Clone, Debug, Serialize)]
 pub struct Collection {
     pub id: String,
     pub schema: String,
     pub table: String,
-    /// `Table`, `View`, `MaterializedView`, `ForeignTable`.
+    /// `Table`, `View`, `MaterializedView`, `ForeignTable`, `Function`.
     pub kind: &'static str,
+    pub source: Source,
     pub description: Option<String>,
     pub geometry_columns: Vec<GeometryColumn>,
     pub properties: Vec<Property>,
@@ -69,6 +109,43 @@ impl Collection {
     /// `"schema"."table"`, quoted.
     pub fn qualified(&self) -> String {
         format!("{}.{}", ident(&self.schema), ident(&self.table))
+    }
+
+    /// What a query's `FROM` names: the relation, or a call of the function with the
+    /// request's arguments bound as parameters. A function's geometries come out in
+    /// EPSG:4326 (its result has no type modifier saying their CRS, and rows may differ).
+    pub fn from_sql(&self, args: &BTreeMap<String, String>, p: &mut Params) -> Result<String> {
+        let Source::Function { params } = &self.source else { return Ok(self.qualified()) };
+        let mut call = Vec::new();
+        for param in params {
+            match args.get(&param.name) {
+                Some(v) => {
+                    check_argument(param, v)?;
+                    call.push(format!("{} => {}::text::{}", ident(&param.name), p.push(v.clone()), param.sql_type));
+                }
+                None if param.required => {
+                    return Err(Error::invalid(param.name.clone(), format!("required by function {}", self.id)));
+                }
+                None => {}
+            }
+        }
+        let mut cols: Vec<String> = self.properties.iter().map(|c| format!("_f.{}", ident(&c.name))).collect();
+        for g in &self.geometry_columns {
+            let col = format!("_f.{}::geometry", ident(&g.name));
+            cols.push(format!(
+                "CASE WHEN ST_SRID({col}) IN (0, 4326) THEN ST_SetSRID({col}, 4326) ELSE ST_Transform({col}, 4326) END AS {}",
+                ident(&g.name)
+            ));
+        }
+        Ok(format!("(SELECT {} FROM {}({}) AS _f)", cols.join(", "), self.qualified(), call.join(", ")))
+    }
+
+    /// The function's parameters (none for a relation).
+    pub fn params(&self) -> &[FunctionParam] {
+        match &self.source {
+            Source::Function { params } => params,
+            Source::Relation => &[],
+        }
     }
 
     /// The named geometry column, or the first one.
@@ -150,7 +227,36 @@ WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND p.prorettype = 'bytea'::regtyp
   AND p.proargtypes[2] = 'int4'::regtype
   AND (p.pronargs = 3 OR p.proargtypes[3] IN ('json'::regtype, 'jsonb'::regtype))
   AND has_function_privilege(p.oid, 'EXECUTE')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
 ORDER BY p.pronargs";
+
+/// Set-returning functions and their arguments, one row per argument or result column
+/// (`mode` 'i' in, 'o'/'t' out, 'b' both, 'v' variadic), in order; a function returning
+/// `SETOF` a table type has that type's columns as its results. Functions of extensions
+/// (PostGIS's own `ST_SquareGrid`, ...) are not published.
+const FEATURE_FUNCTIONS: &str = "
+WITH f AS (
+  SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, obj_description(p.oid, 'pg_proc') AS description,
+         p.pronargdefaults::int4 AS ndefaults, p.prorettype, p.proargnames AS names,
+         coalesce(p.proallargtypes, p.proargtypes::oid[]) AS types,
+         coalesce(p.proargmodes::text[], array_fill('i'::text, ARRAY[p.pronargs::int4])) AS modes
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND p.proretset
+    AND has_function_privilege(p.oid, 'EXECUTE')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+)
+SELECT f.oid::int8, f.schema, f.name, f.description, f.ndefaults, a.i::int4, coalesce(f.names[a.i], ''),
+       a.mode, t.typname::text, format_type(a.typ, NULL)
+FROM f, unnest(f.types, f.modes) WITH ORDINALITY AS a(typ, mode, i), pg_type t
+WHERE t.oid = a.typ
+UNION ALL
+SELECT f.oid::int8, f.schema, f.name, f.description, f.ndefaults, 1000 + att.attnum::int4, att.attname::text,
+       't', t.typname::text, format_type(att.atttypid, NULL)
+FROM f JOIN pg_type rt ON rt.oid = f.prorettype
+JOIN pg_attribute att ON att.attrelid = rt.typrelid AND att.attnum > 0 AND NOT att.attisdropped
+JOIN pg_type t ON t.oid = att.atttypid
+WHERE rt.typrelid <> 0 AND NOT ('t' = ANY(f.modes) OR 'o' = ANY(f.modes) OR 'b' = ANY(f.modes))
+ORDER BY 1, 6";
 
 impl Catalog {
     /// Read the catalog of the schemas `options` allows.
@@ -166,7 +272,7 @@ impl Catalog {
         for r in &rows {
             let (schema, table): (String, String) = (r.get(0), r.get(1));
             let id = format!("{schema}.{table}");
-            if (!options.tables.is_empty() && !options.tables.contains(&id)) || options.exclude_tables.contains(&id) {
+            if !allowed(options, &id) {
                 continue;
             }
             let kind = match r.get::<_, String>(2).as_str() {
@@ -180,6 +286,7 @@ impl Catalog {
                 schema: schema.clone(),
                 table: table.clone(),
                 kind,
+                source: Source::Relation,
                 description: r.get(3),
                 geometry_columns: Vec::new(),
                 properties: Vec::new(),
@@ -222,14 +329,14 @@ impl Catalog {
             }
             collections.insert(c.id.clone(), Arc::new(c));
         }
+        for c in feature_functions(client, options).await? {
+            collections.entry(c.id.clone()).or_insert_with(|| Arc::new(c));
+        }
         let mut functions = BTreeMap::new();
         for r in client.query(TILE_FUNCTIONS, &[&options.schemas]).await? {
             let (schema, name): (String, String) = (r.get(0), r.get(1));
             let id = format!("{schema}.{name}");
-            if collections.contains_key(&id)
-                || (!options.tables.is_empty() && !options.tables.contains(&id))
-                || options.exclude_tables.contains(&id)
-            {
+            if collections.contains_key(&id) || !allowed(options, &id) {
                 continue;
             }
             // Ordered by arity: an overload taking query parameters replaces the plain one.
@@ -241,6 +348,71 @@ impl Catalog {
     pub fn get(&self, id: &str) -> Option<Arc<Collection>> {
         self.collections.get(id).cloned()
     }
+}
+
+fn allowed(options: &DbOptions, id: &str) -> bool {
+    (options.tables.is_empty() || options.tables.iter().any(|t| t == id))
+        && !options.exclude_tables.iter().any(|t| t == id)
+}
+
+/// Set-returning functions with a geometry among their results, as collections. Overloads
+/// after the first of a name, and functions with an unnamed input, are left out: requests
+/// pass arguments by name.
+async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<Collection>> {
+    let rows = client.query(FEATURE_FUNCTIONS, &[&options.schemas]).await?;
+    let mut by_oid: BTreeMap<i64, Vec<&tokio_postgres::Row>> = BTreeMap::new();
+    for r in &rows {
+        by_oid.entry(r.get(0)).or_default().push(r);
+    }
+    let mut out: Vec<Collection> = Vec::new();
+    for args in by_oid.values() {
+        let first = args[0];
+        let (schema, name): (String, String) = (first.get(1), first.get(2));
+        let id = format!("{schema}.{name}");
+        if !allowed(options, &id) || out.iter().any(|c| c.id == id) {
+            continue;
+        }
+        let inputs = args.iter().filter(|r| matches!(r.get::<_, String>(7).as_str(), "i" | "b" | "v")).count();
+        let defaults = first.get::<_, i32>(4).max(0) as usize;
+        let (mut params, mut properties, mut geometry_columns) = (Vec::new(), Vec::new(), Vec::new());
+        let mut named = true;
+        for r in args {
+            let (arg, mode, typ, sql_type): (String, String, String, String) = (r.get(6), r.get(7), r.get(8), r.get(9));
+            if matches!(mode.as_str(), "i" | "b" | "v") {
+                named &= !arg.is_empty();
+                let required = params.len() < inputs.saturating_sub(defaults);
+                params.push(FunctionParam { name: arg.clone(), pg_type: typ.clone(), sql_type, required });
+            }
+            if matches!(mode.as_str(), "o" | "b" | "t") {
+                match typ.as_str() {
+                    "geometry" | "geography" => geometry_columns.push(GeometryColumn {
+                        name: arg,
+                        srid: 4326,
+                        geometry_type: "Geometry".into(),
+                        geography: false,
+                        bounds: None,
+                    }),
+                    _ => properties.push(Property { name: arg, pg_type: typ }),
+                }
+            }
+        }
+        if !named || geometry_columns.is_empty() {
+            continue;
+        }
+        let id_column = properties.iter().find(|p| p.name == "id").map(|p| p.name.clone());
+        out.push(Collection {
+            id,
+            schema,
+            table: name,
+            kind: "Function",
+            source: Source::Function { params },
+            description: first.get(3),
+            geometry_columns,
+            properties,
+            id_column,
+        });
+    }
+    Ok(out)
 }
 
 /// A column's extent in longitude/latitude (`None` when it holds no geometry).

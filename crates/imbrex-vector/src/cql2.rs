@@ -597,11 +597,13 @@ mod tests {
             "POINT(1 2; DROP TABLE x)",
         ] {
             let e = parse(f, None).unwrap_err();
-            assert!(matches!(e, Error::InvalidParameter { name: "filter", .. }), "{f}: {e}");
+            assert!(matches!(&e, Error::InvalidParameter { name, .. } if name == "filter"), "{f}: {e}");
         }
         assert!(parse("{\"op\": \"=\"}", Some("cql2-json")).is_err());
         assert!(parse("{\"op\": \"nope\", \"args\": []}", Some("cql2-json")).is_err());
-        assert!(matches!(parse("a = 1", Some("sql")), Err(Error::InvalidParameter { name: "filter-lang", .. })));
+        assert!(
+            matches!(parse("a = 1", Some("sql")), Err(Error::InvalidParameter { name, .. }) if name == "filter-lang")
+        );
         let deep = "(".repeat(200) + "a = 1" + &")".repeat(200);
         assert!(parse(&deep, None).is_err());
     }

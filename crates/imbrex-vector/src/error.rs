@@ -8,7 +8,7 @@ pub enum Error {
     NotFound { what: String },
     /// A query parameter the caller can fix.
     #[error("invalid {name}: {reason}")]
-    InvalidParameter { name: &'static str, reason: String },
+    InvalidParameter { name: std::borrow::Cow<'static, str>, reason: String },
     /// The database is down, unreachable or the pool is exhausted: retry later (503).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -23,8 +23,8 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub(crate) fn invalid(name: &'static str, reason: impl Into<String>) -> Error {
-        Error::InvalidParameter { name, reason: reason.into() }
+    pub(crate) fn invalid(name: impl Into<std::borrow::Cow<'static, str>>, reason: impl Into<String>) -> Error {
+        Error::InvalidParameter { name: name.into(), reason: reason.into() }
     }
 }
 
@@ -46,7 +46,7 @@ impl From<tokio_postgres::Error> for Error {
         if transient {
             Error::Unavailable(e.to_string())
         } else if bad_value {
-            Error::InvalidParameter { name: "query", reason: message }
+            Error::invalid("query", message)
         } else {
             Error::Database(message)
         }

@@ -131,7 +131,7 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
         order.push(format!("t.{} ASC", ident(id)));
     }
     let order = if order.is_empty() { String::new() } else { format!("ORDER BY {}", order.join(", ")) };
-    let table = c.qualified();
+    let table = c.from_sql(&q.selection.args, &mut p)?;
     let count_sql = format!("SELECT count(*) FROM {table} t WHERE {cond}");
     let limit = p.push(q.limit as i64);
     let offset = p.push(q.offset as i64);
@@ -151,10 +151,17 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
         .id_column
         .as_deref()
         .ok_or_else(|| Error::NotFound { what: format!("item '{id}' ({} has no id column)", c.id) })?;
-    let sql = format!("SELECT {} FROM {} t WHERE t.{}::text = $1", select_list(c, q)?, c.qualified(), ident(col));
+    let mut p = Params::default();
+    let table = c.from_sql(&q.selection.args, &mut p)?;
+    let sql = format!(
+        "SELECT {} FROM {table} t WHERE t.{}::text = {}",
+        select_list(c, q)?,
+        ident(col),
+        p.push(id.to_string())
+    );
     let client = db.client().await?;
     let stmt = client.prepare_cached(&sql).await?;
-    match client.query_opt(&stmt, &[&id]).await? {
+    match client.query_opt(&stmt, &p.refs()).await? {
         Some(row) => Ok(feature(&row)),
         None => Err(Error::NotFound { what: format!("item '{id}' in {}", c.id) }),
     }

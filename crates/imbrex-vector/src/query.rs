@@ -2,6 +2,8 @@
 //! equality, `datetime`, `bbox`. Every name is checked against the catalog (an unknown one
 //! is an error naming the parameter); every value is a bound parameter.
 
+use std::collections::BTreeMap;
+
 use crate::catalog::{Collection, GeometryColumn};
 use crate::error::{Error, Result};
 use crate::sql::{Params, ident};
@@ -19,6 +21,8 @@ pub struct Selection {
     pub bbox: Option<[f64; 4]>,
     /// `filter=` (CQL2).
     pub filter: Option<crate::cql2::Expr>,
+    /// Arguments of a function collection, by parameter name.
+    pub args: BTreeMap<String, String>,
 }
 
 /// Parse `datetime=` (RFC 3339 instants, `a/b`, open ends `..` or empty).

@@ -89,6 +89,14 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let filter =
         if g.geography { format!("{col} && ({filter_env})::geography") } else { format!("{col} && {filter_env}") };
     let cond = q.selection.conditions(c, g, &mut p)?;
+    // A function collection with z, x and y parameters is told which tile is wanted.
+    let mut args = q.selection.args.clone();
+    for (name, v) in [("z", tile.z as i64), ("x", tile.x as i64), ("y", tile.y as i64)] {
+        if c.params().iter().any(|a| a.name == name) {
+            args.entry(name.to_string()).or_insert_with(|| v.to_string());
+        }
+    }
+    let table = c.from_sql(&args, &mut p)?;
     let mut geom = format!("{col}::geometry");
     if native != srid {
         geom = format!("ST_Transform({geom}, {srid})");
@@ -105,8 +113,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
          SELECT ST_AsMVT(q, {layer}, {extent}, '__geom') FROM ( \
            SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom{props} \
            FROM {table} t, b WHERE {filter} AND {cond} LIMIT {limit} \
-         ) q WHERE q.__geom IS NOT NULL",
-        table = c.qualified()
+         ) q WHERE q.__geom IS NOT NULL"
     );
     let client = db.client().await?;
     let stmt = client.prepare_cached(&sql).await?;

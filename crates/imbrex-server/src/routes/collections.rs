@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use imbrex_tms::{Bounds, Tile, TileMatrixSet};
 use imbrex_vector::{Collection, Database, ItemsQuery, Selection, TileQuery, query};
@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{BaseUrl, QueryMap, path_param};
+use crate::extract::{BaseUrl, Negotiated, QueryMap, path_param};
+use crate::routes::collections_html;
 use crate::routes::tms::tms_id;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -147,7 +148,16 @@ fn json_response(v: Value, media: &'static str) -> Response {
 }
 
 /// The published collections.
-pub async fn collections(State(state): State<AppState>, base: BaseUrl, q: QueryMap) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/collections", tag = "OGC Features and Vector Tiles",
+    params(("limit" = Option<usize>, Query, description = "Page size"), ("offset" = Option<usize>, Query, description = "Page start"),
+        ("f" = Option<String>, Query, description = "json or html")),
+    responses((status = 200, description = "The published collections", content_type = "application/json")))]
+pub async fn collections(
+    State(state): State<AppState>,
+    base: BaseUrl,
+    q: QueryMap,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let limit = q.get::<usize>("limit")?;
     let offset = q.get::<usize>("offset")?.unwrap_or(0);
     let all: Vec<Value> = match &state.db {
@@ -161,24 +171,42 @@ pub async fn collections(State(state): State<AppState>, base: BaseUrl, q: QueryM
     };
     let limit = limit.unwrap_or(all.len().max(1));
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
-    Ok(json_response(
-        json!({
-            "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
-            "numberMatched": all.len(),
-            "numberReturned": page.len(),
-            "collections": page,
-        }),
-        "application/json",
-    ))
+    let doc = json!({
+        "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
+        "numberMatched": all.len(),
+        "numberReturned": page.len(),
+        "collections": page,
+    });
+    Ok(match Negotiated::from_request(&q, &headers)? {
+        Negotiated::Html => Html(collections_html::collections(&base, &doc)).into_response(),
+        Negotiated::Json => json_response(doc, "application/json"),
+    })
 }
 
 /// One collection's metadata.
-pub async fn collection(State(state): State<AppState>, Path(id): Path<String>, base: BaseUrl) -> ApiResult<Response> {
+#[utoipa::path(get, path = "/collections/{collectionId}", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("f" = Option<String>, Query, description = "json or html")),
+    responses((status = 200, description = "Collection metadata", content_type = "application/json"),
+        (status = 404, description = "No such collection", body = crate::error::Detail)))]
+pub async fn collection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    base: BaseUrl,
+    q: QueryMap,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let (_, c) = find(&state, &id).await?;
-    Ok(json_response(collection_doc(&base, &c, "self"), "application/json"))
+    let doc = collection_doc(&base, &c, "self");
+    Ok(match Negotiated::from_request(&q, &headers)? {
+        Negotiated::Html => Html(collections_html::collection(&base, &doc)).into_response(),
+        Negotiated::Json => json_response(doc, "application/json"),
+    })
 }
 
 /// The properties a filter may name, as JSON Schema.
+#[utoipa::path(get, path = "/collections/{collectionId}/queryables", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)")),
+    responses((status = 200, description = "Queryable properties (JSON Schema)", content_type = "application/schema+json")))]
 pub async fn queryables(State(state): State<AppState>, Path(id): Path<String>, base: BaseUrl) -> ApiResult<Response> {
     let (_, c) = find(&state, &id).await?;
     let mut props = serde_json::Map::new();
@@ -204,8 +232,9 @@ fn list(q: &QueryMap, name: &str) -> Option<Vec<String>> {
     q.raw(name).map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
 }
 
-/// `ids`, `datetime`, `bbox` and property filters.
+/// `ids`, `datetime`, `bbox`, property filters and a function collection's arguments.
 fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
+    let is_arg = |k: &str| c.params().iter().any(|p| p.name == k);
     let filter = q.raw("filter").map(|f| imbrex_vector::cql2::parse(f, q.raw("filter-lang"))).transpose()?;
     Ok(Selection {
         filter,
@@ -213,9 +242,10 @@ fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
         equal: q
             .pairs()
             .iter()
-            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && c.property(k).is_some())
+            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !is_arg(k) && c.property(k).is_some())
             .cloned()
             .collect(),
+        args: q.pairs().iter().filter(|(k, _)| is_arg(k)).cloned().collect(),
         datetime: q.raw("datetime").map(query::parse_datetime).transpose()?,
         bbox: q.raw("bbox").map(query::parse_bbox).transpose()?,
     })
@@ -254,26 +284,30 @@ enum ItemsFormat {
     GeoJson,
     GeoJsonSeq,
     Csv,
+    Html,
 }
 
-fn items_format(q: &QueryMap) -> ApiResult<ItemsFormat> {
+/// `f=`, or without it HTML for a browser (`Accept: text/html`) and GeoJSON for the rest.
+fn items_format(q: &QueryMap, headers: &HeaderMap) -> ApiResult<ItemsFormat> {
     match q.raw("f") {
+        None if accepts_html(headers) => Ok(ItemsFormat::Html),
         None | Some("geojson") | Some("json") => Ok(ItemsFormat::GeoJson),
         Some("geojsonseq") | Some("ndjson") => Ok(ItemsFormat::GeoJsonSeq),
         Some("csv") => Ok(ItemsFormat::Csv),
+        Some("html") => Ok(ItemsFormat::Html),
         Some(other) => {
-            Err(ApiError::query("f", format!("'{other}' is not one of geojson, json, geojsonseq, ndjson, csv")))
+            Err(ApiError::query("f", format!("'{other}' is not one of geojson, json, geojsonseq, ndjson, csv, html")))
         }
     }
 }
 
+fn accepts_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
 /// One CSV field (RFC 4180): quoted when it holds a separator, a quote or a line break.
 fn csv_field(v: &Value) -> String {
-    let text = match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let text = collections_html::plain_text(v);
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
@@ -299,14 +333,30 @@ fn csv(features: &[imbrex_vector::Feature], columns: &[String]) -> String {
 }
 
 /// A page of features.
+#[utoipa::path(get, path = "/collections/{collectionId}/items", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in longitude/latitude"),
+        ("datetime" = Option<String>, Query, description = "Instant or interval (RFC 3339, open ends ..)"),
+        ("ids" = Option<String>, Query, description = "Comma-separated ids"),
+        ("properties" = Option<String>, Query, description = "Comma-separated properties to return"),
+        ("filter" = Option<String>, Query, description = "CQL2 filter"),
+        ("filter-lang" = Option<String>, Query, description = "cql2-text (default) or cql2-json"),
+        ("geom-column" = Option<String>, Query, description = "Geometry column (default: the first)"),
+        ("limit" = Option<usize>, Query, description = "Page size (default 10)"), ("offset" = Option<usize>, Query, description = "Page start"),
+        ("sortby" = Option<String>, Query, description = "Comma-separated properties, - for descending"),
+        ("bbox-only" = Option<bool>, Query, description = "Return each geometry's bounding box"),
+        ("simplify" = Option<f64>, Query, description = "Simplification tolerance"),
+        ("f" = Option<String>, Query, description = "geojson, json, geojsonseq, csv or html")),
+    responses((status = 200, description = "A page of features", content_type = "application/geo+json"),
+        (status = 400, description = "A bad parameter, named", body = crate::error::Detail)))]
 pub async fn items(
     State(state): State<AppState>,
     Path(id): Path<String>,
     base: BaseUrl,
     q: QueryMap,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (db, c) = find(&state, &id).await?;
-    let format = items_format(&q)?;
+    let format = items_format(&q, &headers)?;
     let mut iq = items_query(&state, &c, &q)?;
     iq.wkt = format == ItemsFormat::Csv;
     let page = imbrex_vector::features::items(&db, &c, &iq).await?;
@@ -340,18 +390,29 @@ pub async fn items(
     if let Some(d) = &c.description {
         doc["description"] = json!(d);
     }
+    if format == ItemsFormat::Html {
+        return Ok(Html(collections_html::features(&base, &c.id, &doc)).into_response());
+    }
     Ok(json_response(doc, "application/geo+json"))
 }
 
 /// One feature by id.
+#[utoipa::path(get, path = "/collections/{collectionId}/items/{itemId}", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("itemId" = String, Path, description = "Feature id"),
+        ("f" = Option<String>, Query, description = "geojson or html")),
+    responses((status = 200, description = "One feature", content_type = "application/geo+json"),
+        (status = 404, description = "No such feature", body = crate::error::Detail)))]
 pub async fn item(
     State(state): State<AppState>,
     Path((id, item_id)): Path<(String, String)>,
     base: BaseUrl,
     q: QueryMap,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (db, c) = find(&state, &id).await?;
+    let format = items_format(&q, &headers)?;
     let iq = ItemsQuery {
+        selection: Selection { args: selection(&c, &q)?.args, ..Default::default() },
         properties: list(&q, "properties"),
         geom_column: q.raw("geom-column").map(str::to_string),
         bbox_only: q.get_bool("bbox-only")?.unwrap_or(false),
@@ -365,6 +426,9 @@ pub async fn item(
         link(href.clone(), "collection", "application/json", None),
         link(format!("{href}/items/{item_id}"), "self", "application/geo+json", None),
     ]);
+    if format == ItemsFormat::Html {
+        return Ok(Html(collections_html::features(&base, &format!("{} {item_id}", c.id), &doc)).into_response());
+    }
     Ok(json_response(doc, "application/geo+json"))
 }
 
@@ -386,6 +450,21 @@ fn tile_query(c: &Collection, q: &QueryMap) -> ApiResult<TileQuery> {
 }
 
 /// A Mapbox Vector Tile (layer `default`, as tipg).
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("tileMatrixSetId" = String, Path, description = "TileMatrixSet identifier"),
+        ("z" = i32, Path, description = "Zoom (tile matrix)"), ("x" = u64, Path, description = "Column"), ("y" = u64, Path, description = "Row"),
+        ("bbox" = Option<String>, Query, description = "minx,miny,maxx,maxy in longitude/latitude"),
+        ("datetime" = Option<String>, Query, description = "Instant or interval (RFC 3339, open ends ..)"),
+        ("ids" = Option<String>, Query, description = "Comma-separated ids"),
+        ("properties" = Option<String>, Query, description = "Comma-separated properties to return"),
+        ("filter" = Option<String>, Query, description = "CQL2 filter"),
+        ("filter-lang" = Option<String>, Query, description = "cql2-text (default) or cql2-json"),
+        ("geom-column" = Option<String>, Query, description = "Geometry column (default: the first)"),
+        ("limit" = Option<usize>, Query, description = "Most features in the tile (default 10000)"),
+        ("extent" = Option<u32>, Query, description = "Tile extent (default 4096)"),
+        ("buffer" = Option<u32>, Query, description = "Buffer in tile units (default 256)"),
+        ("clip" = Option<bool>, Query, description = "Clip geometries to the buffered tile (default true)")),
+    responses((status = 200, description = "A Mapbox Vector Tile (layer default)", content_type = "application/vnd.mapbox-vector-tile")))]
 pub async fn tile(
     State(state): State<AppState>,
     Path((id, tms_path, z, x, y)): Path<(String, String, String, String, String)>,
@@ -414,6 +493,10 @@ pub async fn tile(
 }
 
 /// TileJSON for a collection's vector tiles; other query parameters go to the tile URLs.
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("tileMatrixSetId" = String, Path, description = "TileMatrixSet identifier"), ("minzoom" = Option<i32>, Query, description = "Overwrite the minzoom"),
+        ("maxzoom" = Option<i32>, Query, description = "Overwrite the maxzoom")),
+    responses((status = 200, description = "TileJSON 3.0", content_type = "application/json")))]
 pub async fn tilejson(
     State(state): State<AppState>,
     Path((id, tms_path)): Path<(String, String)>,
@@ -496,6 +579,9 @@ fn tileset_doc(
 }
 
 /// The tilesets of a collection, one per TileMatrixSet.
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)")),
+    responses((status = 200, description = "OGC API - Tiles tileset list", content_type = "application/json")))]
 pub async fn tilesets(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -508,6 +594,9 @@ pub async fn tilesets(
 }
 
 /// One tileset, with the tile limits of every zoom.
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles/{tileMatrixSetId}", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("tileMatrixSetId" = String, Path, description = "TileMatrixSet identifier")),
+    responses((status = 200, description = "OGC API - Tiles tileset", content_type = "application/json")))]
 pub async fn tileset(
     State(state): State<AppState>,
     Path((id, tms_path)): Path<(String, String)>,
@@ -519,6 +608,9 @@ pub async fn tileset(
 }
 
 /// A MapLibre style drawing the collection's tiles (fill, line and circle layers), as tipg.
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles/{tileMatrixSetId}/style.json", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("tileMatrixSetId" = String, Path, description = "TileMatrixSet identifier")),
+    responses((status = 200, description = "A MapLibre style", content_type = "application/json")))]
 pub async fn style(
     State(state): State<AppState>,
     Path((id, tms_path)): Path<(String, String)>,
@@ -556,23 +648,25 @@ pub async fn style(
 
 /// A MapLibre map of the collection's tiles, drawn with its style.json (MapLibre is served
 /// from the binary, so the page works offline). WebMercatorQuad only, as MapLibre.
+#[utoipa::path(get, path = "/collections/{collectionId}/tiles/{tileMatrixSetId}/map.html", tag = "OGC Features and Vector Tiles",
+    params(("collectionId" = String, Path, description = "Collection id (schema.table or schema.function)"), ("tileMatrixSetId" = String, Path, description = "TileMatrixSet identifier")),
+    responses((status = 200, description = "A MapLibre map of the tiles", content_type = "text/html")))]
 pub async fn map_html(
     State(state): State<AppState>,
     Path((id, tms_path)): Path<(String, String)>,
     base: BaseUrl,
     q: QueryMap,
-) -> ApiResult<axum::response::Html<String>> {
+) -> ApiResult<Html<String>> {
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
     if tms.id() != "WebMercatorQuad" {
         return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
     }
     let (_, c) = find(&state, &id).await?;
     let style = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/style.json{}", c.id, tile_query_string(&q)));
-    // Values inside <script> are JSON string literals with `</` broken up.
-    let style_js = serde_json::to_string(&style).unwrap_or_default().replace("</", "<\\/");
-    let root = crate::routes::viewer::esc(&base.0);
-    let title = crate::routes::viewer::esc(&c.id);
-    Ok(axum::response::Html(format!(
+    let style_js = crate::html::script_json(&style);
+    let root = crate::html::escape(&base.0);
+    let title = crate::html::escape(&c.id);
+    Ok(Html(format!(
         r##"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -593,6 +687,9 @@ fetch({style_js}).then(r => r.json()).then(style => {{
 }
 
 /// Read the catalog again (admin-only when `admin_token` is set).
+#[utoipa::path(post, path = "/refresh", tag = "OGC Features and Vector Tiles",
+    responses((status = 200, description = "The catalog was read again", content_type = "application/json"),
+        (status = 401, description = "An admin token is set and was not given", body = crate::error::Detail)))]
 pub async fn refresh(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
     if let Some(token) = &state.config.admin_token {
         let given =

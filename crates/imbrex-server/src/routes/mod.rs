@@ -3,6 +3,7 @@
 pub mod cog;
 pub mod cog_meta;
 pub mod collections;
+pub mod collections_html;
 pub mod landing;
 pub mod render;
 pub mod resources;

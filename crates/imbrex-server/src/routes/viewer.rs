@@ -28,15 +28,9 @@ fn asset(body: &'static [u8], media: &'static str) -> Response {
     r
 }
 
-/// HTML-escape text placed in attributes or script strings.
-pub(crate) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
-}
-
 /// The page: a full-window MapLibre map showing the raster of a TileJSON URL.
 fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>) -> String {
-    // Values inside <script> are JSON string literals with `</` broken up.
-    let js = |s: &str| serde_json::to_string(s).unwrap_or_default().replace("</", "<\\/");
+    let js = |s: &str| crate::html::script_json(&s);
     let tj = js(tilejson.unwrap_or(""));
     let root_js = js(&base.0);
     format!(
@@ -73,7 +67,7 @@ document.getElementById("f").onsubmit = ev => {{
 const initial = {tj};
 map.on("load", () => {{ if (initial) {{ document.getElementById("bar").style.display = "none"; show(initial); }} }});
 </script></body></html>"##,
-        root = esc(&base.0),
+        root = crate::html::escape(&base.0),
     )
 }
 
