@@ -94,6 +94,8 @@ pub struct Limits {
     pub max_expression_len: usize,
     /// Largest page of features (`limit=`).
     pub max_items_per_page: usize,
+    /// Most features in one vector tile (`limit=` of a tile; the default is 10,000, as tipg).
+    pub max_features_per_tile: usize,
 }
 
 impl Default for Limits {
@@ -104,6 +106,7 @@ impl Default for Limits {
             max_header_bytes: 16 * 1024 * 1024,
             max_expression_len: 2048,
             max_items_per_page: 10_000,
+            max_features_per_tile: 100_000,
         }
     }
 }

@@ -136,7 +136,7 @@ impl ApiError {
                 match e {
                     V::NotFound { .. } => StatusCode::NOT_FOUND,
                     V::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
-                    V::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    V::Unavailable(_) | V::Timeout => StatusCode::SERVICE_UNAVAILABLE,
                     V::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     V::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
@@ -161,6 +161,7 @@ impl ApiError {
         match self {
             ApiError::Upstream(m) | ApiError::Unavailable(m) => m.clone(),
             ApiError::Vector(imbrex_vector::Error::Unavailable(_)) => "database unavailable, retry later".to_string(),
+            ApiError::Vector(e @ imbrex_vector::Error::Timeout) => format!("{e}; retry later or ask for less"),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
                 format!("upstream error reading {source_id}")
             }

@@ -71,7 +71,10 @@ async fn catalog_publishes_geometry_tables_and_views() {
     // Plus the set-returning functions of tests/fixtures/functions.sql (not PostGIS's own).
     let expected: BTreeSet<String> = expected
         .into_iter()
-        .chain(["public.points_near", "public.points3857_upto", "public.tile_frame"].map(String::from))
+        .chain(
+            ["public.points_near", "public.points3857_upto", "public.tile_frame", "public.slow_points"]
+                .map(String::from),
+        )
         .collect();
     assert_eq!(ids, expected);
     for id in [
@@ -478,6 +481,12 @@ async fn bad_and_hostile_input_is_a_clear_error_and_harmless() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = get(&app, "/collections/public.countries/tiles/NoSuchGrid/0/0/0").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // A tile holds at most limits.max_features_per_tile features (100,000 by default).
+    let r = get(&app, "/collections/public.countries/tiles/WebMercatorQuad/0/0/0?limit=100001").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("100000"), "{}", r.text());
+    let r = get(&app, "/collections/public.countries/tiles/WebMercatorQuad/0/0/0?limit=3").await;
+    assert_eq!(decode(&r.body).len(), 3);
 
     // SQL in every parameter: rejected, or treated as a plain value that matches nothing.
     let evil = "1'); DROP TABLE countries; --";
@@ -738,6 +747,19 @@ async fn feature_functions_are_collections_called_with_the_query_parameters() {
         let (px, py) = point(&features[0]);
         assert!((px - 2048.0).abs() <= 1.0 && (py - 2048.0).abs() <= 1.0, "the centre of the tile: {px},{py}");
     }
+}
+
+#[tokio::test]
+async fn a_query_past_statement_timeout_is_503_and_the_pool_goes_on() {
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.statement_timeout_ms = 200;
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let r = get(&app, "/collections/public.slow_points/items?seconds=2").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert!(r.text().contains("timed out"), "{}", r.text());
+    let r = get(&app, "/collections/public.slow_points/items?seconds=0&limit=100").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["numberMatched"], 30);
 }
 
 #[tokio::test]

@@ -12,6 +12,10 @@ pub enum Error {
     /// The database is down, unreachable or the pool is exhausted: retry later (503).
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A query ran past `statement_timeout` (an overloaded database or a very large
+    /// request): retry later or ask for less (503).
+    #[error("the database query timed out (statement_timeout)")]
+    Timeout,
     /// A query failed for a reason that is not the caller's (a bug or a broken table): 500.
     #[error("database error: {0}")]
     Database(String),
@@ -43,7 +47,9 @@ impl From<tokio_postgres::Error> for Error {
         let lower = message.to_ascii_lowercase();
         let bad_value = matches!(class, Some("22"))
             || (matches!(class, Some("XX")) && (lower.contains("parse error") || lower.contains("geojson")));
-        if transient {
+        if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+            Error::Timeout
+        } else if transient {
             Error::Unavailable(e.to_string())
         } else if bad_value {
             Error::invalid("query", message)

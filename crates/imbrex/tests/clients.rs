@@ -1,7 +1,7 @@
 //! Real clients read imbrex: GDAL's WMTS driver and MapLibre GL in headless Chromium.
 //!
-//! Both programs come from Debian (`gdal-bin`, `chromium`); scripts/test installs them when
-//! it runs as root. Without them these tests fail, they are not skipped.
+//! The programs come from Debian (`gdal-bin`, `chromium`, `chromium-driver`); scripts/test
+//! installs them when it runs as root. Without them these tests fail, they are not skipped.
 
 mod common;
 
@@ -139,4 +139,140 @@ fn imagery(shot: &std::path::Path) -> (usize, usize, usize) {
     distinct.sort_unstable();
     distinct.dedup();
     (imagery, pixels.len(), distinct.len())
+}
+
+/// A minimal WebDriver client: HTTP/1.1 with JSON bodies, one connection per command.
+struct WebDriver {
+    addr: String,
+    child: std::process::Child,
+}
+
+impl WebDriver {
+    fn start() -> WebDriver {
+        let driver = require_program("chromedriver");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(driver)
+            .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver");
+        let wd = WebDriver { addr: format!("127.0.0.1:{port}"), child };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(&wd.addr).is_ok() && wd.call("GET", "/status", None)["ready"] == true {
+                return wd;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("chromedriver did not start on {}", wd.addr);
+    }
+
+    /// One command; its `value`. The reply is read by its length (chromedriver keeps the
+    /// connection open whatever the request says).
+    fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        use std::io::{BufRead, Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut r = std::io::BufReader::new(s);
+        let (mut length, mut chunked) = (0, false);
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_ascii_lowercase();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            chunked |= line == "transfer-encoding: chunked";
+        }
+        let mut reply = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                r.read_line(&mut size).unwrap();
+                let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
+                let mut chunk = vec![0; size + 2];
+                r.read_exact(&mut chunk).unwrap();
+                if size == 0 {
+                    break;
+                }
+                reply.extend_from_slice(&chunk[..size]);
+            }
+        } else {
+            reply.resize(length, 0);
+            r.read_exact(&mut reply).unwrap();
+        }
+        json(&String::from_utf8_lossy(&reply))["value"].take()
+    }
+}
+
+impl Drop for WebDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn maplibre_draws_postgis_vector_tiles() {
+    let url = std::env::var("IMBREX_TEST_DATABASE_URL")
+        .expect("IMBREX_TEST_DATABASE_URL is not set: run scripts/test, which starts PostGIS");
+    let chromium = require_program("chromium");
+    let server = Server::start(&["--database-url", &url]);
+    let wd = WebDriver::start();
+    // Real time, not Chromium's virtual time: MapLibre decodes vector tiles in web workers,
+    // which virtual time never lets finish (the map would stay blank).
+    let session = wd.call(
+        "POST",
+        "/session",
+        Some(serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+            "binary": chromium,
+            "args": ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                     "--window-size=640,480", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--no-first-run", "--hide-scrollbars"]}}}})),
+    );
+    let id = session["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string();
+    let page = server.url("/collections/public.countries/tiles/WebMercatorQuad/map.html");
+    wd.call("POST", &format!("/session/{id}/url"), Some(serde_json::json!({"url": page})));
+    // The page sets imbrexLoaded when MapLibre is idle: every tile in view drawn.
+    let mut loaded = false;
+    for _ in 0..600 {
+        let v = wd.call(
+            "POST",
+            &format!("/session/{id}/execute/sync"),
+            Some(serde_json::json!({"script": "return window.imbrexLoaded === true", "args": []})),
+        );
+        if v == true {
+            loaded = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let shot = wd.call("GET", &format!("/session/{id}/screenshot"), None);
+    wd.call("DELETE", &format!("/session/{id}"), None);
+    assert!(loaded, "MapLibre never became idle on {page}");
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut buf).unwrap();
+    let channels = frame.color_type.samples();
+    let pixels: Vec<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    let near = |c: [u8; 3]| pixels.iter().filter(|p| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) <= 8)).count();
+    // The style fills countries with rgba(200, 100, 240, 0.4) on a white page, outlined in
+    // black: the whole world in view shows land, sea and borders.
+    let (land, sea, total) = (near([233, 193, 249]), near([255, 255, 255]), pixels.len());
+    let border = pixels.iter().filter(|p| p.iter().all(|&v| v < 100)).count();
+    assert!(land * 10 > total, "only {land} of {total} pixels are land fill");
+    assert!(sea * 10 > total, "only {sea} of {total} pixels are sea");
+    assert!(border > 500, "only {border} pixels of borders");
 }

@@ -432,11 +432,12 @@ pub async fn item(
     Ok(json_response(doc, "application/geo+json"))
 }
 
-fn tile_query(c: &Collection, q: &QueryMap) -> ApiResult<TileQuery> {
+fn tile_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<TileQuery> {
     let d = TileQuery::default();
-    let limit = q.get::<usize>("limit")?.unwrap_or(d.limit);
-    if limit == 0 || limit > 100_000 {
-        return Err(ApiError::query("limit", "between 1 and 100000"));
+    let max = state.config.limits.max_features_per_tile;
+    let limit = q.get::<usize>("limit")?.unwrap_or(d.limit.min(max));
+    if limit == 0 || limit > max {
+        return Err(ApiError::query("limit", format!("between 1 and {max}")));
     }
     Ok(TileQuery {
         selection: selection(c, q)?,
@@ -479,7 +480,7 @@ pub async fn tile(
     let db = database(&state)?.clone();
     let catalog = db.catalog().await?;
     let bytes = match (catalog.get(&id), catalog.functions.get(&id)) {
-        (Some(c), _) => imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tile_query(&c, &q)?).await?,
+        (Some(c), _) => imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tile_query(&state, &c, &q)?).await?,
         (None, Some(f)) => {
             // A tile function gets every query parameter, as one JSON object of strings.
             let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
