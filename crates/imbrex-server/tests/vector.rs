@@ -731,6 +731,13 @@ async fn feature_functions_are_collections_called_with_the_query_parameters() {
         assert!(close(pa[1].as_f64().unwrap(), pb[1].as_f64().unwrap()), "{pa} vs {pb}");
     }
 
+    // SETOF a table: the table's primary key is the feature id, and items/{id} finds it.
+    let f = ok(&get(&app, "/collections/public.points3857_upto/items/2?max_gid=5").await, "item");
+    assert_eq!(f["id"], 2);
+    assert_eq!(f["geometry"], table["features"][1]["geometry"]);
+    let r = get(&app, "/collections/public.points3857_upto/items/2?max_gid=1").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "the function's arguments apply: {}", r.text());
+
     // Tiles: the function's rows, and z/x/y filled in for a function that takes them.
     let r = get(&app, "/collections/public.points3857_upto/tiles/WebMercatorQuad/0/0/0?max_gid=7").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());

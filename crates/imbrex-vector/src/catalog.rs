@@ -232,7 +232,8 @@ ORDER BY p.pronargs";
 
 /// Set-returning functions and their arguments, one row per argument or result column
 /// (`mode` 'i' in, 'o'/'t' out, 'b' both, 'v' variadic), in order; a function returning
-/// `SETOF` a table type has that type's columns as its results. Functions of extensions
+/// `SETOF` a table type has that type's columns as its results, and the table's primary key
+/// as its id. Functions of extensions
 /// (PostGIS's own `ST_SquareGrid`, ...) are not published.
 const FEATURE_FUNCTIONS: &str = "
 WITH f AS (
@@ -246,12 +247,14 @@ WITH f AS (
     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
 )
 SELECT f.oid::int8, f.schema, f.name, f.description, f.ndefaults, a.i::int4, coalesce(f.names[a.i], ''),
-       a.mode, t.typname::text, format_type(a.typ, NULL)
+       a.mode, t.typname::text, format_type(a.typ, NULL), false
 FROM f, unnest(f.types, f.modes) WITH ORDINALITY AS a(typ, mode, i), pg_type t
 WHERE t.oid = a.typ
 UNION ALL
 SELECT f.oid::int8, f.schema, f.name, f.description, f.ndefaults, 1000 + att.attnum::int4, att.attname::text,
-       't', t.typname::text, format_type(att.atttypid, NULL)
+       't', t.typname::text, format_type(att.atttypid, NULL),
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = rt.typrelid AND i.indisprimary AND i.indnatts = 1
+               AND i.indkey[0] = att.attnum)
 FROM f JOIN pg_type rt ON rt.oid = f.prorettype
 JOIN pg_attribute att ON att.attrelid = rt.typrelid AND att.attnum > 0 AND NOT att.attisdropped
 JOIN pg_type t ON t.oid = att.atttypid
@@ -355,7 +358,8 @@ fn allowed(options: &DbOptions, id: &str) -> bool {
         && !options.exclude_tables.iter().any(|t| t == id)
 }
 
-/// Set-returning functions with a geometry among their results, as collections. Overloads
+/// Set-returning functions with a geometry among their results, as collections (their id
+/// column: the primary key of the table type they return, else a result named `id`). Overloads
 /// after the first of a name, and functions with an unnamed input, are left out: requests
 /// pass arguments by name.
 async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<Collection>> {
@@ -375,6 +379,7 @@ async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<C
         let inputs = args.iter().filter(|r| matches!(r.get::<_, String>(7).as_str(), "i" | "b" | "v")).count();
         let defaults = first.get::<_, i32>(4).max(0) as usize;
         let (mut params, mut properties, mut geometry_columns) = (Vec::new(), Vec::new(), Vec::new());
+        let mut key = None;
         let mut named = true;
         for r in args {
             let (arg, mode, typ, sql_type): (String, String, String, String) = (r.get(6), r.get(7), r.get(8), r.get(9));
@@ -392,14 +397,19 @@ async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<C
                         geography: false,
                         bounds: None,
                     }),
-                    _ => properties.push(Property { name: arg, pg_type: typ }),
+                    _ => {
+                        if r.get::<_, bool>(10) {
+                            key = Some(arg.clone());
+                        }
+                        properties.push(Property { name: arg, pg_type: typ })
+                    }
                 }
             }
         }
         if !named || geometry_columns.is_empty() {
             continue;
         }
-        let id_column = properties.iter().find(|p| p.name == "id").map(|p| p.name.clone());
+        let id_column = key.or_else(|| properties.iter().find(|p| p.name == "id").map(|p| p.name.clone()));
         out.push(Collection {
             id,
             schema,
