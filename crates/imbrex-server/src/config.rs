@@ -28,6 +28,9 @@ pub struct Config {
     pub remote_sidecars: bool,
     /// Send CORS headers allowing any origin on GET requests.
     pub cors: bool,
+    /// `Cache-Control` of successful and client-error GET answers (TiTiler's `cachecontrol`);
+    /// empty: none.
+    pub cache_control: String,
     /// Log format: `text` or `json`.
     pub log_format: LogFormat,
     /// Size bounds protecting the server.
@@ -51,6 +54,7 @@ impl Default for Config {
             demo: true,
             remote_sidecars: false,
             cors: true,
+            cache_control: "public, max-age=3600".into(),
             log_format: LogFormat::Text,
             limits: Limits::default(),
             database_url: None,

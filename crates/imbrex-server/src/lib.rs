@@ -3,6 +3,7 @@
 //! A handler reads like the request path in `docs/architecture.md`: typed parameters →
 //! library call → response. Status codes are chosen only in [`error::ApiError::status`].
 
+mod cache;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -53,6 +54,8 @@ pub enum StartError {
     Raster(#[from] imbrex_raster::Error),
     #[error(transparent)]
     Vector(#[from] imbrex_vector::Error),
+    #[error("cache_control {0:?} is not a valid header value")]
+    CacheControl(String),
 }
 
 impl AppState {
@@ -67,6 +70,9 @@ impl AppState {
         config: Config,
         adjust: impl FnOnce(SourceFactory) -> SourceFactory,
     ) -> Result<AppState, StartError> {
+        if HeaderValue::from_str(&config.cache_control).is_err() {
+            return Err(StartError::CacheControl(config.cache_control));
+        }
         let mut tms = TileMatrixSets::default();
         for path in &config.tms {
             tms.register_file(path)?;
@@ -101,9 +107,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
-/// The whole application router with its middleware (logging, CORS).
+/// The whole application router with its middleware (logging, CORS, caching headers,
+/// compression).
 pub fn app(state: AppState) -> Router {
     let cors = state.config.cors;
+    let cache_control = state.config.cache_control.clone();
     let mut router = Router::new()
         .merge(routes::landing::router())
         .merge(routes::tms::router())
@@ -112,7 +120,11 @@ pub fn app(state: AppState) -> Router {
         .nest("/cog", routes::cog::router())
         .merge(routes::collections::router())
         .fallback(routes::not_found)
-        .with_state(state);
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(cache_control, cache::layer))
+        // Outside the ETag layer, so one validator serves both encodings. Images (already
+        // compressed) and tiny bodies are sent as they are.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     if cors {
         router = router.layer(
             CorsLayer::new()

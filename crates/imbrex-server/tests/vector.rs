@@ -810,6 +810,13 @@ async fn collections_have_html_pages_and_openapi_entries() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json()["detail"][0]["loc"], serde_json::json!(["query", "f"]));
 
+    // Vector tiles are gzipped for clients that ask (as martin sends them).
+    let path = "/collections/public.countries/tiles/WebMercatorQuad/0/0/0";
+    let plain = get(&app, path).await;
+    let zipped = common::get_with(&app, path, "accept-encoding", "gzip").await;
+    assert_eq!(zipped.headers.get("content-encoding").map(|v| v.to_str().unwrap()), Some("gzip"));
+    assert!(zipped.body.len() < plain.body.len(), "{} vs {}", zipped.body.len(), plain.body.len());
+
     // The OpenAPI document describes the collection endpoints.
     let api = get(&app, "/api").await.json();
     for path in [

@@ -93,6 +93,11 @@ pub struct ServeArgs {
     #[arg(long)]
     pub no_cors: bool,
 
+    /// Cache-Control header of GET answers, for CDNs and browsers ("" for none)
+    /// [default: "public, max-age=3600"].
+    #[arg(long, env = "IMBREX_CACHE_CONTROL", value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
     /// Log format.
     #[arg(long, env = "IMBREX_LOG_FORMAT", value_name = "text|json")]
     pub log_format: Option<LogFormat>,

@@ -55,6 +55,9 @@ fn overrides(args: &ServeArgs) -> Value {
     if args.no_cors {
         m.insert("cors".into(), json!(false));
     }
+    if let Some(v) = &args.cache_control {
+        m.insert("cache_control".into(), json!(v));
+    }
     if let Some(format) = args.log_format {
         m.insert("log_format".into(), serde_json::to_value(format).unwrap_or(Value::Null));
     }

@@ -1,0 +1,78 @@
+//! HTTP caching for the CDNs and browsers in front of imbrex: `Cache-Control` on what may be
+//! cached (TiTiler's `cachecontrol` setting), and an `ETag` from the body so revalidating an
+//! unchanged tile costs a bodiless 304 instead of the tile.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// Paths whose answers must never come from a cache.
+const NEVER: &[&str] = &["/healthz"];
+
+/// A weak validator (`W/"..."`): the same for the identity and the gzip-encoded form of a
+/// body, which compression (outside this layer) may produce from it.
+pub fn etag(body: &[u8]) -> String {
+    format!("W/\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(body))
+}
+
+/// Whether an `If-None-Match` value names `tag` (weak comparison, as RFC 9110 asks for it).
+fn matches(if_none_match: &str, tag: &str) -> bool {
+    let bare = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == bare(tag))
+}
+
+/// The middleware: `cache_control` is the configured header value ("" for none).
+pub async fn layer(State(cache_control): State<String>, req: Request, next: Next) -> Response {
+    let cacheable = matches!(*req.method(), Method::GET | Method::HEAD) && !NEVER.contains(&req.uri().path());
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let res = next.run(req).await;
+    if !cacheable || res.status().is_server_error() {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    // The value was checked when the state was built (AppState::new).
+    if !cache_control.is_empty()
+        && !parts.headers.contains_key(header::CACHE_CONTROL)
+        && let Ok(v) = HeaderValue::from_str(&cache_control)
+    {
+        parts.headers.insert(header::CACHE_CONTROL, v);
+    }
+    if parts.status != StatusCode::OK || parts.headers.contains_key(header::ETAG) {
+        return Response::from_parts(parts, body);
+    }
+    // Answers are built in memory, so collecting the body costs no more than sending it.
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(b) => b,
+        Err(e) => return crate::error::ApiError::Internal(format!("response body: {e}")).into_response(),
+    };
+    let tag = etag(&bytes);
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        parts.headers.insert(header::ETAG, v);
+    }
+    if if_none_match.is_some_and(|inm| matches(&inm, &tag)) {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_compares_weakly() {
+        let tag = etag(b"tile");
+        assert!(tag.starts_with("W/\"") && tag.len() == 36, "{tag}");
+        assert_ne!(tag, etag(b"tile2"));
+        assert!(matches(&tag, &tag));
+        assert!(matches(&tag.replace("W/", ""), &tag), "a strong form of the same tag matches weakly");
+        assert!(matches(&format!("\"x\", {tag}"), &tag));
+        assert!(matches("*", &tag));
+        assert!(!matches("\"x\"", &tag));
+    }
+}
