@@ -116,6 +116,12 @@ async fn info_geojson_and_tilejson() {
         get(&app, "/cog/WebMercatorQuad/tilejson.json?url=demo&tile_format=gif").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // Zooms far outside the TMS (found by schemathesis: this once looped 2^32 times) list
+    // the TMS's own matrices only.
+    let r = get(&app, "/cog/tiles/WebMercatorQuad?url=demo&minzoom=-2147483648&maxzoom=2147483646").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let limits = r.json()["tileMatrixSetLimits"].as_array().unwrap().len();
+    assert_eq!(limits, 25, "WebMercatorQuad's zooms 0-24");
 }
 
 #[tokio::test]

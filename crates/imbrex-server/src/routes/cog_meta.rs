@@ -30,7 +30,9 @@ fn encode_query(query: &QueryMap, skip: &[&str]) -> String {
 /// covering its geographic bounds (clamped to the matrix).
 pub(crate) fn limits(tms: &TileMatrixSet, b: &Bounds, minzoom: i32, maxzoom: i32) -> Vec<(String, u64, u64, u64, u64)> {
     let mut out = Vec::new();
-    for z in minzoom..=maxzoom {
+    // Only the TMS's own zooms have matrices: a request for zooms -2^31..2^31 must not loop
+    // four billion times.
+    for z in minzoom.max(tms.minzoom())..=maxzoom.min(tms.maxzoom()) {
         let Ok(m) = tms.matrix(z) else { continue };
         let (Ok(ul), Ok(lr)) = (tms.tile_clamped(b.left, b.top, z), tms.tile_clamped(b.right, b.bottom, z)) else {
             continue;
