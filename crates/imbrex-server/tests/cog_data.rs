@@ -237,3 +237,21 @@ async fn geojson_statistics_are_rio_tilers_zonal_statistics() {
         .unwrap();
     assert_eq!(request(&app, req).await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn huge_output_sizes_are_refused_not_overflowed() {
+    let app = app();
+    // Found by schemathesis: a height whose pixel count overflowed the size check.
+    for path in [
+        "/cog/map?url=demo&height=84930150005",
+        "/cog/preview.png?url=demo&width=4294967296&height=4294967296",
+        "/cog/preview.png?url=demo&width=18446744073709551615&height=18446744073709551615",
+        "/cog/bbox/0,0,1,1/18446744073709551615x2.png?url=demo",
+    ] {
+        let r = get(&app, path).await;
+        assert!(r.status.is_client_error(), "{path}: {} {}", r.status, r.text());
+    }
+    let r = get(&app, "/cog/preview.png?url=demo&width=4294967296&height=4294967296").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("output pixels"), "{}", r.text());
+}

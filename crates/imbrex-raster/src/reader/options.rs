@@ -65,7 +65,8 @@ impl ReadOptions {
 
     /// Refuse outputs above the size bound.
     pub(crate) fn check_size(&self, width: usize, height: usize) -> Result<()> {
-        let px = width as u64 * height as u64;
+        // Saturating: sizes come from requests, and a wrapped product would pass the bound.
+        let px = (width as u64).saturating_mul(height as u64);
         if px > self.max_pixels {
             return Err(Error::LimitExceeded { limit: "output pixels", value: px, max: self.max_pixels });
         }
