@@ -41,6 +41,12 @@ pub struct Config {
     pub db: imbrex_vector::DbOptions,
     /// When set, admin endpoints (`POST /refresh`) need `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
+    /// Redis URL of a tile cache shared by replicas (`redis://host:6379/0`); none when unset.
+    pub tile_cache_url: Option<String>,
+    /// Seconds a cached tile lives.
+    pub tile_cache_ttl_s: u64,
+    /// Prefix of the cache's Redis keys (several deployments can share one Redis).
+    pub tile_cache_prefix: String,
 }
 
 impl Default for Config {
@@ -60,6 +66,9 @@ impl Default for Config {
             database_url: None,
             db: imbrex_vector::DbOptions::default(),
             admin_token: None,
+            tile_cache_url: None,
+            tile_cache_ttl_s: 3600,
+            tile_cache_prefix: "imbrex".into(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod model;
 mod openapi;
 mod params;
 mod routes;
+pub mod tile_cache;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub stretch: moka::future::Cache<String, Arc<Vec<(f64, f64)>>>,
     /// The PostGIS database, when `database_url` is set.
     pub db: Option<Arc<imbrex_vector::Database>>,
+    /// The shared tile cache, when `tile_cache_url` is set and Redis answered at start.
+    pub tile_cache: Option<tile_cache::TileCache>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
@@ -89,14 +92,26 @@ impl AppState {
         };
         let readers = Readers::new(adjust(factory), open, ReaderCacheOptions::default());
         let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();
-        Ok(AppState { config: Arc::new(config), tms: Arc::new(tms), readers: Arc::new(readers), stretch, db: None })
+        Ok(AppState {
+            config: Arc::new(config),
+            tms: Arc::new(tms),
+            readers: Arc::new(readers),
+            stretch,
+            db: None,
+            tile_cache: None,
+        })
     }
 
-    /// Connect to the configured database (if any) and read its catalog.
+    /// Connect to the configured database (if any) and read its catalog, and to the tile
+    /// cache (if any; an unreachable cache is logged and left out, never fatal).
     pub async fn connect_database(mut self) -> Result<AppState, StartError> {
         if let Some(url) = &self.config.database_url {
             let db = imbrex_vector::Database::connect(url, self.config.db.clone()).await?;
             self.db = Some(Arc::new(db));
+        }
+        if let Some(url) = &self.config.tile_cache_url {
+            let c = &self.config;
+            self.tile_cache = tile_cache::TileCache::connect(url, &c.tile_cache_prefix, c.tile_cache_ttl_s).await;
         }
         Ok(self)
     }
@@ -112,6 +127,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 pub fn app(state: AppState) -> Router {
     let cors = state.config.cors;
     let cache_control = state.config.cache_control.clone();
+    let tiles = state.tile_cache.clone();
     let mut router = Router::new()
         .merge(routes::landing::router())
         .merge(routes::tms::router())
@@ -121,6 +137,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::collections::router())
         .fallback(routes::not_found)
         .with_state(state)
+        // Inside the ETag layer, so a tile from the shared cache gets the same headers.
+        .layer(axum::middleware::from_fn_with_state(tiles, tile_cache::layer))
         .layer(axum::middleware::from_fn_with_state(cache_control, cache::layer))
         // Outside the ETag layer, so one validator serves both encodings. Images (already
         // compressed) and tiny bodies are sent as they are.

@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve tiles over HTTP (TiTiler- and tipg-compatible API).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Describe a raster: size, bands, CRS, bounds, overviews, zoom range.
     Info(InfoArgs),
     /// List the tile matrix sets, or print one as OGC JSON.
@@ -92,6 +92,14 @@ pub struct ServeArgs {
     /// Do not send CORS headers.
     #[arg(long)]
     pub no_cors: bool,
+
+    /// Redis URL of a tile cache shared by replicas, e.g. redis://127.0.0.1:6379/0.
+    #[arg(long, env = "IMBREX_TILE_CACHE_URL", value_name = "redis://...")]
+    pub tile_cache_url: Option<String>,
+
+    /// Seconds a cached tile lives [default: 3600].
+    #[arg(long, env = "IMBREX_TILE_CACHE_TTL", value_name = "SECONDS")]
+    pub tile_cache_ttl: Option<u64>,
 
     /// Cache-Control header of GET answers, for CDNs and browsers ("" for none)
     /// [default: "public, max-age=3600"].

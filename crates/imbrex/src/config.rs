@@ -55,6 +55,12 @@ fn overrides(args: &ServeArgs) -> Value {
     if args.no_cors {
         m.insert("cors".into(), json!(false));
     }
+    if let Some(v) = &args.tile_cache_url {
+        m.insert("tile_cache_url".into(), json!(v));
+    }
+    if let Some(v) = args.tile_cache_ttl {
+        m.insert("tile_cache_ttl_s".into(), json!(v));
+    }
     if let Some(v) = &args.cache_control {
         m.insert("cache_control".into(), json!(v));
     }

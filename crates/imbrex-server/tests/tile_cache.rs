@@ -1,0 +1,103 @@
+//! The shared tile cache against the real Redis that scripts/test makes sure is running: two
+//! replicas (two apps with one Redis), the second serving what the first rendered.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::get;
+use imbrex_server::{AppState, Config};
+
+fn redis_url() -> String {
+    std::env::var("IMBREX_TEST_REDIS_URL")
+        .expect("IMBREX_TEST_REDIS_URL is not set: run scripts/test, which starts Redis on 127.0.0.1:6379")
+}
+
+async fn replica(config: Config) -> axum::Router {
+    imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap())
+}
+
+async fn keys(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Vec<String> {
+    redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(redis).await.unwrap()
+}
+
+/// A tile of the demo with data: the one under its centre at its minzoom.
+async fn demo_tile(app: &axum::Router) -> String {
+    let tj = get(app, "/cog/WebMercatorQuad/tilejson.json?url=demo").await.json();
+    let c = &tj["center"];
+    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), tj["minzoom"].as_i64().unwrap() as i32).unwrap();
+    format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.png?url=demo", t.z, t.x, t.y)
+}
+
+fn cache_header(r: &common::Reply) -> Option<&str> {
+    r.headers.get(imbrex_server::tile_cache::HEADER).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn replicas_share_tiles_through_redis() {
+    let url = redis_url();
+    let mut redis = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis at IMBREX_TEST_REDIS_URL");
+    let prefix = format!("imbrex-test-{}", std::process::id());
+    let config = Config {
+        tile_cache_url: Some(url.clone()),
+        tile_cache_prefix: prefix.clone(),
+        tile_cache_ttl_s: 120,
+        ..Config::default()
+    };
+    let (a, b) = (replica(config.clone()).await, replica(config).await);
+
+    let path = demo_tile(&a).await;
+
+    let first = get(&a, &path).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(cache_header(&first), Some("miss"));
+    // The write happens after the answer: wait for it.
+    let mut stored = Vec::new();
+    for _ in 0..50 {
+        stored = keys(&mut redis, &prefix).await;
+        if !stored.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored.len(), 1, "one tile stored: {stored:?}");
+    let ttl: i64 = redis::cmd("TTL").arg(&stored[0]).query_async(&mut redis).await.unwrap();
+    assert!(ttl > 0 && ttl <= 120, "ttl {ttl}");
+
+    // The other replica serves it from Redis: same bytes, type and validator.
+    let second = get(&b, &path).await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert_eq!(cache_header(&second), Some("hit"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.content_type(), "image/png");
+    assert_eq!(second.headers.get("etag"), first.headers.get("etag"));
+
+    // Another query is another tile; errors and non-tile routes are not stored.
+    let other = get(&b, &format!("{path}&rescale=0,100")).await;
+    assert_eq!(cache_header(&other), Some("miss"));
+    let outside = get(&a, "/cog/tiles/WebMercatorQuad/5/0/0.png?url=demo").await;
+    assert_eq!(outside.status, StatusCode::NOT_FOUND);
+    assert_eq!(cache_header(&outside), None);
+    let info = get(&a, "/cog/info?url=demo").await;
+    assert_eq!(cache_header(&info), None);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(keys(&mut redis, &prefix).await.len(), 2, "the two tiles only");
+
+    let stored = keys(&mut redis, &prefix).await;
+    let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_cache_is_left_out_not_an_error() {
+    let config = Config { tile_cache_url: Some("redis://127.0.0.1:1/0".into()), ..Config::default() };
+    let app = replica(config).await;
+    let r = get(&app, &demo_tile(&app).await).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(cache_header(&r), None);
+}
