@@ -32,6 +32,12 @@ pub async fn layer(State(cache_control): State<String>, req: Request, next: Next
         return res;
     }
     let (mut parts, body) = res.into_parts();
+    // Documents may be negotiated on Accept (HTML for browsers, JSON for programs): a cache
+    // must keep them apart. Tiles and images never are.
+    let media = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if media.starts_with("text/html") || media.contains("json") {
+        parts.headers.append(header::VARY, HeaderValue::from_static("Accept"));
+    }
     // The value was checked when the state was built (AppState::new).
     if !cache_control.is_empty()
         && !parts.headers.contains_key(header::CACHE_CONTROL)

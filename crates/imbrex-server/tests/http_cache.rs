@@ -57,6 +57,22 @@ async fn answers_carry_cache_control_and_an_etag_that_revalidates() {
 }
 
 #[tokio::test]
+async fn negotiated_documents_vary_on_accept_and_tiles_do_not() {
+    let app = app();
+    let vary = |r: &common::Reply| {
+        r.headers.get_all(header::VARY).iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(",")
+    };
+    let json = get(&app, "/").await;
+    let html = get_headers(&app, "/", &[("accept", "text/html")]).await;
+    assert_ne!(json.content_type(), html.content_type());
+    for r in [&json, &html] {
+        assert!(vary(r).contains("Accept"), "{:?}", r.headers);
+    }
+    let png = get(&app, "/cog/preview.png?url=demo&max_size=64").await;
+    assert!(!vary(&png).split(',').any(|v| v.trim() == "Accept"), "{:?}", png.headers);
+}
+
+#[tokio::test]
 async fn cache_control_is_configurable_and_checked() {
     let none = app_with(Config { cache_control: String::new(), ..Config::default() });
     let r = get(&none, "/tileMatrixSets").await;

@@ -233,8 +233,7 @@ ORDER BY p.pronargs";
 /// Set-returning functions and their arguments, one row per argument or result column
 /// (`mode` 'i' in, 'o'/'t' out, 'b' both, 'v' variadic), in order; a function returning
 /// `SETOF` a table type has that type's columns as its results, and the table's primary key
-/// as its id. Functions of extensions
-/// (PostGIS's own `ST_SquareGrid`, ...) are not published.
+/// as its id. Functions of extensions (PostGIS's own `ST_SquareGrid`, ...) are not published.
 const FEATURE_FUNCTIONS: &str = "
 WITH f AS (
   SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, obj_description(p.oid, 'pg_proc') AS description,
