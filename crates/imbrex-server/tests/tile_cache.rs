@@ -101,3 +101,35 @@ async fn an_unreachable_cache_is_left_out_not_an_error() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(cache_header(&r), None);
 }
+
+#[tokio::test]
+async fn vector_tiles_are_cached_too() {
+    let db = std::env::var("IMBREX_TEST_DATABASE_URL").expect("IMBREX_TEST_DATABASE_URL: run scripts/test");
+    let prefix = format!("imbrex-test-mvt-{}", std::process::id());
+    let config = Config {
+        database_url: Some(db),
+        tile_cache_url: Some(redis_url()),
+        tile_cache_prefix: prefix.clone(),
+        tile_cache_ttl_s: 60,
+        ..Config::default()
+    };
+    let app = replica(config).await;
+    let path = "/collections/public.countries/tiles/WebMercatorQuad/1/1/0";
+    let first = get(&app, path).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    assert_eq!(cache_header(&first), Some("miss"));
+    let mut redis =
+        redis::Client::open(redis_url().as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..50 {
+        if !keys(&mut redis, &prefix).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = get(&app, path).await;
+    assert_eq!(cache_header(&second), Some("hit"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.content_type(), "application/vnd.mapbox-vector-tile");
+    let stored = keys(&mut redis, &prefix).await;
+    let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();
+}
