@@ -23,25 +23,38 @@ fn matches(if_none_match: &str, tag: &str) -> bool {
     if_none_match.split(',').any(|t| t.trim() == "*" || bare(t) == bare(tag))
 }
 
-/// The middleware: `cache_control` is the configured header value ("" for none).
-pub async fn layer(State(cache_control): State<String>, req: Request, next: Next) -> Response {
+/// What the middleware adds.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// The configured `Cache-Control` value ("" for none).
+    pub cache_control: String,
+    /// URLs in documents follow `X-Forwarded-*` (see `BaseUrl`), so documents vary on them.
+    pub forwarded: bool,
+}
+
+/// The middleware.
+pub async fn layer(State(policy): State<Policy>, req: Request, next: Next) -> Response {
     let cacheable = matches!(*req.method(), Method::GET | Method::HEAD) && !NEVER.contains(&req.uri().path());
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let res = next.run(req).await;
-    if !cacheable || res.status().is_server_error() {
+    // Errors are not cached: a collection missing now may be there after POST /refresh.
+    if !cacheable || !res.status().is_success() {
         return res;
     }
     let (mut parts, body) = res.into_parts();
-    // Documents may be negotiated on Accept (HTML for browsers, JSON for programs): a cache
-    // must keep them apart. Tiles and images never are.
+    // Documents may be negotiated on Accept (HTML for browsers, JSON for programs) and hold
+    // absolute URLs: a cache must keep the variants apart. Tiles and images are neither.
     let media = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if media.starts_with("text/html") || media.contains("json") {
+    if media.starts_with("text/html") || media.contains("json") || media.contains("xml") {
         parts.headers.append(header::VARY, HeaderValue::from_static("Accept"));
+        if policy.forwarded {
+            parts.headers.append(header::VARY, HeaderValue::from_static("X-Forwarded-Host, X-Forwarded-Proto"));
+        }
     }
     // The value was checked when the state was built (AppState::new).
-    if !cache_control.is_empty()
+    if !policy.cache_control.is_empty()
         && !parts.headers.contains_key(header::CACHE_CONTROL)
-        && let Ok(v) = HeaderValue::from_str(&cache_control)
+        && let Ok(v) = HeaderValue::from_str(&policy.cache_control)
     {
         parts.headers.insert(header::CACHE_CONTROL, v);
     }

@@ -15,6 +15,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Path prefix when served behind a proxy under a sub-path (e.g. `/tiles`).
     pub root_path: String,
+    /// Trust `X-Forwarded-Host`/`X-Forwarded-Proto` for the URLs imbrex writes (only behind a
+    /// proxy that sets them; documents then vary on them for caches).
+    pub forwarded_headers: bool,
     /// Extra TileMatrixSet documents (OGC TMS v2 JSON) to register.
     pub tms: Vec<PathBuf>,
     /// Folders whose files `url=` may name. The embedded demo is always allowed.
@@ -54,6 +57,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             root_path: String::new(),
+            forwarded_headers: false,
             tms: Vec::new(),
             allow_path: Vec::new(),
             allow_url: Vec::new(),

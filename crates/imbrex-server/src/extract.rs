@@ -83,14 +83,21 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 }
 
 /// The externally visible base URL of this server (`http://host:port` plus any root path),
-/// honouring `X-Forwarded-Proto`/`X-Forwarded-Host` from a reverse proxy.
+/// honouring `X-Forwarded-Proto`/`X-Forwarded-Host` only when the configuration says a
+/// proxy sets them (`forwarded_headers`): otherwise any client could name the host that
+/// links and script URLs point to, and a CDN, which does not key on those headers, would
+/// keep that page for everyone.
 #[derive(Clone, Debug)]
 pub struct BaseUrl(pub String);
 
 impl BaseUrl {
-    pub fn from_headers(headers: &HeaderMap, root_path: &str) -> BaseUrl {
+    pub fn from_headers(headers: &HeaderMap, root_path: &str, forwarded: bool) -> BaseUrl {
         let get = |name: &str| {
-            headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.split(',').next().unwrap_or("").trim())
+            headers
+                .get(name)
+                .filter(|_| forwarded)
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(',').next().unwrap_or("").trim())
         };
         let scheme = get("x-forwarded-proto").filter(|s| *s == "https" || *s == "http").unwrap_or("http");
         let host = get("x-forwarded-host")
@@ -114,7 +121,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app: crate::AppState = axum::extract::FromRef::from_ref(state);
-        Ok(BaseUrl::from_headers(&parts.headers, &app.config.root_path))
+        Ok(BaseUrl::from_headers(&parts.headers, &app.config.root_path, app.config.forwarded_headers))
     }
 }
 
@@ -173,11 +180,21 @@ mod tests {
     fn base_url_ignores_hostile_hosts() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, "example.org:8000".parse().unwrap());
-        assert_eq!(BaseUrl::from_headers(&h, "").0, "http://example.org:8000");
+        assert_eq!(BaseUrl::from_headers(&h, "", true).0, "http://example.org:8000");
         h.insert("x-forwarded-proto", "https".parse().unwrap());
-        assert_eq!(BaseUrl::from_headers(&h, "/tiles/").join("/api"), "https://example.org:8000/tiles/api");
+        assert_eq!(BaseUrl::from_headers(&h, "/tiles/", true).join("/api"), "https://example.org:8000/tiles/api");
         h.insert(header::HOST, "evil\"<script>".parse().unwrap());
         h.remove("x-forwarded-proto");
-        assert_eq!(BaseUrl::from_headers(&h, "").0, "http://localhost");
+        assert_eq!(BaseUrl::from_headers(&h, "", true).0, "http://localhost");
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_when_configured() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "tiles.example.org".parse().unwrap());
+        h.insert("x-forwarded-host", "attacker.example".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert_eq!(BaseUrl::from_headers(&h, "", false).0, "http://tiles.example.org");
+        assert_eq!(BaseUrl::from_headers(&h, "", true).0, "https://attacker.example");
     }
 }

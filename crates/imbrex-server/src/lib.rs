@@ -111,7 +111,8 @@ impl AppState {
         }
         if let Some(url) = &self.config.tile_cache_url {
             let c = &self.config;
-            self.tile_cache = tile_cache::TileCache::connect(url, &c.tile_cache_prefix, c.tile_cache_ttl_s).await;
+            let prefix = format!("{}:{}", c.tile_cache_prefix, tile_cache::config_fingerprint(c));
+            self.tile_cache = tile_cache::TileCache::connect(url, &prefix, c.tile_cache_ttl_s).await;
         }
         Ok(self)
     }
@@ -126,7 +127,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 /// compression).
 pub fn app(state: AppState) -> Router {
     let cors = state.config.cors;
-    let cache_control = state.config.cache_control.clone();
+    let policy =
+        cache::Policy { cache_control: state.config.cache_control.clone(), forwarded: state.config.forwarded_headers };
     let tiles = state.tile_cache.clone();
     let mut router = Router::new()
         .merge(routes::landing::router())
@@ -139,7 +141,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         // Inside the ETag layer, so a tile from the shared cache gets the same headers.
         .layer(axum::middleware::from_fn_with_state(tiles, tile_cache::layer))
-        .layer(axum::middleware::from_fn_with_state(cache_control, cache::layer))
+        .layer(axum::middleware::from_fn_with_state(policy, cache::layer))
         // Outside the ETag layer, so one validator serves both encodings. Images (already
         // compressed) and tiny bodies are sent as they are.
         .layer(tower_http::compression::CompressionLayer::new().gzip(true));

@@ -27,7 +27,8 @@ const TIMEOUT: Duration = Duration::from_millis(250);
 /// Says whether an answer came from the cache (`hit`) or was rendered and stored (`miss`).
 pub const HEADER: &str = "x-imbrex-cache";
 
-/// The shared cache: a reconnecting Redis connection, the key prefix and the time-to-live.
+/// The shared cache: a reconnecting Redis connection, the key prefix (with a fingerprint of
+/// the configuration) and the time-to-live.
 #[derive(Clone)]
 pub struct TileCache {
     redis: ConnectionManager,
@@ -35,9 +36,27 @@ pub struct TileCache {
     ttl_s: u64,
 }
 
+/// A fingerprint of what a tile depends on besides its URL (allowed paths and hosts, limits,
+/// database, grids): replicas configured differently never share tiles, so one cannot serve
+/// what another would refuse. Addresses, logging and the cache's own settings are left out,
+/// so replicas of one deployment do share.
+pub fn config_fingerprint(config: &crate::Config) -> String {
+    let mut c = config.clone();
+    c.listen = crate::Config::default().listen;
+    c.log_format = crate::Config::default().log_format;
+    c.tile_cache_url = None;
+    c.tile_cache_ttl_s = 0;
+    c.cache_control.clear();
+    let text = serde_json::to_string(&c).unwrap_or_default();
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
 impl TileCache {
-    /// Connect; `None` (logged) when Redis cannot be reached at start.
+    /// Connect; `None` (logged) when Redis cannot be reached at start. `prefix` should hold
+    /// [`config_fingerprint`].
     pub async fn connect(url: &str, prefix: &str, ttl_s: u64) -> Option<TileCache> {
+        // `SET ... EX 0` is an error in Redis.
+        let ttl_s = ttl_s.max(1);
         let client = match redis::Client::open(url) {
             Ok(c) => c,
             Err(e) => {

@@ -46,12 +46,14 @@ async fn answers_carry_cache_control_and_an_etag_that_revalidates() {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.starts_with(b"\x89PNG"));
 
-    // Client errors may be cached (a tile outside the data stays outside); health never is,
-    // and neither is a server error.
+    // Errors are not cached (a collection missing now may appear after /refresh), and
+    // health never is.
     let r = get(&app, "/cog/tiles/WebMercatorQuad/0/0/0.png?url=demo&rescale=a").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(header(&r, header::CACHE_CONTROL).is_some());
-    assert!(header(&r, header::ETAG).is_none(), "only 200 answers get a validator");
+    assert!(header(&r, header::CACHE_CONTROL).is_none() && header(&r, header::ETAG).is_none());
+    let r = get(&app, "/collections/public.nope").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(header(&r, header::CACHE_CONTROL).is_none());
     let r = get(&app, "/healthz").await;
     assert!(header(&r, header::CACHE_CONTROL).is_none() && header(&r, header::ETAG).is_none());
 }
@@ -70,6 +72,16 @@ async fn negotiated_documents_vary_on_accept_and_tiles_do_not() {
     }
     let png = get(&app, "/cog/preview.png?url=demo&max_size=64").await;
     assert!(!vary(&png).split(',').any(|v| v.trim() == "Accept"), "{:?}", png.headers);
+
+    // Forwarded headers are ignored unless configured (a client cannot make a cached page
+    // load scripts from its own host); when configured, documents vary on them.
+    let forged = get_headers(&app, "/collections?f=html", &[("x-forwarded-host", "attacker.example")]).await;
+    assert!(!forged.text().contains("attacker.example"));
+    assert!(!vary(&forged).contains("X-Forwarded-Host"));
+    let proxied = app_with(Config { forwarded_headers: true, ..Config::default() });
+    let r = get_headers(&proxied, "/", &[("x-forwarded-host", "tiles.example.org")]).await;
+    assert!(r.text().contains("http://tiles.example.org/"), "{}", r.text());
+    assert!(vary(&r).contains("X-Forwarded-Host"));
 }
 
 #[tokio::test]

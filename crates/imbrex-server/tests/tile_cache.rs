@@ -50,7 +50,11 @@ async fn replicas_share_tiles_through_redis() {
         tile_cache_ttl_s: 120,
         ..Config::default()
     };
-    let (a, b) = (replica(config.clone()).await, replica(config).await);
+    let (a, b) = (replica(config.clone()).await, replica(config.clone()).await);
+    // A replica configured differently (here: fewer limits on output) keeps its own tiles.
+    let mut other_config = config;
+    other_config.limits.max_output_pixels /= 2;
+    let c = replica(other_config).await;
 
     let path = demo_tile(&a).await;
 
@@ -78,6 +82,10 @@ async fn replicas_share_tiles_through_redis() {
     assert_eq!(second.content_type(), "image/png");
     assert_eq!(second.headers.get("etag"), first.headers.get("etag"));
 
+    let elsewhere = get(&c, &path).await;
+    assert_eq!(cache_header(&elsewhere), Some("miss"), "another configuration, another cache");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
     // Another query is another tile; errors and non-tile routes are not stored.
     let other = get(&b, &format!("{path}&rescale=0,100")).await;
     assert_eq!(cache_header(&other), Some("miss"));
@@ -87,7 +95,7 @@ async fn replicas_share_tiles_through_redis() {
     let info = get(&a, "/cog/info?url=demo").await;
     assert_eq!(cache_header(&info), None);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(keys(&mut redis, &prefix).await.len(), 2, "the two tiles only");
+    assert_eq!(keys(&mut redis, &prefix).await.len(), 3, "the two tiles of a and b, and c's own");
 
     let stored = keys(&mut redis, &prefix).await;
     let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();

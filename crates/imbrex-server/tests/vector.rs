@@ -72,8 +72,14 @@ async fn catalog_publishes_geometry_tables_and_views() {
     let expected: BTreeSet<String> = expected
         .into_iter()
         .chain(
-            ["public.points_near", "public.points3857_upto", "public.tile_frame", "public.slow_points"]
-                .map(String::from),
+            [
+                "public.points_near",
+                "public.points3857_upto",
+                "public.tile_frame",
+                "public.slow_points",
+                "public.countries_named",
+            ]
+            .map(String::from),
         )
         .collect();
     assert_eq!(ids, expected);
@@ -720,11 +726,29 @@ async fn feature_functions_are_collections_called_with_the_query_parameters() {
     let left: i64 = db.query_one("SELECT count(*) FROM points1", &[]).await.unwrap().get(0);
     assert_eq!(left, 30);
 
+    // A text argument holding SQL is a value: no country starts with it, nothing is dropped.
+    let evil: String = form_urlencoded::byte_serialize(b"x'); DROP TABLE countries; --").collect();
+    let page = ok(&get(&app, &format!("/collections/public.countries_named/items?prefix={evil}")).await, "evil");
+    assert_eq!(page["numberMatched"], 0);
+    let page = ok(&get(&app, "/collections/public.countries_named/items?prefix=Fr&limit=50").await, "prefix");
+    let fr: i64 = db.query_one("SELECT count(*) FROM countries WHERE name LIKE 'Fr%'", &[]).await.unwrap().get(0);
+    assert!(fr > 0);
+    assert_eq!(page["numberMatched"], fr);
+    let countries: i64 = db.query_one("SELECT count(*) FROM countries", &[]).await.unwrap().get(0);
+    assert!(countries > 100);
+
+    // Functions that could write or act with another role's rights, and overloaded names
+    // (a call by names could match several), are not published.
+    for id in ["public.points_volatile", "public.points_definer", "public.points_overloaded"] {
+        assert_eq!(get(&app, &format!("/collections/{id}")).await.status, StatusCode::NOT_FOUND, "{id}");
+    }
+
     // SETOF a 3857 table: geometries come out in longitude/latitude, as from the table.
     let page = ok(&get(&app, "/collections/public.points3857_upto/items?max_gid=3&limit=10&sortby=gid").await, "3857");
     assert_eq!(page["numberMatched"], 3);
     let table = ok(&get(&app, "/collections/public.points3857/items?ids=1,2,3&limit=10").await, "table");
     assert_eq!(page["features"].as_array().unwrap().len(), 3);
+    assert_eq!(table["features"].as_array().unwrap().len(), 3);
     for (a, b) in page["features"].as_array().unwrap().iter().zip(table["features"].as_array().unwrap()) {
         let (pa, pb) = (&a["geometry"]["coordinates"], &b["geometry"]["coordinates"]);
         assert!(close(pa[0].as_f64().unwrap(), pb[0].as_f64().unwrap()), "{pa} vs {pb}");
@@ -744,8 +768,10 @@ async fn feature_functions_are_collections_called_with_the_query_parameters() {
     let mut gids: Vec<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();
     gids.sort();
     assert_eq!(gids, (1..=7).collect::<Vec<i64>>());
+    // The path names the tile: z/x/y in the query string do not override it.
     for (z, x, y) in [(3, 2, 5), (5, 17, 9)] {
-        let r = get(&app, &format!("/collections/public.tile_frame/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
+        let r =
+            get(&app, &format!("/collections/public.tile_frame/tiles/WebMercatorQuad/{z}/{x}/{y}?z=0&x=0&y=0")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let features = decode(&r.body);
         assert_eq!(features.len(), 1);

@@ -227,13 +227,16 @@ WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND p.prorettype = 'bytea'::regtyp
   AND p.proargtypes[2] = 'int4'::regtype
   AND (p.pronargs = 3 OR p.proargtypes[3] IN ('json'::regtype, 'jsonb'::regtype))
   AND has_function_privilege(p.oid, 'EXECUTE')
-  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                  WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
 ORDER BY p.pronargs";
 
 /// Set-returning functions and their arguments, one row per argument or result column
 /// (`mode` 'i' in, 'o'/'t' out, 'b' both, 'v' variadic), in order; a function returning
 /// `SETOF` a table type has that type's columns as its results, and the table's primary key
-/// as its id. Functions of extensions (PostGIS's own `ST_SquareGrid`, ...) are not published.
+/// as its id. Functions of extensions (PostGIS's own `ST_SquareGrid`, ...) are not published,
+/// nor, unless `tables` names them, VOLATILE or SECURITY DEFINER ones: a GET must not write
+/// data or act with another role's rights because a function happens to be in the schema.
 const FEATURE_FUNCTIONS: &str = "
 WITH f AS (
   SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, obj_description(p.oid, 'pg_proc') AS description,
@@ -243,7 +246,9 @@ WITH f AS (
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
   WHERE n.nspname = ANY($1) AND p.prokind = 'f' AND p.proretset
     AND has_function_privilege(p.oid, 'EXECUTE')
-    AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    AND ((p.provolatile <> 'v' AND NOT p.prosecdef) OR n.nspname || '.' || p.proname = ANY($2))
 )
 SELECT f.oid::int8, f.schema, f.name, f.description, f.ndefaults, a.i::int4, coalesce(f.names[a.i], ''),
        a.mode, t.typname::text, format_type(a.typ, NULL), false
@@ -358,21 +363,26 @@ fn allowed(options: &DbOptions, id: &str) -> bool {
 }
 
 /// Set-returning functions with a geometry among their results, as collections (their id
-/// column: the primary key of the table type they return, else a result named `id`). Overloads
-/// after the first of a name, and functions with an unnamed input, are left out: requests
-/// pass arguments by name.
+/// column: the primary key of the table type they return, else a result named `id`).
+/// Overloaded names, and functions with an unnamed or variadic input or an unnamed result,
+/// are left out: requests pass arguments by name and results are read by name.
 async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<Collection>> {
-    let rows = client.query(FEATURE_FUNCTIONS, &[&options.schemas]).await?;
+    let rows = client.query(FEATURE_FUNCTIONS, &[&options.schemas, &options.tables]).await?;
     let mut by_oid: BTreeMap<i64, Vec<&tokio_postgres::Row>> = BTreeMap::new();
     for r in &rows {
         by_oid.entry(r.get(0)).or_default().push(r);
+    }
+    // Overloaded names are left out: a call by parameter names could match several.
+    let mut overloads: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for args in by_oid.values() {
+        *overloads.entry((args[0].get(1), args[0].get(2))).or_default() += 1;
     }
     let mut out: Vec<Collection> = Vec::new();
     for args in by_oid.values() {
         let first = args[0];
         let (schema, name): (String, String) = (first.get(1), first.get(2));
         let id = format!("{schema}.{name}");
-        if !allowed(options, &id) || out.iter().any(|c| c.id == id) {
+        if !allowed(options, &id) || overloads[&(schema.clone(), name.clone())] > 1 {
             continue;
         }
         let inputs = args.iter().filter(|r| matches!(r.get::<_, String>(7).as_str(), "i" | "b" | "v")).count();
@@ -383,11 +393,13 @@ async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<C
         for r in args {
             let (arg, mode, typ, sql_type): (String, String, String, String) = (r.get(6), r.get(7), r.get(8), r.get(9));
             if matches!(mode.as_str(), "i" | "b" | "v") {
-                named &= !arg.is_empty();
+                // VARIADIC arguments cannot be passed by name without the keyword.
+                named &= !arg.is_empty() && mode != "v";
                 let required = params.len() < inputs.saturating_sub(defaults);
                 params.push(FunctionParam { name: arg.clone(), pg_type: typ.clone(), sql_type, required });
             }
             if matches!(mode.as_str(), "o" | "b" | "t") {
+                named &= !arg.is_empty();
                 match typ.as_str() {
                     "geometry" | "geography" => geometry_columns.push(GeometryColumn {
                         name: arg,

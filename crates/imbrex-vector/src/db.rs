@@ -83,6 +83,7 @@ impl Database {
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
             Err(Error::Unavailable(e)) => tracing::warn!(error = %e, "database unavailable; catalog loads later"),
+            Err(Error::Timeout) => tracing::warn!("reading the catalog timed out; it loads later"),
             Err(e) => return Err(e),
         }
         Ok(db)

@@ -89,11 +89,12 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let filter =
         if g.geography { format!("{col} && ({filter_env})::geography") } else { format!("{col} && {filter_env}") };
     let cond = q.selection.conditions(c, g, &mut p)?;
-    // A function collection with z, x and y parameters is told which tile is wanted.
+    // A function collection with z, x and y parameters is told which tile is wanted; the
+    // path says so, whatever the query string claims.
     let mut args = q.selection.args.clone();
     for (name, v) in [("z", tile.z as i64), ("x", tile.x as i64), ("y", tile.y as i64)] {
         if c.params().iter().any(|a| a.name == name) {
-            args.entry(name.to_string()).or_insert_with(|| v.to_string());
+            args.insert(name.to_string(), v.to_string());
         }
     }
     let table = c.from_sql(&args, &mut p)?;

@@ -85,6 +85,10 @@ pub struct ServeArgs {
     #[arg(long, env = "IMBREX_ROOT_PATH", value_name = "PATH")]
     pub root_path: Option<String>,
 
+    /// Behind a proxy that sets X-Forwarded-Host/-Proto: use them in the URLs imbrex writes.
+    #[arg(long)]
+    pub forwarded_headers: bool,
+
     /// Do not serve the embedded demo dataset.
     #[arg(long)]
     pub no_demo: bool,

@@ -49,6 +49,9 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(root) = &args.root_path {
         m.insert("root_path".into(), json!(root));
     }
+    if args.forwarded_headers {
+        m.insert("forwarded_headers".into(), json!(true));
+    }
     if args.no_demo {
         m.insert("demo".into(), json!(false));
     }
