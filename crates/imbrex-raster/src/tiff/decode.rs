@@ -148,7 +148,15 @@ fn decompress(code: u16, data: &[u8], expected: usize) -> Result<Vec<u8>, String
             (&mut dec).take(expected as u64).read_to_end(&mut out).map_err(|e| format!("ZSTD: {e}"))?;
             Ok(out)
         }
-        c::LZMA => Err("LZMA compression is not supported".into()),
+        c::LZMA => {
+            // libtiff wraps LZMA2 in an xz stream (no integrity check).
+            let mut out = Vec::with_capacity(expected);
+            lzma_rust2::XzReader::new(data, false)
+                .take(expected as u64)
+                .read_to_end(&mut out)
+                .map_err(|e| format!("LZMA: {e}"))?;
+            Ok(out)
+        }
         c::OLD_JPEG => Err("old-style JPEG (compression 6) is not supported".into()),
         c::JPEG2000 => Err("JPEG 2000 compression is not supported".into()),
         c::JXL => Err("JPEG XL compression is not supported".into()),
@@ -382,10 +390,17 @@ fn decode_lerc(img: &TiffImage, data: &[u8], cols: u32, rows: u32, spp: usize) -
         other => return Err(format!("LERC additional compression {other} is not supported")),
     };
     let info = lerc::decode_info(&blob).map_err(|e| format!("LERC: {e}"))?;
-    if info.width != cols || info.height != rows || (info.depth * info.bands) as usize != spp {
+    let (depth, bands) = (info.depth as usize, info.bands as usize);
+    // libtiff's layouts for a pixel-interleaved block: one blob of `spp` values per pixel;
+    // or, for floats where only some samples of a pixel are NaN, `spp` single-value bands
+    // one after the other, each with its own mask; or, for bytes whose last sample is an
+    // alpha of only 0 and 255, the other samples with the alpha as the blob's mask.
+    let alpha_as_mask =
+        img.dtype == crate::DataType::Uint8 && bands == 1 && depth + 1 == spp && img.extra_samples.last() == Some(&2);
+    if info.width != cols || info.height != rows || (depth * bands != spp && !alpha_as_mask) {
         return Err(format!(
-            "LERC blob is {}x{}x{}x{}, the block {cols}x{rows}x{spp}",
-            info.width, info.height, info.depth, info.bands
+            "LERC blob is {}x{}x{depth}x{bands}, the block {cols}x{rows}x{spp}",
+            info.width, info.height
         ));
     }
     let image = lerc::decode(&blob).map_err(|e| format!("LERC: {e}"))?;
@@ -402,11 +417,40 @@ fn decode_lerc(img: &TiffImage, data: &[u8], cols: u32, rows: u32, spp: usize) -
     if buffer.dtype() != img.dtype {
         buffer = buffer.cast(img.dtype);
     }
+    let n = cols as usize * rows as usize;
+    let fill = if img.dtype.is_float() { f64::NAN } else { 0.0 };
+    if alpha_as_mask {
+        let mask = image.valid_masks.first();
+        let mut out = Vec::with_capacity(n * spp);
+        if let Buffer::Uint8(v) = &buffer {
+            for px in 0..n {
+                out.extend_from_slice(&v[px * depth..(px + 1) * depth]);
+                out.push(if mask.is_none_or(|m| m.is_valid(px)) { 255 } else { 0 });
+            }
+        }
+        return Ok(Buffer::Uint8(out));
+    }
+    if bands > 1 && depth == 1 {
+        // Band-sequential blobs to pixel-interleaved samples, each band with its mask.
+        crate::with_buffer!(&mut buffer, v, T => {
+            let mut out = vec![T::default(); n * bands];
+            for b in 0..bands {
+                let mask = image.valid_masks.get(b).filter(|m| !m.is_all_valid());
+                for px in 0..n {
+                    out[px * bands + b] = match mask {
+                        Some(m) if !m.is_valid(px) => T::from_f64(fill),
+                        _ => v[b * n + px],
+                    };
+                }
+            }
+            *v = out;
+        });
+        return Ok(buffer);
+    }
     if let Some(mask) = image.valid_masks.first().filter(|m| !m.is_all_valid()) {
         let depth = spp.max(1);
-        let fill = if img.dtype.is_float() { f64::NAN } else { 0.0 };
         crate::with_buffer!(&mut buffer, v, T => {
-            for px in 0..(cols as usize * rows as usize) {
+            for px in 0..n {
                 if !mask.is_valid(px) {
                     v[px * depth..(px + 1) * depth].iter_mut().for_each(|s| *s = T::from_f64(fill));
                 }
