@@ -382,6 +382,40 @@ fn projection_params(keys: &GeoKeys) -> Result<(String, String), String> {
                 ),
             )
         }
+        // Projections with one origin and no other parameter, as GDAL names them in WKT 1.
+        12 | 13 | 14 | 18 | 19 | 20 | 21 | 22 | 23 | 24 => {
+            let (proj, name, lat_name, lon_name) = match ct {
+                12 => ("aeqd", "Azimuthal_Equidistant", "latitude_of_center", "longitude_of_center"),
+                13 => ("eqdc", "Equidistant_Conic", "latitude_of_center", "longitude_of_center"),
+                14 => ("stere", "Stereographic", "latitude_of_origin", "central_meridian"),
+                18 => ("cass", "Cassini_Soldner", "latitude_of_origin", "central_meridian"),
+                19 => ("gnom", "Gnomonic", "latitude_of_origin", "central_meridian"),
+                20 => ("mill", "Miller_Cylindrical", "latitude_of_center", "longitude_of_center"),
+                21 => ("ortho", "Orthographic", "latitude_of_origin", "central_meridian"),
+                22 => ("poly", "Polyconic", "latitude_of_origin", "central_meridian"),
+                23 => ("robin", "Robinson", "", "longitude_of_center"),
+                _ => ("sinu", "Sinusoidal", "", "longitude_of_center"),
+            };
+            let mut p = format!("+proj={proj}");
+            let mut w = format!("PROJECTION[\"{name}\"]");
+            if ct == 13 {
+                p += &format!(" +lat_1={sp1} +lat_2={sp2}");
+                w += &format!(",{},{}", param("standard_parallel_1", sp1), param("standard_parallel_2", sp2));
+            }
+            if !lat_name.is_empty() {
+                p += &format!(" +lat_0={lat0}");
+                w += &format!(",{}", param(lat_name, lat0));
+            }
+            p += &format!(" +lon_0={lon0}");
+            w += &format!(",{}", param(lon_name, lon0));
+            if ct == 14 {
+                p += &format!(" +k={k0}");
+                w += &format!(",{}", param("scale_factor", k0));
+            }
+            p += &format!(" +x_0={fe} +y_0={fn_}");
+            w += &format!(",{},{}", param("false_easting", fe), param("false_northing", fn_));
+            (p, w)
+        }
         other => return Err(format!("coordinate transformation {other} is not supported")),
     };
     Ok(out)
