@@ -196,6 +196,10 @@ fn nearest<T: Sample>(
     let plane = sw * sh;
     let dplane = dst_w * dst_h;
     let edge = corner_fails(t, &src.win);
+    // GDAL has nearest kernels for Byte, Int16, UInt16 and Float32 only, which copy a value
+    // as it is; other types go through `GWKRealCase`, whose `GWKSetPixelValue` keeps
+    // integer values off the destination nodata value.
+    let real_case = !matches!(T::DTYPE, DataType::Uint8 | DataType::Int16 | DataType::Uint16 | DataType::Float32);
     let mut xs = vec![0.0; dst_w];
     let mut ys = vec![0.0; dst_w];
     let mut ok = vec![false; dst_w];
@@ -224,6 +228,9 @@ fn nearest<T: Sample>(
                     set_blended(slot, value.to_f64(), density, out.density[doff] as f64);
                 } else {
                     *slot = value;
+                    if real_case {
+                        avoid_nodata(slot, out.nodata);
+                    }
                 }
             }
             overlay_density(&mut out.density[doff], density);
@@ -274,7 +281,8 @@ fn adjust_on_edge(
     }
 }
 
-/// `GWKSetPixelValueRealT` for a partially transparent source pixel.
+/// `GWKSetPixelValueRealT` for a partially transparent source pixel (`GWKClampValueT`
+/// rounding).
 fn set_blended<T: Sample>(slot: &mut T, value: f64, density: f64, dst_density: f64) {
     if density < 0.0001 {
         return;
@@ -285,7 +293,7 @@ fn set_blended<T: Sample>(slot: &mut T, value: f64, density: f64, dst_density: f
     }
     let influence = (1.0 - density) * dst_density;
     let v = (value * density + slot.to_f64() * influence) / (density + influence);
-    *slot = T::from_f64(v);
+    *slot = clamp_value(v);
 }
 
 /// `GWKOverlayDensity`.
@@ -423,6 +431,13 @@ fn set_real<T: Sample>(slot: &mut T, density: f64, value: f64, dst_density: f64,
         v = (v * density + slot.to_f64() * influence) / (density + influence);
     }
     *slot = clamp_value(v);
+    avoid_nodata(slot, nodata);
+}
+
+/// `GWKSetPixelValue`'s last step: an integer value equal to the destination nodata value
+/// moves one step off it (up from the type's minimum, down otherwise), so a valid pixel
+/// never reads as a hole. Floats are written as they are.
+fn avoid_nodata<T: Sample>(slot: &mut T, nodata: Option<f64>) {
     if !T::DTYPE.is_float()
         && let Some(nd) = nodata
         && nd == slot.to_f64()
