@@ -336,6 +336,11 @@ impl Buffer {
         with_buffer!(self, v, T => v[i].to_f64())
     }
 
+    /// Set sample `i` from an f64 (converted as [`Sample::from_f64`] does).
+    pub fn set_f64(&mut self, i: usize, value: f64) {
+        with_buffer!(self, v, T => v[i] = T::from_f64(value))
+    }
+
     /// All samples as f64 (for statistics and band math).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         with_buffer!(self, v, T => v.iter().map(|s| s.to_f64()).collect())

@@ -25,6 +25,10 @@ pub struct ImageData {
     pub nodata: Option<f64>,
     pub scales: Vec<f64>,
     pub offsets: Vec<f64>,
+    /// The dataset's own alpha band, as read with the data (rio-tiler's `alpha_mask`): when
+    /// present it, not the validity, is the image's mask (partly transparent pixels stay
+    /// partly transparent).
+    pub alpha_mask: Option<Buffer>,
 }
 
 impl ImageData {
@@ -32,9 +36,9 @@ impl ImageData {
         self.data.dtype()
     }
 
-    /// The merged mask: a pixel is valid (255) when it is valid in every band, as the oracle
-    /// and TiTiler's output masks are.
-    pub fn mask(&self) -> Vec<u8> {
+    /// 255 where a pixel is valid in every band (rio-tiler masks a band-math result there,
+    /// and the shared oracle's tile masks are these).
+    pub fn valid_all(&self) -> Vec<u8> {
         let n = self.width * self.height;
         let mut out = vec![255u8; n];
         for b in 0..self.count {
@@ -47,9 +51,66 @@ impl ImageData {
         out
     }
 
-    /// Number of valid pixels of the merged mask.
+    /// 255 where a pixel is valid in at least one band: rio-tiler's merged mask
+    /// (`numpy.logical_or.reduce(~array.mask)`), what TiTiler draws as opaque.
+    pub fn valid_any(&self) -> Vec<u8> {
+        let n = self.width * self.height;
+        let mut out = vec![0u8; n];
+        for b in 0..self.count {
+            for (o, m) in out.iter_mut().zip(&self.band_mask[b * n..(b + 1) * n]) {
+                if *m != 0 {
+                    *o = 255;
+                }
+            }
+        }
+        out
+    }
+
+    /// The image's mask on 0-255 (rio-tiler's `ImageData.mask` brought to 8 bits): the alpha
+    /// band when the dataset has one, else 255 where any band is valid.
+    pub fn mask(&self) -> Vec<u8> {
+        match &self.alpha_mask {
+            Some(alpha) => {
+                let (lo, hi) = (alpha.dtype().min_value(), alpha.dtype().max_value());
+                (0..alpha.len())
+                    .map(|i| {
+                        let v = alpha.get_f64(i);
+                        if alpha.dtype() == DataType::Uint8 {
+                            v as u8
+                        } else {
+                            crate::render::colormap::cast_u8((v.clamp(lo, hi) - lo) / (hi - lo) * 255.0)
+                        }
+                    })
+                    .collect()
+            }
+            None => self.valid_any(),
+        }
+    }
+
+    /// rio-tiler's `ImageData.mask` in its own type, as TiTiler appends it to NPY output:
+    /// the alpha band when there is one, else the type's maximum where any band is valid
+    /// and its minimum elsewhere.
+    pub fn typed_mask(&self) -> Buffer {
+        match &self.alpha_mask {
+            Some(alpha) => alpha.clone(),
+            None => {
+                let dtype = self.dtype();
+                let (lo, hi) = (dtype.min_value(), dtype.max_value());
+                let any = self.valid_any();
+                let mut out = Buffer::filled(dtype, any.len(), lo);
+                for (i, &m) in any.iter().enumerate() {
+                    if m != 0 {
+                        out.set_f64(i, hi);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Number of pixels valid in every band.
     pub fn valid_pixels(&self) -> usize {
-        self.mask().iter().filter(|&&m| m != 0).count()
+        self.valid_all().iter().filter(|&&m| m != 0).count()
     }
 
     /// One band's samples as f64 (for statistics and band math).
@@ -85,6 +146,7 @@ impl ImageData {
             nodata: self.nodata,
             scales: bands.iter().map(|&b| self.scales.get(b).copied().unwrap_or(1.0)).collect(),
             offsets: bands.iter().map(|&b| self.offsets.get(b).copied().unwrap_or(0.0)).collect(),
+            alpha_mask: self.alpha_mask.clone(),
         }
     }
 
@@ -109,7 +171,16 @@ impl ImageData {
                 band_mask.extend_from_slice(&self.band_mask[row + pad..row + pad + w]);
             }
         }
-        ImageData { width: w, height: h, data, band_mask, ..self.clone() }
+        let alpha_mask = self.alpha_mask.as_ref().map(|a| {
+            crate::with_buffer!(a, v, T => {
+                let mut out = Vec::with_capacity(w * h);
+                for y in pad..pad + h {
+                    out.extend_from_slice(&v[y * self.width + pad..y * self.width + pad + w]);
+                }
+                <T as crate::array::Sample>::wrap(out)
+            })
+        });
+        ImageData { width: w, height: h, data, band_mask, alpha_mask, ..self.clone() }
     }
 
     /// Apply scale and offset (rio-tiler's `unscale`): float32 samples `v * scale + offset`.

@@ -1,17 +1,9 @@
-//! NumPy `.npy` output: TiTiler's raw tile format (data bands, then the mask as one more
-//! band, in numpy's promoted type).
+//! NumPy `.npy` output: TiTiler's raw tile format (data bands, then rio-tiler's mask as one
+//! more band, in numpy's promoted type).
 
 use crate::array::{Buffer, DataType};
 use crate::image::ImageData;
 use crate::with_buffer;
-
-/// The type numpy gives `concatenate([data, uint8 mask])`.
-fn promoted(dtype: DataType) -> DataType {
-    match dtype {
-        DataType::Int8 => DataType::Int16,
-        other => other,
-    }
-}
 
 fn descr(dtype: DataType) -> &'static str {
     match dtype {
@@ -48,12 +40,12 @@ pub fn encode(data: &Buffer, shape: &[usize]) -> Vec<u8> {
     out
 }
 
-/// `(bands + 1, height, width)`: `bands` planes followed by an alpha/mask plane, in
-/// numpy's promoted type.
-pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask: &[u8]) -> Vec<u8> {
-    let dtype = promoted(data.dtype());
+/// `(bands + 1, height, width)`: `bands` planes followed by a mask plane, in the type numpy
+/// gives their concatenation.
+pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask: &Buffer) -> Vec<u8> {
+    let dtype = promoted(data.dtype(), mask.dtype());
     let mut all = data.cast(dtype);
-    let mask = Buffer::Uint8(mask.to_vec()).cast(dtype);
+    let mask = mask.cast(dtype);
     with_buffer!(&mut all, v, T => {
         if let Some(m) = mask.as_slice::<T>() {
             v.extend_from_slice(m);
@@ -62,9 +54,36 @@ pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask:
     encode(&all, &[bands + 1, height, width])
 }
 
+/// numpy's `promote_types` over the sample types imbrex has (int64 has no place here: a
+/// 32-bit integer mixed with the other signedness becomes float64).
+fn promoted(a: DataType, b: DataType) -> DataType {
+    use DataType::*;
+    if a == b {
+        return a;
+    }
+    if a == Float64 || b == Float64 {
+        return Float64;
+    }
+    if a == Float32 || b == Float32 {
+        let other = if a == Float32 { b } else { a };
+        return if other.size() <= 2 { Float32 } else { Float64 };
+    }
+    let signed = |t: DataType| matches!(t, Int8 | Int16 | Int32);
+    if signed(a) == signed(b) {
+        return if a.size() >= b.size() { a } else { b };
+    }
+    let (s, u) = if signed(a) { (a, b) } else { (b, a) };
+    match s.size().max(2 * u.size()) {
+        2 => Int16,
+        4 => Int32,
+        _ => Float64,
+    }
+}
+
 impl ImageData {
-    /// `(count + 1, height, width)`: the bands followed by the mask (0 masked, 255 valid).
+    /// `(count + 1, height, width)`: the bands followed by rio-tiler's mask (see
+    /// [`ImageData::typed_mask`]), as TiTiler's NPY output.
     pub fn to_npy(&self) -> Vec<u8> {
-        with_mask(&self.data, self.count, self.height, self.width, &self.mask())
+        with_mask(&self.data, self.count, self.height, self.width, &self.typed_mask())
     }
 }

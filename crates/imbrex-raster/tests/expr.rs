@@ -75,6 +75,7 @@ fn image(dtype: DataType, bands: &[Vec<f64>], masked: &[(usize, usize)]) -> Imag
         nodata: None,
         scales: vec![1.0; count],
         offsets: vec![0.0; count],
+        alpha_mask: None,
     }
 }
 
@@ -314,6 +315,7 @@ fn source_image(src: &Value) -> ImageData {
         nodata: None,
         scales: vec![1.0; count],
         offsets: vec![0.0; count],
+        alpha_mask: None,
     }
 }
 

@@ -578,6 +578,7 @@ fn output(
         nodata: None,
         scales: vec![1.0; count],
         offsets: vec![0.0; count],
+        alpha_mask: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn image(data: Buffer, count: usize, w: usize, h: usize, mask: Option<Vec<u8>>) 
         nodata: None,
         scales: vec![1.0; count],
         offsets: vec![0.0; count],
+        alpha_mask: None,
     }
 }
 

@@ -160,8 +160,9 @@ impl Expression {
         }
         let out_type = cols.iter().map(|c| c.expr_type()).reduce(ExprType::promote).expect("at least one block");
         let data = eval::stack(&cols, out_type);
+        let data_type = data.dtype();
 
-        let merged = img.mask();
+        let merged = img.valid_all();
         let mut band_mask = Vec::with_capacity(merged.len() * cols.len());
         for _ in 0..cols.len() {
             band_mask.extend_from_slice(&merged);
@@ -184,6 +185,7 @@ impl Expression {
             nodata: None,
             scales: vec![1.0; count],
             offsets: vec![0.0; count],
+            alpha_mask: img.alpha_mask.as_ref().map(|a| a.cast(data_type)),
         })
     }
 }

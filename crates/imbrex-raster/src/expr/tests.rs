@@ -30,6 +30,7 @@ fn eval(text: &str, buf: Buffer, count: usize) -> (ExprType, Buffer) {
         nodata: None,
         scales: vec![1.0; count],
         offsets: vec![0.0; count],
+        alpha_mask: None,
     };
     let e = Expression::parse(text, 1000).unwrap();
     let sel: Vec<usize> = e.bands().iter().map(|b| b - 1).collect();
@@ -203,6 +204,7 @@ fn values_nan_and_mask() {
         nodata: Some(0.0),
         scales: vec![1.0; 2],
         offsets: vec![0.0; 2],
+        alpha_mask: None,
     };
     let out = Expression::parse("b2-b1;b1>b2", 100).unwrap().apply(&img).unwrap();
     assert_eq!(out.band_mask, vec![255, 0, 255, 0]);

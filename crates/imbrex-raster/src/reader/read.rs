@@ -62,6 +62,10 @@ pub(crate) struct Prepared {
     pub nodata: Option<f64>,
 }
 
+/// What a read path returns: the data planes, their validity (band-sequential, 255 valid)
+/// and the dataset's alpha band as read with them, when it has one.
+type Pixels = (Buffer, Vec<u8>, Option<Buffer>);
+
 /// A tile, part or preview grid: pixels in the dataset CRS read with a window, or warped.
 enum Grid {
     Window(Window),
@@ -471,7 +475,7 @@ impl Reader {
         p: &Prepared,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
-        let (data, band_mask) = match grid {
+        let (data, band_mask, alpha_mask) = match grid {
             Grid::Window(win) => self.read_window(win, w, h, p, opts.resampling).await?,
             Grid::Warp { crs, gt, width, height } => self.read_warped(crs, gt, *width, *height, w, h, p, opts).await?,
         };
@@ -503,6 +507,7 @@ impl Reader {
             nodata: p.nodata,
             scales: p.bands.iter().map(|&b| scales.get(b).copied().unwrap_or(1.0)).collect(),
             offsets: p.bands.iter().map(|&b| offsets.get(b).copied().unwrap_or(0.0)).collect(),
+            alpha_mask,
         };
         Ok(if opts.unscale { img.unscale() } else { img })
     }
@@ -516,7 +521,7 @@ impl Reader {
         h: usize,
         p: &Prepared,
         resampling: Resampling,
-    ) -> Result<(Buffer, Vec<u8>)> {
+    ) -> Result<Pixels> {
         let ds = self.dataset();
         let (dw, dh) = (ds.width(), ds.height());
         let levels = ds.level_sizes();
@@ -546,7 +551,8 @@ impl Reader {
                 }
                 Validity::None => vec![255; nb * n],
             };
-            return Ok((take_bands(all, nb * n), mask));
+            let alpha = alpha_plane(&all, p, nb, n);
+            return Ok((take_bands(all, nb * n), mask, alpha));
         }
         self.read_boundless(win, w, h, p, &read_bands).await
     }
@@ -574,7 +580,7 @@ impl Reader {
         p: &Prepared,
         read_bands: &[usize],
         method: Resampling,
-    ) -> Result<Option<(Buffer, Vec<u8>)>> {
+    ) -> Result<Option<Pixels>> {
         let ds = self.dataset();
         let levels = ds.level_sizes();
         let (w, h) = (req.buf_w, req.buf_h);
@@ -617,7 +623,8 @@ impl Reader {
             }
             Validity::None => vec![255; nb * n],
         };
-        Ok(Some((take_bands(out, nb * n), mask)))
+        let alpha = alpha_plane(&out, p, nb, n);
+        Ok(Some((take_bands(out, nb * n), mask, alpha)))
     }
 
     /// Resample `bands` of `level` for `req` into planes `first..` of `out`.
@@ -705,7 +712,7 @@ impl Reader {
         h: usize,
         p: &Prepared,
         read_bands: &[usize],
-    ) -> Result<(Buffer, Vec<u8>)> {
+    ) -> Result<Pixels> {
         let ds = self.dataset();
         let (dw, dh) = (ds.width(), ds.height());
         let levels = ds.level_sizes();
@@ -772,7 +779,8 @@ impl Reader {
             }
             Validity::None => (0..nb).flat_map(|_| footprint.iter().copied()).collect(),
         };
-        Ok((take_bands(out, nb * n), mask))
+        let alpha = alpha_plane(&out, p, nb, n);
+        Ok((take_bands(out, nb * n), mask, alpha))
     }
 
     /// A warped read: rasterio's WarpedVRT of the dataset on `vrt_gt` (`vrt_w` x `vrt_h`),
@@ -789,7 +797,7 @@ impl Reader {
         h: usize,
         p: &Prepared,
         opts: &ReadOptions,
-    ) -> Result<(Buffer, Vec<u8>)> {
+    ) -> Result<Pixels> {
         let ds = self.dataset();
         let src_crs = self.crs().ok_or_else(|| Error::unsupported("the dataset has no CRS"))?.clone();
         // The source as the warper sees it: the dataset levels (or, for GCP data, the
@@ -931,7 +939,15 @@ impl Reader {
                 (0..nb).flat_map(|_| m.iter().copied()).collect()
             }
         };
-        Ok((data, mask))
+        // The destination alpha band GDAL writes from the density, as rio-tiler reads it.
+        let alpha = alpha.map(|_| {
+            let mut a = Buffer::filled(dtype, n, 0.0);
+            for (i, &d) in density.iter().enumerate() {
+                a.set_f64(i, alpha_value(d, dtype));
+            }
+            a
+        });
+        Ok((data, mask, alpha))
     }
 
     /// The destination regions GDAL warps separately (its 64 MiB working-memory split,
@@ -1150,14 +1166,20 @@ fn alpha_max(dtype: DataType) -> f64 {
     }
 }
 
+/// The destination alpha GDAL writes for `density` (`GWKSetPixelValue`'s alpha rule).
+fn alpha_value(density: f32, dtype: DataType) -> f64 {
+    let max = alpha_max(dtype);
+    if dtype.is_float() { (density as f64 * max) as f32 as f64 } else { (density as f64 * (max + 0.1)) as i64 as f64 }
+}
+
 /// Whether the destination alpha GDAL writes for `density` is the opaque value.
 fn alpha_is_opaque(density: f32, dtype: DataType) -> bool {
-    let max = alpha_max(dtype);
-    if dtype.is_float() {
-        (density as f64 * max) as f32 == max as f32
-    } else {
-        (density as f64 * (max + 0.1)) as i64 == max as i64
-    }
+    alpha_value(density, dtype) == alpha_max(dtype) as f32 as f64
+}
+
+/// The alpha plane read after the `bands` data planes, when the validity is an alpha band.
+fn alpha_plane(all: &Buffer, p: &Prepared, bands: usize, n: usize) -> Option<Buffer> {
+    matches!(p.validity, Validity::Alpha(_)).then(|| select_planes(all, &[bands], n))
 }
 
 /// The first `len` samples (the data planes in front of an alpha plane).

@@ -212,6 +212,8 @@ impl ColorFormula {
             data: Buffer::Uint8(cur.iter().map(|&v| v as u8).collect()),
             scales: vec![1.0; img.count],
             offsets: vec![0.0; img.count],
+            // rio-tiler brings an alpha band of another type to 8 bits too.
+            alpha_mask: img.alpha_mask.as_ref().map(|_| Buffer::Uint8(img.mask())),
             ..img.clone()
         })
     }
@@ -348,6 +350,7 @@ mod tests {
             nodata: None,
             scales: vec![1.0; 3],
             offsets: vec![0.0; 3],
+            alpha_mask: None,
         }
     }
 

@@ -138,7 +138,14 @@ pub fn rescale(img: &ImageData, ranges: &[(f64, f64)]) -> ImageData {
             }
         }
     });
-    ImageData { data: Buffer::Uint8(out), scales: vec![1.0; img.count], offsets: vec![0.0; img.count], ..img.clone() }
+    ImageData {
+        data: Buffer::Uint8(out),
+        scales: vec![1.0; img.count],
+        offsets: vec![0.0; img.count],
+        // rio-tiler rescales the alpha band from its type's range to 8 bits too.
+        alpha_mask: img.alpha_mask.as_ref().map(|_| Buffer::Uint8(img.mask())),
+        ..img.clone()
+    }
 }
 
 /// The full dtype range (TiTiler's `dtype_ranges`).
@@ -169,6 +176,8 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
     let mut mask = img.mask();
     let (mut data, mut bands) = (img.data.clone(), img.count);
     let mut stretch = r.stretch.clone();
+    // TiTiler's NPY holds rio-tiler's mask in the data's own type.
+    let mut npy_mask = img.typed_mask();
     if let Some(cm) = &r.colormap {
         if img.count != 1 {
             return Err(Error::InvalidParameter {
@@ -188,6 +197,7 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
         data = Buffer::Uint8(rgb);
         bands = 3;
         stretch = None;
+        npy_mask = Buffer::Uint8(mask.clone());
     }
     let auto = r.format.is_none();
     let format = r.format.unwrap_or(if mask.contains(&0) { ImageFormat::Png } else { ImageFormat::Jpeg });
@@ -221,7 +231,7 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
             let geo = geotiff::GeoInfo { transform: Some(img.transform()), crs: img.crs.clone(), nodata: None };
             geotiff::encode(&data, bands, w, h, alpha.as_ref(), &geo)?
         }
-        ImageFormat::Npy if r.return_mask => crate::npy::with_mask(&data, bands, h, w, &mask),
+        ImageFormat::Npy if r.return_mask => crate::npy::with_mask(&data, bands, h, w, &npy_mask),
         ImageFormat::Npy => crate::npy::encode(&data, &[bands, h, w]),
         ImageFormat::Jp2 => {
             return Err(Error::Unsupported {
@@ -251,6 +261,7 @@ mod tests {
             nodata: None,
             scales: vec![1.0; count],
             offsets: vec![0.0; count],
+            alpha_mask: None,
         }
     }
 

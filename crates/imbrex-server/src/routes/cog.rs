@@ -522,6 +522,7 @@ pub async fn point(State(state): State<AppState>, Path(lonlat): Path<String>, qu
             nodata: None,
             scales: vec![1.0; pt.values.len()],
             offsets: vec![0.0; pt.values.len()],
+            alpha_mask: None,
         };
         let out = e.apply(&one)?;
         pt.values = (0..out.count).map(|b| out.data.get_f64(b)).collect();

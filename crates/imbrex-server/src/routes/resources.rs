@@ -84,6 +84,7 @@ fn legend(cm: &ColorMap, vertical: bool, width: Option<usize>, height: Option<us
         nodata: None,
         scales: vec![1.0],
         offsets: vec![0.0],
+        alpha_mask: None,
     })
 }
 
