@@ -213,4 +213,36 @@ impl Dataset {
     pub fn alpha_band(&self) -> Option<usize> {
         self.colorinterp().iter().position(|c| c == "alpha")
     }
+
+    /// Whether GDAL's mask band of every band is per-dataset (`GMF_PER_DATASET`), and if so
+    /// how many overviews that mask band has. GDAL's precedence: a mask (internal or `.msk`)
+    /// wins over everything, then a nodata value the type can hold, then an alpha band
+    /// (only the last of 2 or 4 Byte/UInt16 bands). rasterio gives its boundless-read VRT a
+    /// mask band then, and GDAL's virtual overviews of that VRT need the mask band to have
+    /// overviews too.
+    pub fn per_dataset_mask_overviews(&self) -> Option<usize> {
+        if self.level_has_mask(0) {
+            return Some((1..self.level_count()).take_while(|&l| self.level_has_mask(l)).count());
+        }
+        if let Some(nd) = self.nodata()
+            && nodata_in_range(nd, self.dtype())
+        {
+            return None;
+        }
+        let (n, alpha) = (self.count(), self.alpha_band());
+        let byte_or_u16 = matches!(self.dtype(), DataType::Uint8 | DataType::Uint16);
+        ((n == 2 || n == 4) && alpha == Some(n - 1) && byte_or_u16).then(|| self.level_count() - 1)
+    }
+}
+
+/// `GDALNoDataMaskBand::IsNoDataInRange`: whether a nodata value can mask samples of a
+/// type (the range only; floats take anything).
+pub(crate) fn nodata_in_range(nd: f64, dtype: DataType) -> bool {
+    match dtype {
+        DataType::Float64 => true,
+        DataType::Float32 => nd.is_nan() || nd.is_infinite() || nd.abs() <= f32::MAX as f64,
+        // GDAL works on Int8 as Int16.
+        DataType::Int8 => !nd.is_nan() && (i16::MIN as f64..=i16::MAX as f64).contains(&nd),
+        t => !nd.is_nan() && (t.min_value()..=t.max_value()).contains(&nd),
+    }
 }

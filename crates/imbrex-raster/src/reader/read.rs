@@ -205,7 +205,7 @@ impl Reader {
                 reason: format!("{:?} is not a valid box", bbox.to_array()),
             });
         }
-        let warp = !dst_crs.same_as(&src_crs) || self.gcp_transform().is_some();
+        let warp = !dst_crs.rasterio_eq(&src_crs) || self.gcp_transform().is_some();
         if warp {
             // GDAL's suggested grid can fail or be absurd (the whole Earth into a polar
             // grid sends a pole to infinity); then the requested size alone sets the grid,
@@ -428,7 +428,7 @@ impl Reader {
     /// gives it (rio-tiler's `get_vrt_transform`, step 1). Cached per CRS.
     fn native_transform(&self, dst_crs: &Crs) -> Result<GeoTransform> {
         let src_crs = self.crs().ok_or_else(|| Error::unsupported("the dataset has no CRS"))?;
-        if src_crs.same_as(dst_crs) {
+        if src_crs.rasterio_eq(dst_crs) {
             return Ok(self.transform());
         }
         if let Some(gt) = self.cached_native(dst_crs) {
@@ -725,11 +725,13 @@ impl Reader {
         let vrt = ((dw as f64).max(win.width) as usize + 1, (dh as f64).max(win.height) as usize + 1);
         let req = Request::from_window(0.0, 0.0, win.width, win.height, w, h);
         // The first band read builds the VRT's virtual overviews and reads through them;
-        // the others (and the mask) go to the source directly.
+        // the others (and the mask) go to the source directly. With a per-dataset mask the
+        // VRT has a mask band too, and only as many virtual overviews as it has overviews.
+        let overview_count = ds.per_dataset_mask_overviews().map_or(levels.len() - 1, |m| m.min(levels.len() - 1));
         let route = |first: bool| -> Option<decimate::SrcDst> {
             let (mut r, mut rect) = (req, dst);
             if first && ((w as i64) < req.x_size || (h as i64) < req.y_size) {
-                let vos = decimate::virtual_overviews(vrt, (dw, dh), &levels[1..], &dst);
+                let vos = decimate::virtual_overviews(vrt, (dw, dh), &levels[1..=overview_count], &dst);
                 let sizes: Vec<(usize, usize)> = vos.iter().map(|v| (v.width, v.height)).collect();
                 if let Some(j) = decimate::best_overview(vrt, req.x_size, req.y_size, (w, h), &sizes, true) {
                     r = decimate::to_overview(&req, vrt, sizes[j]);
@@ -1031,7 +1033,7 @@ impl Reader {
     }
 
     fn cached_native(&self, crs: &Crs) -> Option<GeoTransform> {
-        self.native.lock().ok()?.iter().find(|(c, _)| c.same_as(crs)).map(|(_, g)| *g)
+        self.native.lock().ok()?.iter().find(|(c, _)| c.rasterio_eq(crs)).map(|(_, g)| *g)
     }
 
     fn store_native(&self, crs: &Crs, gt: GeoTransform) {

@@ -382,6 +382,19 @@ impl Crs {
     }
 }
 
+impl Crs {
+    /// Equality as rasterio's `CRS.__eq__` decides it (GDAL's `EQUIVALENT` criterion): like
+    /// [`Crs::same_as`], except that OGC:CRS84 and EPSG:4326 differ (by axis order). It
+    /// decides whether rio-tiler reads a window or warps, so a WGS 84 dataset in
+    /// WorldCRS84Quad is warped, as there.
+    pub fn rasterio_eq(&self, other: &Crs) -> bool {
+        match (&self.0.id, &other.0.id) {
+            (Identity::Crs84, Identity::Epsg(4326)) | (Identity::Epsg(4326), Identity::Crs84) => false,
+            _ => self.same_as(other),
+        }
+    }
+}
+
 impl PartialEq for Crs {
     fn eq(&self, other: &Self) -> bool {
         self.same_as(other)
