@@ -214,6 +214,32 @@ impl Dataset {
         self.colorinterp().iter().position(|c| c == "alpha")
     }
 
+    /// GDAL's mask band of a band (0-based), in `GDALRasterBand::GetMaskBand`'s order of
+    /// precedence: a mask (internal or `.msk`), the band's nodata value when its type can
+    /// hold it, an alpha band (only the last of 2 or 4 Byte/UInt16 bands, for the others),
+    /// else all valid. GDAL's resampled reads weight samples with it, whatever rio-tiler
+    /// masks afterwards.
+    pub fn gdal_mask(&self, band: usize) -> GdalMask {
+        if self.level_has_mask(0) {
+            return GdalMask::PerDataset;
+        }
+        if let Some(nd) = self.nodata()
+            && nodata_in_range(nd, self.dtype())
+        {
+            return GdalMask::Nodata(nd);
+        }
+        let n = self.count();
+        if (n == 2 || n == 4)
+            && band + 1 < n
+            && (n == 4 || band == 0)
+            && self.alpha_band() == Some(n - 1)
+            && matches!(self.dtype(), DataType::Uint8 | DataType::Uint16)
+        {
+            return GdalMask::Alpha(n - 1);
+        }
+        GdalMask::AllValid
+    }
+
     /// Whether GDAL's mask band of every band is per-dataset (`GMF_PER_DATASET`), and if so
     /// how many overviews that mask band has. GDAL's precedence: a mask (internal or `.msk`)
     /// wins over everything, then a nodata value the type can hold, then an alpha band
@@ -232,6 +258,30 @@ impl Dataset {
         let (n, alpha) = (self.count(), self.alpha_band());
         let byte_or_u16 = matches!(self.dtype(), DataType::Uint8 | DataType::Uint16);
         ((n == 2 || n == 4) && alpha == Some(n - 1) && byte_or_u16).then(|| self.level_count() - 1)
+    }
+}
+
+/// GDAL's mask band of a band (see [`Dataset::gdal_mask`]). Equal when it is the same mask
+/// band (a NaN nodata value equals itself).
+#[derive(Clone, Copy, Debug)]
+pub enum GdalMask {
+    AllValid,
+    /// Samples equal to this value are masked.
+    Nodata(f64),
+    /// The dataset's mask (internal or `.msk`).
+    PerDataset,
+    /// This band (0-based) is the mask: Byte as is, UInt16 brought to 8 bits.
+    Alpha(usize),
+}
+
+impl PartialEq for GdalMask {
+    fn eq(&self, other: &GdalMask) -> bool {
+        match (self, other) {
+            (GdalMask::Nodata(a), GdalMask::Nodata(b)) => a.to_bits() == b.to_bits(),
+            (GdalMask::Alpha(a), GdalMask::Alpha(b)) => a == b,
+            (GdalMask::AllValid, GdalMask::AllValid) | (GdalMask::PerDataset, GdalMask::PerDataset) => true,
+            _ => false,
+        }
     }
 }
 

@@ -689,10 +689,27 @@ impl TileMatrixSet {
     /// suggested warp output), `minzoom` that of its coarsest possible overview (halving until
     /// the image fits one tile). Datasets whose footprint cannot be warped get the set's range.
     pub fn zoom_range_for(&self, crs: &Crs, gt: &GeoTransform, width: usize, height: usize) -> (i32, i32) {
-        let warped = if crs.same_as(&self.crs) {
+        let warped = if crs.rasterio_eq(&self.crs) {
             Some((gt.0[1].abs().max(gt.0[5].abs()), width, height))
         } else {
-            SourceGeoref::affine(*gt)
+            // rasterio's `calculate_default_transform(crs, tms_crs, w, h, *bounds)`: the
+            // source grid rebuilt from the bounds (a rotated grid becomes its envelope).
+            let g = gt.0;
+            let b = if g[2] == 0.0 && g[4] == 0.0 {
+                // rasterio keeps a south-up grid's bottom below its top here.
+                Bounds::new(g[0], g[3] + g[5] * height as f64, g[0] + g[1] * width as f64, g[3])
+            } else {
+                gt.bounds(width, height)
+            };
+            let from_bounds = GeoTransform([
+                b.left,
+                (b.right - b.left) / width as f64,
+                0.0,
+                b.top,
+                0.0,
+                (b.bottom - b.top) / height as f64,
+            ]);
+            SourceGeoref::affine(from_bounds)
                 .and_then(|src| suggested_warp_output(&src, crs, &self.crs, width, height))
                 .ok()
                 .map(|o| (o.gt.0[1].abs().max(o.gt.0[5].abs()), o.width, o.height))

@@ -158,8 +158,15 @@ impl Transformer {
     /// a geographic destination gets antimeridian handling (west > east when the box crosses
     /// it) and the full longitude range when the box contains a pole.
     pub fn transform_bounds(&self, b: Bounds, densify: usize) -> Result<Bounds> {
+        self.transform_bounds_checked(b, densify).map(|(out, _)| out)
+    }
+
+    /// [`Transformer::transform_bounds`], also telling whether every point of the densified
+    /// ring transformed. GDAL's bounds then carry an infinite side (PROJ's failures are
+    /// `HUGE_VAL`), which rio-tiler reads as "overlaps".
+    pub fn transform_bounds_checked(&self, b: Bounds, densify: usize) -> Result<(Bounds, bool)> {
         if self.is_identity() {
-            return Ok(b);
+            return Ok((b, true));
         }
         let side = densify + 1;
         let (dx, dy) = if self.src.is_geographic() && b.right < b.left {
@@ -188,6 +195,7 @@ impl Transformer {
             ys.push(b.top);
         }
         self.transform_in_place(&mut xs, &mut ys);
+        let all_ok = xs.iter().chain(&ys).all(|v| v.is_finite());
 
         let finite = |v: &&f64| v.is_finite();
         let min = |v: &[f64]| v.iter().filter(finite).copied().fold(f64::INFINITY, f64::min);
@@ -213,7 +221,7 @@ impl Transformer {
                 reason: format!("bounds {b:?} cannot be transformed from {} to {}", self.src, self.dst),
             });
         }
-        Ok(out)
+        Ok((out, all_ok))
     }
 
     /// GDAL's extra probes for a projected destination: the poles (capped at Web Mercator's

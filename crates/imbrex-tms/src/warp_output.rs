@@ -59,7 +59,9 @@ impl GenImgProj {
             name: "geotransform",
             reason: format!("destination {:?} is not invertible", dst_gt.0),
         })?;
-        Ok(GenImgProj { src, reproject: (!reproject.is_identity()).then_some(reproject), dst_gt, dst_inv })
+        // GDAL reprojects unless the two CRSs are the same to OGR, axis mapping included
+        // (OGC:CRS84 and EPSG:4326 differ there).
+        Ok(GenImgProj { src, reproject: (!src_crs.rasterio_eq(dst_crs)).then_some(reproject), dst_gt, dst_inv })
     }
 
     /// The same chain with a different destination grid.
@@ -392,10 +394,9 @@ pub fn suggested_warp_output(
     if !(fpx.is_finite() && fln.is_finite()) || fpx > (i32::MAX - 1) as f64 || fln > (i32::MAX - 1) as f64 {
         return Err(Error::Transform { reason: format!("computed output size {fpx:.0} x {fln:.0} is too big") });
     }
+    // An empty size is GDAL's answer too (a source thinner than a pixel of the output):
+    // rasterio returns it, and rio-tiler's zoom range comes from its pixel size.
     let (npx, nln) = ((fpx + 0.5) as usize, (fln + 0.5) as usize);
-    if npx == 0 || nln == 0 {
-        return Err(Error::Transform { reason: "computed output size is empty".into() });
-    }
     let (mut px, mut py) = (pixel, pixel);
 
     // Nudge the pixel size when the right or bottom border falls entirely outside the source.

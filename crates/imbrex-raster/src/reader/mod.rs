@@ -64,6 +64,9 @@ impl Reader {
                 // the GCPs' own CRS; rio-tiler reads that warped VRT.
                 let t = Arc::new(GcpTransform::fit(&georef.gcps, crs.is_geographic())?);
                 let out = suggested_warp_output(&SourceGeoref::Custom(t.clone()), crs, crs, width, height)?;
+                if out.width == 0 || out.height == 0 {
+                    return Err(crate::Error::unsupported("the GCPs place the image on an empty grid"));
+                }
                 gcp = Some(t);
                 Placement::Geo { crs: crs.clone(), transform: out.gt, width: out.width, height: out.height }
             }

@@ -17,6 +17,7 @@ use super::options::ReadOptions;
 use super::resample::{self, ChunkMask};
 use super::{Placement, Reader};
 use crate::array::{Buffer, DataType, Sample};
+use crate::dataset::GdalMask;
 use crate::error::{Error, Result};
 use crate::image::{ImageData, PointData};
 use crate::warp::{
@@ -37,19 +38,6 @@ pub(crate) enum Validity {
     /// A per-dataset mask (internal mask or `.msk`).
     Mask,
     /// Everything inside the data is valid.
-    None,
-}
-
-/// The mask GDAL weights a band's samples with when it resamples them.
-#[derive(Clone, Copy, Debug)]
-enum BandMask {
-    /// The band's own nodata mask.
-    Nodata(f64),
-    /// The per-dataset mask band.
-    Dataset,
-    /// The alpha band (its values, 0-255, are the weights).
-    Alpha(usize),
-    /// All valid.
     None,
 }
 
@@ -110,12 +98,13 @@ impl Reader {
         let Some(crs) = self.crs() else {
             return Ok(strictly_overlap(&bbox, &self.normalized_bounds()));
         };
-        let tb = if tms.crs().same_as(crs) {
+        let tb = if tms.crs().rasterio_eq(crs) {
             bbox
         } else {
-            match Transformer::new(tms.crs(), crs).and_then(|t| t.transform_bounds(bbox, 21)) {
-                Ok(b) if b.is_finite() => b,
-                // rio-tiler counts a tile whose bounds do not transform as existing.
+            match Transformer::new(tms.crs(), crs).and_then(|t| t.transform_bounds_checked(bbox, 21)) {
+                Ok((b, true)) if b.is_finite() => b,
+                // rio-tiler counts a tile whose bounds do not transform (GDAL gives them an
+                // infinite side) as existing.
                 _ => return Ok(true),
             }
         };
@@ -590,29 +579,31 @@ impl Reader {
         }
         let nb = p.bands.len();
         let n = w * h;
-        // Several bands read at once go through `GDALDataset::RasterIOResampled` (its
-        // margins use the larger reduction factor) unless a band is masked by nodata, or
-        // the bands have overviews that were declined (`GDALDataset::IRasterIO`).
+        // GDAL weights each band's samples with that band's own mask band (whatever
+        // rio-tiler masks afterwards). Several bands read at once go through
+        // `GDALDataset::RasterIOResampled` (its margins use the larger reduction factor) as
+        // far as they share the first band's mask and it is not a nodata mask, and unless
+        // the bands have overviews that were declined (`GDALDataset::IRasterIO`); the others
+        // are resampled band by band.
         let decimating = (w as i64) < req.x_size || (h as i64) < req.y_size;
         let both = (w as i64) < req.x_size && (h as i64) < req.y_size;
-        let nodata = match p.validity {
-            Validity::Nodata(nd) => Some(nd),
-            _ => None,
-        };
+        let masks: Vec<GdalMask> = read_bands.iter().map(|&b| ds.gdal_mask(b)).collect();
+        let shared = masks.iter().take_while(|&&m| m == masks[0]).count();
         let dataset_level = read_bands.len() > 1
-            && nodata.is_none()
+            && !matches!(masks[0], GdalMask::Nodata(_))
             && if level > 0 { both } else { !(decimating && levels.len() > 1) };
         let mut out = Buffer::filled(ds.dtype(), read_bands.len() * n, 0.0);
-        let data_mask = match p.validity {
-            Validity::Nodata(nd) => BandMask::Nodata(nd),
-            Validity::Mask => BandMask::Dataset,
-            Validity::Alpha(a) => BandMask::Alpha(a),
-            Validity::None => BandMask::None,
-        };
-        self.resample_bands(level, &r, &read_bands[..nb], 0, dataset_level, data_mask, method, &mut out).await?;
-        // An alpha band is valid everywhere: resampled on its own, without a mask.
-        if read_bands.len() > nb {
-            self.resample_bands(level, &r, &read_bands[nb..], nb, false, BandMask::None, method, &mut out).await?;
+        let mut first = 0;
+        while first < read_bands.len() {
+            let len = if first == 0 && dataset_level {
+                shared
+            } else {
+                masks[first..].iter().take_while(|&&m| m == masks[first]).count()
+            };
+            let group = &read_bands[first..first + len];
+            let at_dataset_level = first == 0 && dataset_level;
+            self.resample_bands(level, &r, group, first, at_dataset_level, masks[first], method, &mut out).await?;
+            first += len;
         }
         let mask = match p.validity {
             Validity::Nodata(nd) => nodata_mask(&out, nb, n, nd),
@@ -636,15 +627,17 @@ impl Reader {
         bands: &[usize],
         first: usize,
         dataset_level: bool,
-        band_mask: BandMask,
+        band_mask: GdalMask,
         method: Resampling,
         out: &mut Buffer,
     ) -> Result<()> {
         let ds = self.dataset();
         let (w, n) = (req.buf_w, req.buf_w * req.buf_h);
         let plan = resample::plan(method, req, ds.level_size(level), usize::MAX, dataset_level);
-        let nodata = match band_mask {
-            BandMask::Nodata(nd) => Some(nd),
+        // The band's nodata value fills what no valid sample reaches, whichever mask applies.
+        let fill = ds.nodata();
+        let own_nodata = match band_mask {
+            GdalMask::Nodata(nd) => Some(nd),
             _ => None,
         };
         for chunk in &plan.chunks {
@@ -652,10 +645,11 @@ impl Reader {
             let cn = chunk.w * chunk.h;
             // The mask band the bands share: the per-dataset mask, or the alpha band.
             let shared: Option<Vec<u8>> = match band_mask {
-                BandMask::Dataset => ds.read_mask_window(level, chunk.x, chunk.y, chunk.w, chunk.h).await?,
-                BandMask::Alpha(a) => {
+                GdalMask::PerDataset => ds.read_mask_window(level, chunk.x, chunk.y, chunk.w, chunk.h).await?,
+                GdalMask::Alpha(a) => {
                     let alpha = ds.read_window(level, chunk.x, chunk.y, chunk.w, chunk.h, &[a]).await?;
-                    Some((0..cn).map(|i| mask_byte(alpha.get_f64(i))).collect())
+                    let rescaled = alpha.dtype() == DataType::Uint16;
+                    Some((0..cn).map(|i| alpha_mask_byte(alpha.get_f64(i), rescaled)).collect())
                 }
                 _ => None,
             };
@@ -665,12 +659,12 @@ impl Reader {
                 for b in 0..bands.len() {
                     let band_src = &sv[b * cn..(b + 1) * cn];
                     // A nodata band's mask is its own (GDAL's nodata mask band).
-                    let own: Option<Vec<u8>> = nodata.map(|nd| {
+                    let own: Option<Vec<u8>> = own_nodata.map(|nd| {
                         band_src.iter().map(|&v| if gdal_is_nodata(v, nd, dtype) { 0 } else { 255 }).collect()
                     });
                     let m = ChunkMask::classify(own.as_deref().or(shared.as_deref()));
                     let plane = &mut dst[(first + b) * n..(first + b + 1) * n];
-                    resample::convolve(&plan, chunk, band_src, &m, nodata, w, plane);
+                    resample::convolve(&plan, chunk, band_src, &m, fill, w, plane);
                 }
                 Ok::<(), Error>(())
             })?;
@@ -1124,9 +1118,17 @@ fn gdal_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
     }
 }
 
-/// A mask value as GDAL copies it into a byte buffer (alpha values above 255 saturate).
-fn mask_byte(v: f64) -> u8 {
-    if v.is_nan() { 0 } else { (v + 0.5).clamp(0.0, 255.0) as u8 }
+/// An alpha sample as GDAL's mask band gives it: Byte as is, UInt16 through
+/// `GDALRescaledAlphaBand` (any non-zero value below 257 stays visible as 1).
+fn alpha_mask_byte(v: f64, rescaled_u16: bool) -> u8 {
+    if v.is_nan() {
+        0
+    } else if rescaled_u16 {
+        let v = v as u32;
+        if v > 0 && v < 257 { 1 } else { (v / 257).min(255) as u8 }
+    } else {
+        (v + 0.5).clamp(0.0, 255.0) as u8
+    }
 }
 
 /// rio-tiler's nodata mask: per band, `data == nodata` (or NaN) is masked.

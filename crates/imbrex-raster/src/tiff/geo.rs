@@ -238,9 +238,12 @@ fn datum_params(keys: &GeoKeys, gcs_name: &str) -> Result<Datum, String> {
     }
     let sphere = !rf.is_finite() || rf == 0.0;
     let ellps = if sphere { format!("+a={a} +b={a}") } else { format!("+a={a} +rf={rf}") };
+    // WGS 84's and NAD83's datum codes need no shift to WGS 84 (PROJ's "NAD83 to WGS 84
+    // (1)" is null), whatever ellipsoid the keys give: latitude and longitude pass through,
+    // as PROJ does for a registered datum with an overridden ellipsoid.
     let (towgs84, datum_name) = match keys.short(k::GEOG_GEODETIC_DATUM) {
-        Some(6326) => (" +towgs84=0,0,0,0,0,0,0", "WGS_1984"),
-        Some(6269) => (" +towgs84=0,0,0,0,0,0,0", "North_American_Datum_1983"),
+        Some(6326) => ("", "WGS_1984"),
+        Some(6269) => ("", "North_American_Datum_1983"),
         Some(6267) => (" +towgs84=-8,159,175,0,0,0,0", "North_American_Datum_1927"),
         // No datum: transformations to WGS 84 keep latitude/longitude as they are (PROJ's
         // "ballpark" operation).
