@@ -196,6 +196,20 @@ impl Dataset {
         }
     }
 
+    /// Whether GDAL's mask band of a level's bands is a per-dataset mask: the dataset's mask
+    /// at full resolution; for an overview inside the file, the mask's overview of the same
+    /// size if there is one. An overview from a `.ovr` sidecar is a dataset of its own,
+    /// without a mask.
+    pub fn level_mask_is_per_dataset(&self, level: usize) -> bool {
+        match self {
+            Dataset::Tiff(t) => {
+                let l = &t.levels[level];
+                l.mask.is_some() && (level == 0 || Arc::ptr_eq(&l.source, t.source()))
+            }
+            Dataset::Image(..) => false,
+        }
+    }
+
     /// Samples of all bands stored together per pixel (GDAL's `INTERLEAVE=PIXEL`).
     pub fn pixel_interleaved(&self) -> bool {
         match self {

@@ -851,8 +851,11 @@ impl Reader {
             Validity::Nodata(_) if ds.count() > 1 => (0..ds.count()).collect(),
             _ => p.bands.clone(),
         };
+        // rasterio makes the dataset's alpha band the warper's source alpha whenever there is
+        // one, nodata or not (rio-tiler then masks by the nodata value).
         let alpha = match p.validity {
             Validity::Alpha(a) => Some(a),
+            Validity::Nodata(_) => ds.alpha_band(),
             _ => None,
         };
         if let Some(a) = alpha
@@ -877,7 +880,7 @@ impl Reader {
             // The direct path: measured on GDAL 3.10.3, its kernel scale is `dst / window`
             // with no margin subtracted (forcing XSCALE/YSCALE to the margin-corrected value
             // changes the output, forcing `dst / window` does not), unlike the block path.
-            let mut regions = self.warp_regions(&t, (0, 0, w, h), (lw, lh), &warp_bands, p, opts.reproject, dst_crs);
+            let mut regions = self.warp_regions(&t, (0, 0, w, h), (lw, lh), level, p, opts.reproject, dst_crs);
             for r in &mut regions {
                 (r.3.extra_x, r.3.extra_y) = (0.0, 0.0);
             }
@@ -936,7 +939,7 @@ impl Reader {
             }
         };
         // The destination alpha band GDAL writes from the density, as rio-tiler reads it.
-        let alpha = alpha.map(|_| {
+        let alpha = matches!(p.validity, Validity::Alpha(_)).then(|| {
             let mut a = Buffer::filled(dtype, n, 0.0);
             for (i, &d) in density.iter().enumerate() {
                 a.set_f64(i, alpha_value(d, dtype));
@@ -954,7 +957,7 @@ impl Reader {
         t: &GenImgProj,
         region: (usize, usize, usize, usize),
         src: (usize, usize),
-        bands: &[usize],
+        level: usize,
         p: &Prepared,
         resampling: Resampling,
         dst_crs: &Crs,
@@ -963,33 +966,51 @@ impl Reader {
         let Some(win) = compute_source_window(t, (x0, y0), rw, rh, src.0, src.1, resampling, Some(dst_crs)) else {
             return Vec::new();
         };
-        let bits = self.dataset().dtype().size() as f64 * 8.0 * bands.len() as f64;
+        // `GetWorkingMemoryForWindow`: rasterio's VRT warps every band of the dataset; a source
+        // alpha costs a float density, else a per-dataset mask a bit; nodata a bit per band;
+        // the destination alpha (the dataset's, or the one rio-tiler adds) a float density.
+        let ds = self.dataset();
+        let count = ds.count() as f64;
+        let bits = ds.dtype().size() as f64 * 8.0 * count;
+        let nodata = matches!(p.validity, Validity::Nodata(_));
+        let src_alpha = match p.validity {
+            Validity::Alpha(_) => true,
+            Validity::Nodata(_) => ds.alpha_band().is_some(),
+            _ => false,
+        };
+        let per_dataset = ds.level_mask_is_per_dataset(level)
+            || ds.gdal_mask(0) == crate::dataset::GdalMask::Alpha(ds.count().saturating_sub(1));
         let src_bits =
-            bits + match p.validity {
-                Validity::Alpha(_) => 32.0,
-                Validity::Mask => 1.0,
-                _ => 0.0,
-            } + if matches!(p.validity, Validity::Nodata(_)) { bands.len() as f64 } else { 0.0 };
-        let dst_bits = bits + if matches!(p.validity, Validity::Nodata(_)) { bands.len() as f64 } else { 32.0 };
+            bits + if src_alpha {
+                32.0
+            } else if per_dataset {
+                1.0
+            } else {
+                0.0
+            } + if nodata { count } else { 0.0 };
+        let dst_alpha = src_alpha || !nodata;
+        let dst_bits = bits + if nodata { count } else { 0.0 } + if dst_alpha { 32.0 } else { 0.0 };
         let memory = (src_bits * win.xsize as f64 * win.ysize as f64 + dst_bits * rw as f64 * rh as f64) / 8.0;
         if memory > WARP_MEMORY_LIMIT && rw >= 2 && rh >= 2 {
             let mut out = Vec::new();
             if rw >= rh {
                 let half = rw / 2;
-                out.extend(self.warp_regions(t, (x0, y0, half, rh), src, bands, p, resampling, dst_crs));
-                out.extend(self.warp_regions(t, (x0 + half, y0, rw - half, rh), src, bands, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0, y0, half, rh), src, level, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0 + half, y0, rw - half, rh), src, level, p, resampling, dst_crs));
             } else {
                 let half = rh / 2;
-                out.extend(self.warp_regions(t, (x0, y0, rw, half), src, bands, p, resampling, dst_crs));
-                out.extend(self.warp_regions(t, (x0, y0 + half, rw, rh - half), src, bands, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0, y0, rw, half), src, level, p, resampling, dst_crs));
+                out.extend(self.warp_regions(t, (x0, y0 + half, rw, rh - half), src, level, p, resampling, dst_crs));
             }
             return out;
         }
         vec![((x0, y0), rw, rh, win)]
     }
 
-    /// The warper's unified source validity: nodata (a pixel is invalid only when every
-    /// band is nodata) or the per-dataset mask.
+    /// The warper's unified source validity, as `GDALWarpOperation::WarpRegionInternal`
+    /// builds it: from the nodata value (rasterio sets `UNIFIED_SRC_NODATA=YES`, so a pixel
+    /// is invalid only when every band is nodata) when some sample of the window is nodata;
+    /// otherwise from a per-dataset mask band, unless an alpha band gives a density instead.
     async fn source_validity(
         &self,
         src: &Buffer,
@@ -999,31 +1020,31 @@ impl Reader {
         p: &Prepared,
     ) -> Result<Option<Vec<bool>>> {
         let n = win.xsize * win.ysize;
-        match p.validity {
-            Validity::Nodata(nd) => {
-                let dtype = src.dtype();
-                let mut valid = vec![false; n];
-                let mut any_invalid = false;
-                with_buffer!(src, v, T => {
-                    for b in 0..bands.len() {
-                        for (i, ok) in valid.iter_mut().enumerate() {
-                            if !*ok && !warp_is_nodata(v[b * n + i], nd, dtype) {
-                                *ok = true;
-                            }
+        if let Validity::Nodata(nd) = p.validity {
+            let dtype = src.dtype();
+            let mut valid = vec![false; n];
+            let mut any_nodata = false;
+            with_buffer!(src, v, T => {
+                for b in 0..bands.len() {
+                    for (i, ok) in valid.iter_mut().enumerate() {
+                        if warp_is_nodata(v[b * n + i], nd, dtype) {
+                            any_nodata = true;
+                        } else {
+                            *ok = true;
                         }
                     }
-                });
-                if valid.iter().any(|v| !v) {
-                    any_invalid = true;
                 }
-                Ok(any_invalid.then_some(valid))
+            });
+            if any_nodata {
+                return Ok(Some(valid));
             }
-            Validity::Mask => {
-                let m = self.dataset().read_mask_window(level, win.xoff, win.yoff, win.xsize, win.ysize).await?;
-                Ok(m.map(|m| m.iter().map(|&v| v != 0).collect()))
-            }
-            _ => Ok(None),
         }
+        let ds = self.dataset();
+        if ds.alpha_band().is_none() && ds.level_mask_is_per_dataset(level) {
+            let m = ds.read_mask_window(level, win.xoff, win.yoff, win.xsize, win.ysize).await?;
+            return Ok(m.map(|m| m.iter().map(|&v| v != 0).collect()));
+        }
+        Ok(None)
     }
 
     fn cached_native(&self, crs: &Crs) -> Option<GeoTransform> {
