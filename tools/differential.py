@@ -635,6 +635,8 @@ class Imbrex:
 
     def get(self, path, params, body=None):
         q = urllib.parse.urlencode(params, doseq=True)
+        if os.environ.get("DIFF_TRACE"):
+            sys.stderr.write(f"GET {path}?{q}\n")
         for attempt in range(3):
             try:
                 if self.conn is None:

@@ -1,6 +1,7 @@
 //! Readers: one dataset placed on the Earth (or in pixel space), answering `info`,
 //! `tile`, `part`, `preview`, `point` and `statistics` as rio-tiler's readers do.
 
+mod average;
 pub mod decimate;
 pub mod geometry;
 mod info;

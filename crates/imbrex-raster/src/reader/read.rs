@@ -523,7 +523,7 @@ impl Reader {
         let nb = p.bands.len();
         if !win.is_boundless(dw, dh) {
             let req = Request::from_window(win.col_off, win.row_off, win.width, win.height, w, h);
-            if resample::is_convolution(resampling)
+            if resample::is_resampled(resampling)
                 && let Some(read) = self.read_resampled(&req, p, &read_bands, resampling).await?
             {
                 return Ok(read);
@@ -590,6 +590,7 @@ impl Reader {
         let masks: Vec<GdalMask> = read_bands.iter().map(|&b| ds.gdal_mask(b)).collect();
         let shared = masks.iter().take_while(|&&m| m == masks[0]).count();
         let dataset_level = read_bands.len() > 1
+            && resample::is_convolution(method)
             && !matches!(masks[0], GdalMask::Nodata(_))
             && if level > 0 { both } else { !(decimating && levels.len() > 1) };
         let mut out = Buffer::filled(ds.dtype(), read_bands.len() * n, 0.0);
@@ -664,7 +665,7 @@ impl Reader {
                     });
                     let m = ChunkMask::classify(own.as_deref().or(shared.as_deref()));
                     let plane = &mut dst[(first + b) * n..(first + b + 1) * n];
-                    resample::convolve(&plan, chunk, band_src, &m, fill, w, plane);
+                    resample::resample_chunk(&plan, chunk, band_src, &m, fill, w, plane);
                 }
                 Ok::<(), Error>(())
             })?;
@@ -693,7 +694,7 @@ impl Reader {
             let Some(m) = ds.read_mask_window(level, chunk.x, chunk.y, chunk.w, chunk.h).await? else {
                 return Ok(vec![255; n]);
             };
-            resample::convolve(&plan, chunk, &m, &ChunkMask::Opaque, None, r.buf_w, &mut out);
+            resample::resample_chunk(&plan, chunk, &m, &ChunkMask::Opaque, None, r.buf_w, &mut out);
         }
         Ok(out.into_iter().map(|v| if v != 0 { 255 } else { 0 }).collect())
     }

@@ -21,6 +21,30 @@ pub(crate) fn is_convolution(method: Resampling) -> bool {
     matches!(method, Resampling::Bilinear | Resampling::Cubic | Resampling::CubicSpline | Resampling::Lanczos)
 }
 
+/// Whether GDAL's `RasterIO` resamples a window with this method (not nearest copying):
+/// the convolutions and the average.
+pub(crate) fn is_resampled(method: Resampling) -> bool {
+    is_convolution(method) || method == Resampling::Average
+}
+
+/// Resample one chunk with the plan's method (see [`convolve`] and
+/// [`super::average::average`]).
+pub(crate) fn resample_chunk<T: Sample>(
+    plan: &Plan,
+    chunk: &Chunk,
+    src: &[T],
+    mask: &ChunkMask,
+    nodata: Option<f64>,
+    buf_w: usize,
+    out: &mut [T],
+) {
+    if plan.method == Resampling::Average {
+        super::average::average(plan, chunk, src, mask, nodata, buf_w, out);
+    } else {
+        convolve(plan, chunk, src, mask, nodata, buf_w, out);
+    }
+}
+
 /// One source chunk of a resampled read and the part of the buffer it produces.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Chunk {
@@ -40,20 +64,20 @@ pub(crate) struct Chunk {
 /// The geometry of one resampled read: `RasterIOResampled`'s preamble and chunking.
 #[derive(Clone, Debug)]
 pub(crate) struct Plan {
-    method: Resampling,
-    x_ratio: f64,
-    y_ratio: f64,
+    pub(crate) method: Resampling,
+    pub(crate) x_ratio: f64,
+    pub(crate) y_ratio: f64,
     /// Offset of the buffer in the "virtual" output raster when the window starts on one
     /// of its pixels (GDAL then resamples in whole-raster coordinates, so a sub-window
     /// gives exactly what reading everything would).
-    virt_x: i64,
-    virt_y: i64,
+    pub(crate) virt_x: i64,
+    pub(crate) virt_y: i64,
     /// Source coordinates are relative to these (0 in the virtual case, else the integer
     /// window offset), shifted by the fractional part of the window (`dfSrcXDelta`).
-    origin_x: i64,
-    origin_y: i64,
-    delta_x: f64,
-    delta_y: f64,
+    pub(crate) origin_x: i64,
+    pub(crate) origin_y: i64,
+    pub(crate) delta_x: f64,
+    pub(crate) delta_y: f64,
     pub chunks: Vec<Chunk>,
 }
 
@@ -194,7 +218,7 @@ fn single_precision_work(dt: DataType) -> bool {
 
 /// GDAL's `GDALCopyWord` from the work type to the output type: `+0.5` (away from zero for
 /// signed types) in the work precision, clamp, truncate.
-fn copy_word<T: Sample>(v: f64, single: bool) -> T {
+pub(crate) fn copy_word<T: Sample>(v: f64, single: bool) -> T {
     let dt = T::DTYPE;
     if dt.is_float() || v.is_nan() {
         return T::from_f64(if v.is_nan() && !dt.is_float() { 0.0 } else { v });
@@ -237,7 +261,7 @@ fn avoid_nodata(v: f64, nodata: f64, dt: DataType, single: bool) -> f64 {
 }
 
 /// `GDALGetNoDataReplacementValue`.
-fn replacement(nodata: f64, dt: DataType) -> f64 {
+pub(crate) fn replacement(nodata: f64, dt: DataType) -> f64 {
     match dt {
         DataType::Float32 => {
             let f = nodata as f32;
