@@ -1103,7 +1103,9 @@ fn footprint<T: Sample>(
     let (sw, sh) = (src.win.xsize, src.win.ysize);
     let plane = sw * sh;
     let dplane = dst_w * dst_h;
-    let margin = 2.0 * (1.0f64).max((1.0 / x_scale.min(y_scale)).ceil());
+    // GDAL's sanity margins, one per axis.
+    let margin_x = 2.0 * (1.0f64).max((1.0 / x_scale).ceil());
+    let margin_y = 2.0 * (1.0f64).max((1.0 / y_scale).ceil());
     let (xoff, yoff) = (src.win.xoff as f64, src.win.yoff as f64);
     let mut x0 = vec![0.0; dst_w];
     let mut y0 = vec![0.0; dst_w];
@@ -1127,14 +1129,21 @@ fn footprint<T: Sample>(
             }
             let (mut ax, mut bx) = (x0[i] - xoff, x1[i] - xoff);
             let (mut ay, mut by) = (y0[i] - yoff, y1[i] - yoff);
+            if ax < -margin_x || bx < -margin_x || ay < -margin_y || by < -margin_y {
+                continue;
+            }
+            if ax - sw as f64 > margin_x
+                || bx - sw as f64 > margin_x
+                || ay - sh as f64 > margin_y
+                || by - sh as f64 > margin_y
+            {
+                continue;
+            }
             if ax > bx {
                 std::mem::swap(&mut ax, &mut bx);
             }
             if ay > by {
                 std::mem::swap(&mut ay, &mut by);
-            }
-            if ax < -margin || ay < -margin || bx > sw as f64 + margin || by > sh as f64 + margin {
-                continue;
             }
             const EPS: f64 = 1e-10;
             if !(bx > -EPS && ax < sw as f64 + EPS && by > -EPS && ay < sh as f64 + EPS) {
@@ -1185,7 +1194,10 @@ fn footprint<T: Sample>(
                     }
                 }
                 if let Some(v) = reduce(r, &mut samples) {
-                    out.data[b * dplane + doff] = T::from_f64(v);
+                    // GWKSetPixelValue: clamp, round, keep off the nodata value.
+                    let slot = &mut out.data[b * dplane + doff];
+                    *slot = clamp_value(v);
+                    avoid_nodata(slot, out.nodata);
                     any = true;
                 }
             }
