@@ -233,8 +233,10 @@ impl Dataset {
     /// hold it, an alpha band (only the last of 2 or 4 Byte/UInt16 bands, for the others),
     /// else all valid. GDAL's resampled reads weight samples with it, whatever rio-tiler
     /// masks afterwards.
-    pub fn gdal_mask(&self, band: usize) -> GdalMask {
-        if self.level_has_mask(0) {
+    /// An overview's bands have the overview's own mask band: the dataset mask's overview
+    /// of that size if there is one, else the same rules on the overview.
+    pub fn gdal_mask(&self, level: usize, band: usize) -> GdalMask {
+        if self.level_mask_is_per_dataset(level) {
             return GdalMask::PerDataset;
         }
         if let Some(nd) = self.nodata()

@@ -587,7 +587,7 @@ impl Reader {
         // are resampled band by band.
         let decimating = (w as i64) < req.x_size || (h as i64) < req.y_size;
         let both = (w as i64) < req.x_size && (h as i64) < req.y_size;
-        let masks: Vec<GdalMask> = read_bands.iter().map(|&b| ds.gdal_mask(b)).collect();
+        let masks: Vec<GdalMask> = read_bands.iter().map(|&b| ds.gdal_mask(level, b)).collect();
         let shared = masks.iter().take_while(|&&m| m == masks[0]).count();
         let dataset_level = read_bands.len() > 1
             && resample::is_convolution(method)
@@ -926,27 +926,36 @@ impl Reader {
             })?;
             paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (w, h), off, (rw, rh));
         }
-        // rio-tiler's masks: nodata → per-band comparison; otherwise the (added) alpha band.
+        // rio-tiler's masks: nodata → per-band comparison; a source alpha band → that band
+        // as warped (the kernel's values overwrite the density GDAL writes into it);
+        // otherwise the alpha band rio-tiler adds, which GDAL fills from the density.
         let nb = p.bands.len();
         let picked: Vec<usize> = p.bands.iter().map(|b| warp_bands.iter().position(|x| x == b).unwrap_or(0)).collect();
+        let alpha = match p.validity {
+            Validity::Alpha(a) => {
+                let i = warp_bands.iter().position(|&b| b == a).unwrap_or(0);
+                Some(select_planes(&data, &[i], n))
+            }
+            _ => None,
+        };
         let data = select_planes(&data, &picked, n);
-        let mask = match p.validity {
-            Validity::Nodata(nd) => nodata_mask(&data, nb, n, nd),
+        let mask = match (&p.validity, &alpha) {
+            (Validity::Nodata(nd), _) => nodata_mask(&data, nb, n, *nd),
+            (_, Some(a)) => {
+                let opaque = dtype.max_value();
+                let m: Vec<u8> = (0..n).map(|i| if a.get_f64(i) == opaque { 255 } else { 0 }).collect();
+                (0..nb).flat_map(|_| m.iter().copied()).collect()
+            }
             _ => {
-                let alpha_dtype = dtype;
-                let m: Vec<u8> =
-                    density.iter().map(|&d| if alpha_is_opaque(d, alpha_dtype) { 255 } else { 0 }).collect();
+                let added: Vec<f64> = density.iter().map(|&d| alpha_value(d, dtype)).collect();
+                let max = added.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                // rio-tiler: opaque is the type's maximum, or 255 when the added alpha
+                // (whose maximum GDAL leaves at 255 for most types) reaches 255.
+                let opaque = if max == 255.0 { 255.0 } else { alpha_write_max(dtype) };
+                let m: Vec<u8> = added.iter().map(|&v| if v == opaque { 255 } else { 0 }).collect();
                 (0..nb).flat_map(|_| m.iter().copied()).collect()
             }
         };
-        // The destination alpha band GDAL writes from the density, as rio-tiler reads it.
-        let alpha = matches!(p.validity, Validity::Alpha(_)).then(|| {
-            let mut a = Buffer::filled(dtype, n, 0.0);
-            for (i, &d) in density.iter().enumerate() {
-                a.set_f64(i, alpha_value(d, dtype));
-            }
-            a
-        });
         Ok((data, mask, alpha))
     }
 
@@ -980,7 +989,7 @@ impl Reader {
             _ => false,
         };
         let per_dataset = ds.level_mask_is_per_dataset(level)
-            || ds.gdal_mask(0) == crate::dataset::GdalMask::Alpha(ds.count().saturating_sub(1));
+            || ds.gdal_mask(level, 0) == crate::dataset::GdalMask::Alpha(ds.count().saturating_sub(1));
         let src_bits =
             bits + if src_alpha {
                 32.0
@@ -1192,15 +1201,20 @@ fn alpha_max(dtype: DataType) -> f64 {
     }
 }
 
-/// The destination alpha GDAL writes for `density` (`GWKSetPixelValue`'s alpha rule).
+/// The destination alpha `GDALWarpDstAlphaMasker` writes for `density`: the density times
+/// `DST_ALPHA_MAX` (plus 0.1 for most integer types) in single precision, truncated, then
+/// stored in the band's type.
 fn alpha_value(density: f32, dtype: DataType) -> f64 {
-    let max = alpha_max(dtype);
-    if dtype.is_float() { (density as f64 * max) as f32 as f64 } else { (density as f64 * (max + 0.1)) as i64 as f64 }
+    let bump =
+        matches!(dtype, DataType::Uint8 | DataType::Int16 | DataType::Uint16 | DataType::Int32 | DataType::Uint32);
+    let cst = alpha_max(dtype) as f32 + if bump { 0.1 } else { 0.0 };
+    let v = (density * cst) as i32 as f64;
+    if dtype.is_float() { v } else { v.clamp(dtype.min_value(), dtype.max_value()) }
 }
 
-/// Whether the destination alpha GDAL writes for `density` is the opaque value.
-fn alpha_is_opaque(density: f32, dtype: DataType) -> bool {
-    alpha_value(density, dtype) == alpha_max(dtype) as f32 as f64
+/// The largest alpha the warper writes into an alpha band of this type.
+fn alpha_write_max(dtype: DataType) -> f64 {
+    alpha_max(dtype).min(dtype.max_value())
 }
 
 /// The alpha plane read after the `bands` data planes, when the validity is an alpha band.
@@ -1318,10 +1332,12 @@ mod tests {
     }
 
     #[test]
-    fn alpha_opacity_like_gdal() {
-        assert!(alpha_is_opaque(1.0, DataType::Uint8));
-        assert!(!alpha_is_opaque(0.99, DataType::Uint8));
-        assert!(alpha_is_opaque(1.0, DataType::Float32));
-        assert!(alpha_is_opaque(1.0, DataType::Uint16));
+    fn destination_alpha_like_gdal() {
+        assert_eq!(alpha_value(1.0, DataType::Uint8), 255.0);
+        assert_eq!(alpha_value(0.99, DataType::Uint8), 252.0);
+        assert_eq!(alpha_value(1.0, DataType::Float32), 255.0);
+        assert_eq!(alpha_value(1.0, DataType::Uint16), 65535.0);
+        // Int8 alpha saturates.
+        assert_eq!(alpha_value(1.0, DataType::Int8), 127.0);
     }
 }
