@@ -305,8 +305,14 @@ def crs_and_transform(rng, s):
     if base_kind == "geokeys_ellipsoid":
         # (GDAL writes GeogSemiMajorAxis for a user-defined GCS: the patch then has its
         # GeoDoubleParams to extend.)
-        definition = utm_crs(lon, lat) if rng.random() < 0.7 else "+proj=longlat +a=6378137 +rf=298.3 +no_defs"
-        if definition.startswith("+proj=longlat"):  # noqa
+        # Written with the International 1924 ellipsoid as explicit parameters, so that
+        # GDAL writes a GeoDoubleParamsTag, which the patch then re-keys.
+        if rng.random() < 0.7:
+            zone = int((lon + 180) // 6) % 60 + 1
+            south = " +south" if lat < 0 else ""
+            definition = f"+proj=utm +zone={zone}{south} +a=6378388 +rf=297 +units=m +no_defs"
+        else:
+            definition = "+proj=longlat +a=6378388 +rf=297 +no_defs"
             emin, emax = 0.01, 20.0
     crs = CRS.from_user_input(definition)
     xs, ys = warp_transform("EPSG:4326", crs, [lon], [lat])
@@ -495,8 +501,9 @@ def write_raster(rng, s, path):
             if os.path.exists(target + ext):
                 os.remove(target + ext)
     if s["crs"] == "geokeys_ellipsoid":
-        epsg = crs.to_epsg() or 4326
-        patch_geokeys_ellipsoid(path, epsg - 32600 if 32601 <= epsg <= 32660 else None)
+        p = crs.to_dict()
+        utm = (16100 if p.get("south") else 16000) + p["zone"] if p.get("proj") == "utm" else None
+        patch_geokeys_ellipsoid(path, utm)
     if s["nodata"] == "flt_max_text":
         patch_ascii_tag(path, 42113, "-3.40282e+38")
     for ext in (".aux.xml",):
@@ -583,10 +590,11 @@ def patch_ascii_tag(path, tag, text):
         _write_values(f, bo, entry_pos, typ, raw, len(raw))
 
 
-def patch_geokeys_ellipsoid(path, utm_zone):
+def patch_geokeys_ellipsoid(path, utm_projection):
     """Rewrite the GeoKeys into a user-defined GCS on WGS 84's datum code with an ellipsoid
     of another size (International 1924's), as some writers do; GDAL honours the ellipsoid
-    keys. With `utm_zone`, a user-defined projected CRS: that UTM zone on this GCS."""
+    keys. With `utm_projection` (an EPSG UTM projection code, 16001–16160), a user-defined
+    projected CRS: that UTM zone on this GCS."""
     with open(path, "r+b") as f:
         bo, off = _ifd0(f)
         tags = _tags(f, bo, off)
@@ -600,7 +608,7 @@ def patch_geokeys_ellipsoid(path, utm_zone):
         p0 = len(params)
         params = params + [6378388.0, 297.0]
         entries = raster_type + [
-            [1024, 0, 1, 1 if utm_zone else 2],  # GTModelTypeGeoKey: projected / geographic
+            [1024, 0, 1, 1 if utm_projection else 2],  # GTModelTypeGeoKey: projected / geographic
             [2048, 0, 1, 32767],  # GeographicTypeGeoKey: user-defined
             [2050, 0, 1, 6326],  # GeogGeodeticDatumGeoKey: WGS 84
             [2054, 0, 1, 9102],  # GeogAngularUnitsGeoKey: degree
@@ -608,10 +616,10 @@ def patch_geokeys_ellipsoid(path, utm_zone):
             [2057, 34736, 1, p0],  # GeogSemiMajorAxisGeoKey
             [2059, 34736, 1, p0 + 1],  # GeogInvFlatteningGeoKey
         ]
-        if utm_zone:
+        if utm_projection:
             entries += [
                 [3072, 0, 1, 32767],  # ProjectedCSTypeGeoKey: user-defined
-                [3074, 0, 1, 16000 + utm_zone],  # ProjectionGeoKey: UTM zone N
+                [3074, 0, 1, utm_projection],  # ProjectionGeoKey: a UTM zone
                 [3076, 0, 1, 9001],  # ProjLinearUnitsGeoKey: metre
             ]
         entries.sort()
