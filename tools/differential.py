@@ -715,11 +715,38 @@ def values_equal(a, b, lossy, rel=1e-6, interpolated=False):
     return ""
 
 
-def compare_image(img, body, lossy, interpolated=False):
+def titiler_colormap(img, cmap):
+    """What TiTiler's `render_image` makes of a one-band image with the dataset's palette
+    (`colormap or dst_colormap`): rio-tiler's `apply_cmap` colours, and the mask where valid
+    is the colour's alpha."""
+    from rasterio.dtypes import dtype_ranges
+    from rio_tiler.colormap import apply_cmap
+
+    data, alpha = apply_cmap(img.data, cmap)
+    lo = dtype_ranges[str(img.data.dtype)][0]
+    mask = np.where(img.mask != lo, alpha, 0).astype(data.dtype)
+    return data, mask
+
+
+def compare_colormapped(expected, body):
+    data, mask = decode_npy(body)
+    ref_data, ref_mask = expected
+    if data.shape != ref_data.shape or data.dtype != ref_data.dtype:
+        return f"colormapped: {data.dtype}{data.shape} != TiTiler {ref_data.dtype}{ref_data.shape}"
+    if not np.array_equal(mask, ref_mask):
+        return f"colormapped mask: {int((mask != ref_mask).sum())} of {mask.size} pixels differ"
+    if not np.array_equal(data, ref_data):
+        return f"colormapped colours: {int((data != ref_data).any(axis=0).sum())} pixels differ"
+    return ""
+
+
+def compare_image(img, body, lossy, interpolated=False, first_band=False):
     """rio-tiler ImageData vs imbrex's .npy: TiTiler's NPY is the data bands followed by
     rio-tiler's `ImageData.mask` (in the data type: its maximum where any band is valid, its
     minimum elsewhere; or the dataset's alpha band) in numpy's promoted type."""
     data, mask = decode_npy(body)
+    if first_band:
+        data = data[:1]
     ref_data = img.array.data
     ref_mask = img.mask
     if data.shape != ref_data.shape:
@@ -759,12 +786,19 @@ def compare_image(img, body, lossy, interpolated=False):
 DUMP = None
 
 
-def check_image(name, imbrex, path, params, ref_fn, lossy):
+def check_image(name, imbrex, path, params, ref_fn, lossy, cmap=None):
     try:
         img = ref_fn()
         ref_err = None
     except Exception as e:  # rio-tiler refused
         img, ref_err = None, f"{type(e).__name__}: {e}"
+    interpolated = params.get("resampling", "nearest") != "nearest" or params.get("reproject", "nearest") != "nearest"
+    # A one-band image of a paletted file is rendered with the palette, as TiTiler does. An
+    # interpolated one is compared before the palette (a value one unit off is another
+    # colour): two bands are never coloured.
+    palette = bool(cmap) and img is not None and img.count == 1
+    if palette and interpolated:
+        params = dict(params, bidx=[1, 1])
     status, body = imbrex.get(path, params)
     if ref_err is not None:
         if status >= 400:
@@ -772,8 +806,10 @@ def check_image(name, imbrex, path, params, ref_fn, lossy):
         return Outcome(name, False, f"rio-tiler refused ({ref_err[:120]}), imbrex answered {status}")
     if status != 200:
         return Outcome(name, False, f"imbrex {status}: {body[:200].decode(errors='replace')}")
-    interpolated = params.get("resampling", "nearest") != "nearest" or params.get("reproject", "nearest") != "nearest"
-    reason = compare_image(img, body, lossy, interpolated)
+    if palette and not interpolated:
+        reason = compare_colormapped(titiler_colormap(img, cmap), body)
+    else:
+        reason = compare_image(img, body, lossy, interpolated, first_band=palette)
     if reason and DUMP:
         # What both sides returned, for a closer look (--dump).
         data, mask = decode_npy(body)
@@ -984,6 +1020,7 @@ def run_checks(rng, s, path, imbrex, tms_cache):
                             params,
                             lambda: tsrc.tile(t.x, t.y, t.z, resampling_method=io_r, reproject_method=warp_r),
                             lossy,
+                            cmap=tsrc.colormap,
                         )
                     )
         # parts
@@ -1020,6 +1057,7 @@ def run_checks(rng, s, path, imbrex, tms_cache):
                         reproject_method=warp_r,
                     ),
                     lossy,
+                    cmap=src.colormap,
                 )
             )
         # preview
@@ -1033,6 +1071,7 @@ def run_checks(rng, s, path, imbrex, tms_cache):
                 dict(base, max_size=max_size, resampling=io_r),
                 lambda: src.preview(max_size=max_size, resampling_method=io_r),
                 lossy,
+                cmap=src.colormap,
             )
         )
         # points: random places in the data, in lon/lat

@@ -93,7 +93,15 @@ impl Dataset {
     pub fn nodata(&self) -> Option<f64> {
         match self {
             Dataset::Tiff(t) => t.nodata,
-            Dataset::Image(..) => None,
+            Dataset::Image(i, _) => i.nodata,
+        }
+    }
+
+    /// The palette of band 1, when it has one.
+    pub fn colormap(&self) -> Option<Vec<[u8; 4]>> {
+        match self {
+            Dataset::Tiff(t) => t.colormap(),
+            Dataset::Image(i, _) => i.colormap.clone(),
         }
     }
 
@@ -115,6 +123,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.nodata_type(),
             Dataset::Image(i, _) if i.colorinterp.iter().any(|c| c == "alpha") => NodataType::Alpha,
+            Dataset::Image(i, _) if i.nodata.is_some() => NodataType::Nodata,
             Dataset::Image(..) => NodataType::None,
         }
     }

@@ -32,6 +32,18 @@ pub fn read_options_without_expression(state: &AppState, q: &QueryMap) -> ApiRes
                 .map_err(|_| ApiError::query("nodata", format!("'{v}' is not a number or 'nan'")))?,
         ),
     };
+    // TiTiler: `buffer` and `padding` are `gt=0` when given (a negative buffer would
+    // shrink the tile below its size).
+    let buffer = q.get::<f64>("buffer")?;
+    if let Some(b) = buffer
+        && !(b > 0.0 && b.is_finite())
+    {
+        return Err(ApiError::query("buffer", "Input should be greater than 0"));
+    }
+    let padding = q.get::<i64>("padding")?;
+    if padding.is_some_and(|p| p <= 0) {
+        return Err(ApiError::query("padding", "Input should be greater than 0"));
+    }
     let io = resampling_param(q, "resampling", false)?;
     let reproject = resampling_param(q, "reproject", true)?;
     Ok(ReadOptions {
@@ -40,8 +52,8 @@ pub fn read_options_without_expression(state: &AppState, q: &QueryMap) -> ApiRes
         unscale: q.get_bool("unscale")?.unwrap_or(false),
         resampling: io,
         reproject,
-        buffer: q.get::<f64>("buffer")?.unwrap_or(0.0),
-        padding: q.get::<usize>("padding")?.unwrap_or(0),
+        buffer: buffer.unwrap_or(0.0),
+        padding: padding.map_or(0, |p| usize::try_from(p).unwrap_or(usize::MAX)),
         max_pixels: state.config.limits.max_output_pixels,
     })
 }

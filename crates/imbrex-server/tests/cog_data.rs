@@ -50,7 +50,7 @@ async fn npy_tiles_are_the_oracle_tiles_plus_their_mask() {
     let data = Npy::read(&dir.join(t["data"].as_str().unwrap()));
     let mask = Npy::read(&dir.join(t["mask"].as_str().unwrap()));
     let n = 256 * 256;
-    assert_eq!(&a.values[n..], &mask.values[..], "the last band is the mask");
+    assert_eq!(a.mask_0_255(), mask.values, "the last band is the mask");
     for i in (0..n).filter(|&i| mask.values[i] != 0.0) {
         assert_eq!(a.values[i], data.values[i]);
     }
@@ -91,6 +91,12 @@ async fn tile_errors_name_their_cause() {
         ("resampling=sharpest", "resampling"),
         ("reproject=gauss", "reproject"),
         ("buffer=0.3", "buffer"),
+        // TiTiler: `gt=0`; a negative buffer would shrink the tile.
+        ("buffer=-1", "buffer"),
+        ("buffer=-0.5", "buffer"),
+        ("buffer=0", "buffer"),
+        ("padding=0", "padding"),
+        ("padding=-2", "padding"),
         ("tilesize=0", "tilesize"),
         ("unscale=maybe", "unscale"),
     ] {

@@ -43,7 +43,7 @@ async fn raw(app: &axum::Router, path: &str) -> (Vec<f64>, Vec<f64>, usize) {
     let a = Npy::parse(&r.body).unwrap();
     let n = a.shape[1] * a.shape[2];
     let bands = a.shape[0] - 1;
-    (a.values[..bands * n].to_vec(), a.values[bands * n..].to_vec(), bands)
+    (a.values[..bands * n].to_vec(), a.mask_0_255(), bands)
 }
 
 fn lut(name: &str) -> Vec<[f64; 4]> {
@@ -101,14 +101,28 @@ async fn every_format_decodes_to_the_tile() {
         assert_eq!(&px[..3 * 256 * 256], &data[..], "{ext}");
         assert!(px[3 * 256 * 256..].iter().all(|&a| a == 255.0), "{ext}: opaque");
     }
+    // WebP as TiTiler encodes it: lossy, quality 75 (an opaque tile has no alpha plane).
+    let webp = |body: Vec<u8>| {
+        let mut dec = image_webp::WebPDecoder::new(std::io::Cursor::new(body)).unwrap();
+        let (lossy, alpha) = (dec.is_lossy(), dec.has_alpha());
+        let mut buf = vec![0u8; dec.output_buffer_size().unwrap()];
+        dec.read_image(&mut buf).unwrap();
+        (lossy, alpha, buf)
+    };
+    let n = 256 * 256;
     let r = get(&app, &format!("{tile}.webp?url=demo")).await;
     assert_eq!(r.content_type(), "image/webp");
-    let mut dec = image_webp::WebPDecoder::new(std::io::Cursor::new(r.body.clone())).unwrap();
-    assert!(dec.has_alpha());
-    let mut buf = vec![0u8; dec.output_buffer_size().unwrap()];
-    dec.read_image(&mut buf).unwrap();
-    let n = 256 * 256;
-    for i in (0..n).step_by(97) {
+    let (lossy, _, buf) = webp(r.body);
+    assert!(lossy);
+    let err: f64 =
+        (0..n).map(|i| (0..3).map(|b| (buf[3 * i + b] as f64 - data[b * n + i]).abs()).sum::<f64>()).sum::<f64>()
+            / (3 * n) as f64;
+    assert!(err < 4.0, "WebP q75 mean error {err}");
+    // `lossless=true`: exact, with the mask as alpha.
+    let r = get(&app, &format!("{tile}.webp?url=demo&lossless=true")).await;
+    let (lossy, alpha, buf) = webp(r.body);
+    assert!(!lossy && alpha);
+    for i in 0..n {
         assert_eq!(
             [buf[4 * i] as f64, buf[4 * i + 1] as f64, buf[4 * i + 2] as f64],
             [data[i], data[n + i], data[2 * n + i]]
@@ -248,7 +262,7 @@ async fn previews_parts_features_and_maps() {
     let a = Npy::parse(&r.body).unwrap();
     assert_eq!(a.shape, vec![2, 100, 100]);
     // Outside the triangle is masked: the upper-left corner of its bounding box.
-    assert_eq!(a.values[100 * 100], 0.0);
+    assert_eq!(a.mask_0_255()[0], 0.0);
 }
 
 #[tokio::test]
@@ -329,4 +343,172 @@ async fn colormaps_and_algorithms_are_listed() {
     assert_eq!(hs, expected);
     assert_eq!(get(&app, "/algorithms/nope").await.status, StatusCode::NOT_FOUND);
     let _: Value = get(&app, "/api").await.json();
+}
+
+/// A server whose output bound is `max_pixels`.
+fn app_limited(max_pixels: u64) -> axum::Router {
+    let mut config = Config { allow_path: vec![imbrex_testkit::testdata("raster")], ..Default::default() };
+    config.limits.max_output_pixels = max_pixels;
+    app_with(config)
+}
+
+#[tokio::test]
+async fn a_paletted_dataset_renders_with_its_own_colormap() {
+    let app = app();
+    let q = format!("url={}&max_size=64", url("cog_cmap.tif"));
+    let info = get(&app, &format!("/cog/info?url={}", url("cog_cmap.tif"))).await.json();
+    let palette = info["colormap"].as_object().expect("cog_cmap.tif has a palette");
+    let color = |v: f64| -> Vec<f64> {
+        palette[&(v as u32).to_string()].as_array().unwrap().iter().map(|c| c.as_f64().unwrap()).collect()
+    };
+    // The indexes: two bands are never coloured (rio-tiler's `apply_cmap` takes one).
+    let r = get(&app, &format!("/cog/preview.npy?{q}&bidx=1&bidx=1")).await;
+    let a = Npy::parse(&r.body).unwrap();
+    let n = a.shape[1] * a.shape[2];
+    let (index, valid) = (a.values[..n].to_vec(), a.mask_0_255());
+    // TiTiler: `colormap or dst_colormap` — PNG and NPY alike.
+    let r = get(&app, &format!("/cog/preview.png?{q}")).await;
+    let (ds, px) = decode(&r.body).await;
+    assert_eq!(ds.count(), 4, "RGB + alpha");
+    let npy = Npy::parse(&get(&app, &format!("/cog/preview.npy?{q}")).await.body).unwrap();
+    assert_eq!(npy.shape, vec![4, a.shape[1], a.shape[2]]);
+    let mut coloured = 0;
+    for i in 0..n {
+        let c = color(index[i]);
+        let alpha = if valid[i] == 0.0 { 0.0 } else { c[3] };
+        assert_eq!([px[i], px[n + i], px[2 * n + i], px[3 * n + i]], [c[0], c[1], c[2], alpha], "pixel {i}");
+        assert_eq!([npy.values[i], npy.values[n + i], npy.values[2 * n + i]], [c[0], c[1], c[2]], "pixel {i}");
+        coloured += (alpha != 0.0) as usize;
+    }
+    assert!(coloured > n / 4, "the preview shows the data ({coloured} of {n})");
+    // A colormap in the request wins over the palette.
+    let r = get(&app, &format!("/cog/preview.png?{q}&colormap_name=viridis")).await;
+    let (_, px) = decode(&r.body).await;
+    let viridis = lut("viridis");
+    let i = (0..n).find(|&i| valid[i] != 0.0).unwrap();
+    assert_eq!(px[i], viridis[index[i] as usize][0]);
+}
+
+#[tokio::test]
+async fn the_stretch_follows_what_is_drawn_not_the_order_of_requests() {
+    // Unscaled and raw values of one band: each has its own stretch, whichever came first.
+    let q = format!("/cog/preview.png?url={}&max_size=128&bidx=1", url("cog_scale.tif"));
+    let (raw_q, unscaled_q) = (q.clone(), format!("{q}&unscale=true"));
+    let (first, second) = (app(), app());
+    let raw_1 = get(&first, &raw_q).await.body;
+    let unscaled_1 = get(&first, &unscaled_q).await.body;
+    let unscaled_2 = get(&second, &unscaled_q).await.body;
+    let raw_2 = get(&second, &raw_q).await.body;
+    assert_eq!(raw_1, raw_2, "the raw preview does not depend on what was asked before");
+    assert_eq!(unscaled_1, unscaled_2, "nor does the unscaled one");
+    for body in [&raw_1, &unscaled_1] {
+        let (_, px) = decode(body).await;
+        let n = px.len() / 4;
+        let (min, max) = px[..n].iter().fold((255.0f64, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(max - min > 100.0, "stretched over the drawn values ({min}..{max})");
+    }
+    // An algorithm's output is stretched over its own values: slope in degrees, not the
+    // DEM's heights (which would draw it black), after a request without it.
+    let app = app();
+    let tile = format!("/cog/tiles/WebMercatorQuad/15/17029/11668.png?url={}", url("dem.tif"));
+    assert_eq!(get(&app, &tile).await.status, StatusCode::OK);
+    let r = get(&app, &format!("{tile}&algorithm=slope")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (_, px) = decode(&r.body).await;
+    let n = 256 * 256;
+    let (min, max) = px[..n].iter().fold((255.0f64, 0.0f64), |(a, b), &v| (a.min(v), b.max(v)));
+    assert!(max - min > 100.0, "a slope tile spans the grey levels ({min}..{max})");
+}
+
+#[tokio::test]
+async fn parts_are_native_resolution_by_default_and_bounded() {
+    let app = app();
+    let info = get(&app, &format!("/cog/info?url={}", url("cog_int16.tif"))).await.json();
+    let b: Vec<f64> = info["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let (w, h) = (info["width"].as_f64().unwrap(), info["height"].as_f64().unwrap());
+    let (rx, ry) = ((b[2] - b[0]) / w, (b[3] - b[1]) / h);
+    // 1200 x 300 pixels of the file, in its own CRS: above the old 1024 default.
+    let bbox = format!("{},{},{},{}", b[0], b[3] - 300.0 * ry, b[0] + 1200.0 * rx, b[3]);
+    let q = format!("url={}&coord_crs=epsg:32621", url("cog_int16.tif"));
+    let r = get(&app, &format!("/cog/bbox/{bbox}.npy?{q}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(Npy::parse(&r.body).unwrap().shape, vec![2, 300, 1200]);
+    // Above the output bound: a 422 naming what asks for less.
+    let small = app_limited(100_000);
+    let r = get(&small, &format!("/cog/bbox/{bbox}.npy?{q}")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["detail"][0]["loc"][1], "max_size");
+    assert!(r.text().contains("max_output_pixels"), "{}", r.text());
+    let r = get(&small, &format!("/cog/bbox/{bbox}.npy?{q}&max_size=200")).await;
+    assert_eq!(Npy::parse(&r.body).unwrap().shape, vec![2, 50, 200]);
+    // POST /cog/statistics of a feature too large for the bound reads an overview instead.
+    let feature = serde_json::json!({"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+        "coordinates": [[[b[0], b[1]], [b[2], b[1]], [b[2], b[3]], [b[0], b[3]], [b[0], b[1]]]]}});
+    let req = axum::http::Request::post(format!("/cog/statistics?{q}"))
+        .header("host", "test.local")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(feature.to_string()))
+        .unwrap();
+    let r = common::request(&small, req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let stats = &r.json()["properties"]["statistics"]["b1"];
+    assert!(stats["count"].as_f64().unwrap() > 0.0 && stats["count"].as_f64().unwrap() <= 100_000.0, "{stats}");
+}
+
+#[tokio::test]
+async fn images_carry_their_bounds_and_crs_as_titiler_sends_them() {
+    let app = app();
+    let q = format!("url={}", url("cog_int16.tif"));
+    let floats = |r: &common::Reply| -> Vec<f64> {
+        let h = r.headers["content-bbox"].to_str().unwrap();
+        h.split(',').map(|v| v.parse().unwrap()).collect()
+    };
+    let r = get(&app, &format!("/cog/tiles/WebMercatorQuad/5/10/6.png?{q}")).await;
+    let wm = TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let tb = wm.xy_bounds(Tile::new(10, 6, 5)).unwrap();
+    assert_eq!(floats(&r), vec![tb.left, tb.bottom, tb.right, tb.top]);
+    assert_eq!(r.headers["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/3857>");
+    let r = get(&app, &format!("/cog/bbox/-60,72,-55,75/64x32.png?{q}")).await;
+    assert_eq!(r.headers["content-bbox"], "-60.0,72.0,-55.0,75.0");
+    assert_eq!(r.headers["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/4326>");
+    let r = get(&app, &format!("/cog/preview.png?{q}&max_size=64")).await;
+    let info = get(&app, &format!("/cog/info?{q}")).await.json();
+    let b: Vec<f64> = info["bounds"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(floats(&r), b);
+    assert_eq!(r.headers["content-crs"], "<http://www.opengis.net/def/crs/EPSG/0/32621>");
+}
+
+#[tokio::test]
+async fn validate_reports_tags_and_band_metadata_as_rio_cogeo() {
+    let app = app();
+    // What rasterio (GDAL 3.10) reports for these files.
+    for (file, metadata, structure) in [
+        (
+            "cog_int16.tif",
+            serde_json::json!({"OVR_RESAMPLING_ALG": "NEAREST", "AREA_OR_POINT": "Point"}),
+            serde_json::json!({"LAYOUT": "COG", "COMPRESSION": "DEFLATE", "INTERLEAVE": "BAND"}),
+        ),
+        (
+            "cog_cmap.tif",
+            serde_json::json!({"DataType": "Generic", "OVR_RESAMPLING_ALG": "NEAREST", "AREA_OR_POINT": "Area"}),
+            serde_json::json!({"LAYOUT": "COG", "COMPRESSION": "DEFLATE", "INTERLEAVE": "BAND"}),
+        ),
+        (
+            "TCI.tif",
+            serde_json::json!({"OVR_RESAMPLING_ALG": "NEAREST", "AREA_OR_POINT": "Area"}),
+            serde_json::json!({"COMPRESSION": "DEFLATE", "INTERLEAVE": "PIXEL"}),
+        ),
+    ] {
+        let v = get(&app, &format!("/cog/validate?url={}", url(file))).await.json();
+        assert_eq!(v["Tags"]["Image Metadata"], metadata, "{file}");
+        assert_eq!(v["Tags"]["Image Structure"], structure, "{file}");
+        let bands = v["Band Metadata"].as_object().unwrap();
+        assert_eq!(bands.len() as u64, v["Profile"]["Bands"].as_u64().unwrap(), "{file}");
+        assert_eq!(
+            bands["Band 1"],
+            serde_json::json!({"Description": null, "ColorInterp": v["Profile"]["ColorInterp"][0],
+                "Offset": 0.0, "Scale": 1.0, "Metadata": {}}),
+            "{file}"
+        );
+    }
 }

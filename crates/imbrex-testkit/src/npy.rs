@@ -77,6 +77,35 @@ impl Npy {
             .collect();
         Ok(Npy { shape, descr, values })
     }
+
+    /// The last band of a TiTiler `.npy` tile as a 0-255 mask. TiTiler appends rio-tiler's
+    /// mask in the data's own type: the type's maximum where valid and its minimum where
+    /// masked (or the dataset's alpha band, kept as it is).
+    pub fn mask_0_255(&self) -> Vec<f64> {
+        let n: usize = self.shape[1..].iter().product();
+        let (lo, hi) = match &self.descr[1..] {
+            "u1" | "b1" => return self.values[self.values.len() - n..].to_vec(),
+            "i1" => (i8::MIN as f64, i8::MAX as f64),
+            "u2" => (0.0, u16::MAX as f64),
+            "i2" => (i16::MIN as f64, i16::MAX as f64),
+            "u4" => (0.0, u32::MAX as f64),
+            "i4" => (i32::MIN as f64, i32::MAX as f64),
+            "f4" => (f32::MIN as f64, f32::MAX as f64),
+            _ => (f64::MIN, f64::MAX),
+        };
+        self.values[self.values.len() - n..]
+            .iter()
+            .map(|&v| {
+                if v == lo {
+                    0.0
+                } else if v == hi {
+                    255.0
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

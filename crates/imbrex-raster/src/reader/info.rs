@@ -74,14 +74,14 @@ fn finite_or_null<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Erro
 pub(super) fn build(r: &Reader) -> Info {
     let ds = r.dataset();
     let count = ds.count();
-    let (band_meta, scales, offsets, colormap) = match ds.as_ref() {
+    let (band_meta, scales, offsets) = match ds.as_ref() {
         Dataset::Tiff(t) => {
             let meta: Vec<_> = (0..count).map(|b| t.band_metadata(b)).collect();
-            let cm = t.colormap().map(|c| Colormap(c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect()));
-            (meta, t.scales(), t.offsets(), cm)
+            (meta, t.scales(), t.offsets())
         }
-        Dataset::Image(..) => (vec![Default::default(); count], vec![1.0; count], vec![0.0; count], None),
+        Dataset::Image(..) => (vec![Default::default(); count], vec![1.0; count], vec![0.0; count]),
     };
+    let colormap = ds.colormap().map(|c| Colormap(c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect()));
     let band_metadata = band_meta
         .iter()
         .enumerate()

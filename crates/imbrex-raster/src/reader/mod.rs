@@ -16,7 +16,7 @@ use imbrex_tms::{
 };
 
 pub use info::{BandDescription, Colormap, Info};
-pub use options::ReadOptions;
+pub use options::{OUTPUT_PIXELS, ReadOptions};
 pub use read::local_tile_bounds;
 
 use crate::dataset::{Dataset, OpenOptions};

@@ -3,6 +3,9 @@
 use crate::error::{Error, Result};
 use crate::warp::Resampling;
 
+/// The name of the output-size bound in [`Error::LimitExceeded`].
+pub const OUTPUT_PIXELS: &str = "output pixels";
+
 /// Options of every read (`tile`, `part`, `preview`, `point`, `statistics`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReadOptions {
@@ -68,7 +71,7 @@ impl ReadOptions {
         // Saturating: sizes come from requests, and a wrapped product would pass the bound.
         let px = (width as u64).saturating_mul(height as u64);
         if px > self.max_pixels {
-            return Err(Error::LimitExceeded { limit: "output pixels", value: px, max: self.max_pixels });
+            return Err(Error::LimitExceeded { limit: OUTPUT_PIXELS, value: px, max: self.max_pixels });
         }
         if width == 0 || height == 0 {
             return Err(Error::InvalidParameter { name: "size", reason: "the output has no pixels".into() });

@@ -20,7 +20,9 @@ pub enum ColorMap {
     /// 256 entries indexed by a uint8 value (named colormaps, and JSON maps of exactly the
     /// keys 0..=255).
     Lut(Box<[Rgba; 256]>),
-    /// Exact values to colours; anything else is transparent black.
+    /// Exact values to colours; anything else is transparent black. Sorted by value, one
+    /// entry per value (the last given wins), so that a lookup is a binary search: a
+    /// 16-bit palette has 65536 entries.
     Discrete(Vec<(f64, Rgba)>),
     /// `[min, max)` ranges to colours, later ranges winning.
     Intervals(Vec<((f64, f64), Rgba)>),
@@ -83,7 +85,7 @@ impl ColorMap {
                     }
                     return Ok(ColorMap::Lut(lut));
                 }
-                Ok(ColorMap::Discrete(entries))
+                Ok(ColorMap::discrete(entries))
             }
             Value::Array(items) => {
                 if items.is_empty() || items.len() > 65_536 {
@@ -109,6 +111,37 @@ impl ColorMap {
         }
     }
 
+    /// The colormap of a dataset's palette, as rio-tiler applies a `{index: colour}` dict:
+    /// a lookup table when the indexes are exactly 0..=255, exact values otherwise.
+    pub fn from_palette(entries: &[(u32, Rgba)]) -> ColorMap {
+        if entries.len() == 256 && entries.iter().all(|&(k, _)| k < 256) {
+            let mut lut = Box::new([[0u8; 4]; 256]);
+            for &(k, c) in entries {
+                lut[k as usize] = c;
+            }
+            return ColorMap::Lut(lut);
+        }
+        ColorMap::discrete(entries.iter().map(|&(k, c)| (k as f64, c)).collect())
+    }
+
+    /// Exact values to colours, the later of equal values winning (as a Python dict built
+    /// from them). NaN keys never match (`v == nan` is false) and are dropped; `-0.0` is
+    /// `0.0`.
+    fn discrete(entries: Vec<(f64, Rgba)>) -> ColorMap {
+        let mut d: Vec<(f64, Rgba)> =
+            entries.into_iter().filter(|(k, _)| !k.is_nan()).map(|(k, c)| (k + 0.0, c)).collect();
+        // Stable: among equal keys the order given is kept, and the last one is kept below.
+        d.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out: Vec<(f64, Rgba)> = Vec::with_capacity(d.len());
+        for e in d {
+            match out.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => out.push(e),
+            }
+        }
+        ColorMap::Discrete(out)
+    }
+
     /// The 256 entries of a lookup-table colormap.
     pub fn lut(&self) -> Option<&[Rgba; 256]> {
         match self {
@@ -124,13 +157,8 @@ impl ColorMap {
             // rio-tiler casts to uint8 first (C truncation, wrapping).
             ColorMap::Lut(l) => l[cast_u8(v) as usize],
             ColorMap::Discrete(d) => {
-                let mut out = [0; 4];
-                for (k, c) in d {
-                    if v == *k {
-                        out = *c;
-                    }
-                }
-                out
+                let v = v + 0.0;
+                d.binary_search_by(|(k, _)| k.total_cmp(&v)).map_or([0; 4], |i| d[i].1)
             }
             ColorMap::Intervals(iv) => {
                 let mut out = [0; 4];
@@ -196,6 +224,25 @@ mod tests {
         assert_eq!(v.lut().unwrap()[0], [68, 1, 84, 255]);
         assert_eq!(v.lut().unwrap()[255], [253, 231, 36, 255]);
         assert!(ColorMap::named("nope").is_none());
+    }
+
+    #[test]
+    fn palettes_are_luts_or_exact_values() {
+        let lut: Vec<(u32, Rgba)> = (0..256).map(|i| (i, [i as u8, 0, 0, 255])).collect();
+        let cm = ColorMap::from_palette(&lut);
+        assert_eq!(cm.lut().unwrap()[200], [200, 0, 0, 255]);
+        // A 16-bit palette: exact values, found by binary search; anything else transparent.
+        let big: Vec<(u32, Rgba)> = (0..65536).map(|i| (i, [(i % 256) as u8, (i / 256) as u8, 0, 255])).collect();
+        let cm = ColorMap::from_palette(&big);
+        assert!(cm.lut().is_none());
+        assert_eq!(cm.color(513.0), [1, 2, 0, 255]);
+        assert_eq!(cm.color(513.5), [0, 0, 0, 0]);
+        assert_eq!(cm.color(-0.0), [0, 0, 0, 255]);
+        assert_eq!(cm.color(f64::NAN), [0, 0, 0, 0]);
+        // Equal keys: the last one given wins, as in the dict rio-tiler builds.
+        let d = ColorMap::from_json(r##"{"1": "#ff0000", "1.0": "#00ff00", "nan": "#0000ff"}"##).unwrap();
+        assert_eq!(d.color(1.0), [0, 255, 0, 255]);
+        assert_eq!(d.color(f64::NAN), [0, 0, 0, 0]);
     }
 
     #[test]

@@ -82,9 +82,20 @@ pub fn jpeg(data: &Buffer, bands: usize, width: usize, height: usize, quality: u
     Ok(out)
 }
 
-/// Lossless WebP (pure Rust; GDAL's lossy default needs libwebp): uint8, 1 band is
-/// repeated to RGB as rio-tiler does, alpha kept.
-pub fn webp(data: &Buffer, bands: usize, width: usize, height: usize, alpha: Option<&Buffer>) -> Result<Vec<u8>> {
+/// WebP's largest side.
+const WEBP_MAX_SIDE: usize = 16383;
+
+/// WebP: uint8, 1 band repeated to RGB as rio-tiler does, alpha kept. Lossy at `quality`
+/// (libwebp, as GDAL's WEBP driver; the alpha plane stays lossless), or lossless (`None`;
+/// pure Rust).
+pub fn webp(
+    data: &Buffer,
+    bands: usize,
+    width: usize,
+    height: usize,
+    alpha: Option<&Buffer>,
+    quality: Option<f32>,
+) -> Result<Vec<u8>> {
     let v = data.as_slice::<u8>().ok_or_else(|| invalid("WebP holds 8-bit data only"))?;
     let n = width * height;
     let rgb: Vec<u8> = match bands {
@@ -94,8 +105,22 @@ pub fn webp(data: &Buffer, bands: usize, width: usize, height: usize, alpha: Opt
     };
     let a = alpha.map(|a| a.cast(DataType::Uint8));
     let a = a.as_ref().and_then(|a| a.as_slice::<u8>());
-    let color = if a.is_some() { image_webp::ColorType::Rgba8 } else { image_webp::ColorType::Rgb8 };
+    if width > WEBP_MAX_SIDE || height > WEBP_MAX_SIDE {
+        return Err(invalid(format!("WebP images are at most {WEBP_MAX_SIDE} pixels a side, not {width}x{height}")));
+    }
     let px = interleave(&rgb, 3, n, a);
+    if let Some(q) = quality {
+        let (w, h) = (width as u32, height as u32);
+        let enc = match a {
+            Some(_) => webp::Encoder::from_rgba(&px, w, h),
+            None => webp::Encoder::from_rgb(&px, w, h),
+        };
+        return enc
+            .encode_simple(false, q)
+            .map(|m| m.to_vec())
+            .map_err(|e| Error::Io { what: "WebP encoder".into(), reason: format!("{e:?}") });
+    }
+    let color = if a.is_some() { image_webp::ColorType::Rgba8 } else { image_webp::ColorType::Rgb8 };
     let mut out = Vec::new();
     image_webp::WebPEncoder::new(&mut out)
         .encode(&px, width as u32, height as u32, color)
@@ -132,9 +157,35 @@ mod tests {
         assert!(jpeg(&Buffer::Uint8(vec![0; 2]), 2, 1, 1, 85).is_err());
         assert!(jpeg(&Buffer::Int16(vec![0]), 1, 1, 1, 85).is_err());
         assert!(jpeg(&Buffer::Uint8(vec![9; 3 * 64]), 3, 8, 8, 85).unwrap().starts_with(&[0xFF, 0xD8]));
-        let w = webp(&Buffer::Uint8(vec![7; 4]), 1, 2, 2, Some(&Buffer::Uint8(vec![255; 4]))).unwrap();
+        let w = webp(&Buffer::Uint8(vec![7; 4]), 1, 2, 2, Some(&Buffer::Uint8(vec![255; 4])), None).unwrap();
         assert_eq!(&w[..4], b"RIFF");
         let decoded = image_webp::WebPDecoder::new(std::io::Cursor::new(w)).unwrap();
         assert!(decoded.has_alpha());
+        assert!(webp(&Buffer::Uint8(vec![0; 16384]), 1, 16384, 1, None, None).is_err());
+        assert!(webp(&Buffer::Uint8(vec![0; 16384]), 1, 16384, 1, None, Some(75.0)).is_err());
+    }
+
+    #[test]
+    fn webp_is_lossy_by_default_with_a_lossless_alpha() {
+        // A noisy image: lossy coding changes values, lossless keeps them.
+        let (w, h) = (64, 48);
+        let v: Vec<u8> = (0..3 * w * h).map(|i| ((i * 7919) % 251) as u8).collect();
+        let alpha: Vec<u8> = (0..w * h).map(|i| if i % 3 == 0 { 0 } else { 255 }).collect();
+        let decode = |bytes: Vec<u8>| {
+            let mut d = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).unwrap();
+            let mut out = vec![0; d.output_buffer_size().unwrap()];
+            d.read_image(&mut out).unwrap();
+            (d.is_lossy(), out)
+        };
+        let data = Buffer::Uint8(v.clone());
+        let a = Buffer::Uint8(alpha.clone());
+        let (lossy, px) = decode(webp(&data, 3, w, h, Some(&a), Some(75.0)).unwrap());
+        assert!(lossy);
+        let n = w * h;
+        assert!((0..n).any(|i| px[i * 4] != v[i]), "lossy coding changes some values");
+        assert!((0..n).all(|i| px[i * 4 + 3] == alpha[i]), "the alpha plane is kept exactly");
+        let (lossy, px) = decode(webp(&data, 3, w, h, Some(&a), None).unwrap());
+        assert!(!lossy);
+        assert!((0..n).filter(|&i| alpha[i] != 0).all(|i| px[i * 4..i * 4 + 3] == [v[i], v[n + i], v[2 * n + i]]));
     }
 }

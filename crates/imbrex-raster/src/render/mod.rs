@@ -83,7 +83,7 @@ impl ImageFormat {
     }
 
     /// Data types the format holds without stretching (TiTiler's `format_dtypes`).
-    fn holds(self, dtype: DataType, auto: bool) -> bool {
+    pub fn holds(self, dtype: DataType, auto: bool) -> bool {
         match self {
             ImageFormat::Png if auto => dtype == DataType::Uint8,
             ImageFormat::Png => matches!(dtype, DataType::Uint8 | DataType::Uint16),
@@ -109,7 +109,12 @@ pub struct Render {
     pub stretch: Option<Vec<(f64, f64)>>,
     /// Georeference written into GeoTIFF output.
     pub geotiff: bool,
+    /// Lossless WebP (TiTiler's profile is lossy, quality 75).
+    pub lossless: bool,
 }
+
+/// rio-tiler's WEBP profile: `{"quality": 75, "lossless": False}`.
+pub const WEBP_QUALITY: f32 = 75.0;
 
 /// rio-tiler's `linear_rescale` of one value (clip, shift, scale; float64).
 #[inline]
@@ -226,7 +231,7 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
             encode::png(&data, bands, w, h, alpha.as_ref())?
         }
         ImageFormat::Jpeg | ImageFormat::Jpg => encode::jpeg(&data, bands, w, h, 85)?,
-        ImageFormat::Webp => encode::webp(&data, bands, w, h, alpha.as_ref())?,
+        ImageFormat::Webp => encode::webp(&data, bands, w, h, alpha.as_ref(), (!r.lossless).then_some(WEBP_QUALITY))?,
         ImageFormat::Tif | ImageFormat::Tiff => {
             let geo = geotiff::GeoInfo { transform: Some(img.transform()), crs: img.crs.clone(), nodata: None };
             geotiff::encode(&data, bands, w, h, alpha.as_ref(), &geo)?

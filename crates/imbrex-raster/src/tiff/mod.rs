@@ -76,7 +76,38 @@ pub struct GeoTiff {
     /// The mask comes from a `.msk` sidecar.
     pub external_mask: bool,
     pub header_bytes: u64,
+    /// GDAL's ghost header declares the COG layout (`LAYOUT=COG` in IMAGE_STRUCTURE).
+    pub cog_layout: bool,
+    /// The main image's textual TIFF tags, as GDAL names them (`TIFFTAG_SOFTWARE`, ...).
+    pub text_tags: Vec<(&'static str, String)>,
     pub(crate) blocks: BlockCache,
+}
+
+/// Textual TIFF tags GDAL reports as dataset metadata.
+const TEXT_TAGS: [(u16, &str); 7] = [
+    (269, "TIFFTAG_DOCUMENTNAME"),
+    (270, "TIFFTAG_IMAGEDESCRIPTION"),
+    (305, "TIFFTAG_SOFTWARE"),
+    (306, "TIFFTAG_DATETIME"),
+    (315, "TIFFTAG_ARTIST"),
+    (316, "TIFFTAG_HOSTCOMPUTER"),
+    (33432, "TIFFTAG_COPYRIGHT"),
+];
+
+/// GDAL's COG ghost header (right after the TIFF header) with the four layout promises
+/// GDAL checks before it reports `LAYOUT=COG`.
+fn has_cog_ghost_header(head: &[u8]) -> bool {
+    let bigtiff = matches!(head.get(2..4), Some([43, 0] | [0, 43]));
+    let Some(rest) = head.get(if bigtiff { 16 } else { 8 }..) else { return false };
+    let Some(body) = rest.strip_prefix(b"GDAL_STRUCTURAL_METADATA_SIZE=") else { return false };
+    let text = String::from_utf8_lossy(&body[..body.len().min(1024)]);
+    let promises = [
+        "LAYOUT=IFDS_BEFORE_DATA",
+        "BLOCK_ORDER=ROW_MAJOR",
+        "BLOCK_LEADER=SIZE_AS_UINT4",
+        "BLOCK_TRAILER=LAST_4_BYTES_REPEATED",
+    ];
+    promises.iter().all(|k| text.contains(k)) && !text.contains("KNOWN_INCOMPATIBLE_EDITION=YES")
 }
 
 impl GeoTiff {
@@ -97,6 +128,7 @@ impl GeoTiff {
         let max_header_bytes = opts.max_header_bytes;
         let sidecars = source.siblings_are_cheap() || opts.remote_sidecars;
         let id = source.id().to_string();
+        let cog_layout = has_cog_ghost_header(&head);
         let st = ifd::read_structure(source.as_ref(), head, size, max_header_bytes).await?;
         let images: Vec<Arc<TiffImage>> = st
             .ifds
@@ -108,6 +140,8 @@ impl GeoTiff {
         let georef = geo::read_georef(&st.ifds[main_idx]);
         let metadata =
             st.ifds[main_idx].string(tags::GDAL_METADATA).map(|x| GdalMetadata::parse(&x)).unwrap_or_default();
+        let text_tags =
+            TEXT_TAGS.iter().filter_map(|&(tag, name)| st.ifds[main_idx].string(tag).map(|v| (name, v))).collect();
         let float32 = main.dtype == DataType::Float32;
         let nodata = st.ifds[main_idx].string(tags::GDAL_NODATA).and_then(|t| metadata::parse_nodata(&t, float32));
 
@@ -187,6 +221,8 @@ impl GeoTiff {
             external_overviews,
             external_mask,
             header_bytes: st.header_bytes,
+            cog_layout,
+            text_tags,
             blocks: BlockCache::global(),
         })
     }
@@ -266,6 +302,59 @@ impl GeoTiff {
 
     /// The palette of band 1 (photometric palette, or GDAL's inverted gray ramp for
     /// 8-bit MinIsWhite), with the nodata entry transparent as GDAL makes it.
+    /// The dataset's default-domain metadata as GDAL reports it (rasterio's `tags()`):
+    /// textual TIFF tags, GDAL_METADATA dataset items, then `AREA_OR_POINT` when
+    /// georeferenced.
+    pub fn image_metadata(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self.text_tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        for (domain, name, value) in &self.metadata.dataset {
+            if domain.is_empty() {
+                out.push((name.clone(), value.clone()));
+            }
+        }
+        if self.georef.crs.is_some() || self.georef.transform.is_some() {
+            let aop = if self.georef.pixel_is_point { "Point" } else { "Area" };
+            out.push(("AREA_OR_POINT".into(), aop.into()));
+        }
+        out
+    }
+
+    /// GDAL's IMAGE_STRUCTURE domain: layout, compression (with GDAL's names), interleave
+    /// and predictor.
+    pub fn image_structure(&self) -> Vec<(String, String)> {
+        use tags::{compression as c, photometric};
+        let main = self.main();
+        let mut out = Vec::new();
+        if self.cog_layout {
+            out.push(("LAYOUT".into(), "COG".into()));
+        }
+        let lerc_add = main.lerc_params.as_ref().and_then(|p| p.get(1).copied());
+        let name = match main.compression {
+            c::NONE => None,
+            c::JPEG if main.photometric == photometric::YCBCR => Some("YCbCr JPEG".to_string()),
+            c::LERC if lerc_add == Some(1) => Some("LERC_DEFLATE".into()),
+            c::LERC if lerc_add == Some(2) => Some("LERC_ZSTD".into()),
+            code => c::name(code).map(str::to_uppercase),
+        };
+        if let Some(n) = name {
+            out.push(("COMPRESSION".into(), n));
+        }
+        if main.compression == c::LERC {
+            out.push(("LERC_VERSION".into(), "2.4".into()));
+        }
+        let interleave = if !main.planar && self.count() != 1 { "PIXEL" } else { "BAND" };
+        out.push(("INTERLEAVE".into(), interleave.into()));
+        if main.photometric == photometric::MIN_IS_WHITE {
+            out.push(("MINISWHITE".into(), "YES".into()));
+        }
+        // GDAL reports a predictor for the codecs that take one.
+        let takes_predictor = matches!(main.compression, c::LZW | c::ADOBE_DEFLATE | c::DEFLATE | c::ZSTD | c::LZMA);
+        if takes_predictor && main.predictor > 1 {
+            out.push(("PREDICTOR".into(), main.predictor.to_string()));
+        }
+        out
+    }
+
     pub fn colormap(&self) -> Option<Vec<[u8; 4]>> {
         let main = self.main();
         let mut cm = main.colormap.clone().or_else(|| {

@@ -6,6 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use imbrex_raster::reader::OUTPUT_PIXELS;
 use imbrex_raster::{Reader, Shape};
 use imbrex_tms::{Bounds, Crs, Tile, Transformer};
 use serde_json::{Value, json};
@@ -333,6 +334,21 @@ fn bbox_spec(seg: &str) -> ApiResult<(Bounds, Option<&str>)> {
     }
 }
 
+/// A part whose native resolution is over the output bound: a 422 naming the parameters
+/// that ask for less.
+fn too_large(e: imbrex_raster::Error) -> ApiError {
+    match e {
+        imbrex_raster::Error::LimitExceeded { limit: OUTPUT_PIXELS, value, max } => ApiError::query(
+            "max_size",
+            format!(
+                "the output would be {value} pixels, above the limit of {max} (limits.max_output_pixels): \
+                 ask for less with max_size, width or height"
+            ),
+        ),
+        other => other.into(),
+    }
+}
+
 async fn bbox_image(
     state: AppState,
     query: QueryMap,
@@ -345,14 +361,17 @@ async fn bbox_image(
     if let Some((w, h)) = size {
         (height, width) = (Some(h), Some(w));
     }
-    let max_size = if height.is_some() || width.is_some() { None } else { max_size.or(Some(1024)) };
+    // TiTiler: native resolution unless a size is asked for.
+    let max_size = if height.is_some() || width.is_some() { None } else { max_size };
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
     let r = reader(&state, &query).await?;
-    let img =
-        r.part(b, Some(&coord_crs), dst_crs.as_ref().or(Some(&coord_crs)), height, width, max_size, &p.read).await?;
+    let img = r
+        .part(b, Some(&coord_crs), dst_crs.as_ref().or(Some(&coord_crs)), height, width, max_size, &p.read)
+        .await
+        .map_err(too_large)?;
     render::respond(&state, &url, &r, &p, img, format).await
 }
 
@@ -440,7 +459,10 @@ async fn feature_with(
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
     let r = reader(&state, &query).await?;
-    let img = r.feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, false, &p.read).await?;
+    let img = r
+        .feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, false, &p.read)
+        .await
+        .map_err(too_large)?;
     render::respond(&state, &url, &r, &p, img, format).await
 }
 
@@ -621,8 +643,18 @@ pub async fn geojson_statistics(State(state): State<AppState>, query: QueryMap, 
     for feature in features {
         let shape = Shape::from_geojson(feature)
             .map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
-        let img =
-            p.apply(r.feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, true, &p.read).await?)?;
+        let read = |max_size| r.feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, true, &p.read);
+        let img = match read(max_size).await {
+            // A feature too large to read at native resolution is read from the overview
+            // whose output fits the bound (a square of the bound's side always does).
+            Err(imbrex_raster::Error::LimitExceeded { limit: OUTPUT_PIXELS, max, .. })
+                if max_size.is_none() && height.is_none() && width.is_none() =>
+            {
+                read(Some(max.isqrt() as usize)).await?
+            }
+            other => other?,
+        };
+        let img = p.apply(img)?;
         let (so, crs) = (stats_opts.clone(), coord_crs.clone());
         let stats = tokio::task::spawn_blocking(move || {
             let coverage = imbrex_raster::feature::coverage(&img, &shape, &crs, cover_scale)?;

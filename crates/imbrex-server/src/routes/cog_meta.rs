@@ -255,6 +255,28 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
                 "Blocksize": [l.image.block_height, l.image.block_width], "Decimation": decimation})
         })
         .collect();
+    // rio-cogeo: the dataset's default domain and IMAGE_STRUCTURE, and per band its
+    // description, colour, scale, offset and metadata.
+    let pairs = |items: Vec<(String, String)>| items.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+    let tags = json!({
+        "Image Metadata": Value::Object(pairs(tif.image_metadata())),
+        "Image Structure": Value::Object(pairs(tif.image_structure())),
+    });
+    let band_metadata: serde_json::Map<String, Value> = (0..info.count)
+        .map(|i| {
+            let meta = tif.band_metadata(i);
+            let items: serde_json::Map<String, Value> =
+                meta.items.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let band = json!({
+                "Description": meta.description.filter(|d| !d.is_empty()),
+                "ColorInterp": info.colorinterp[i],
+                "Offset": info.offsets[i],
+                "Scale": info.scales[i],
+                "Metadata": items,
+            });
+            (format!("Band {}", i + 1), band)
+        })
+        .collect();
     let gt = r.transform().0;
     let b = r.bounds();
     let wm = state.tms.get("WebMercatorQuad")?;
@@ -283,6 +305,8 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
             "Resolution": [gt[1], gt[5]],
             "MinZoom": minz, "MaxZoom": maxz,
         },
+        "Tags": tags,
+        "Band Metadata": band_metadata,
         "IFD": levels,
     }))
     .into_response())

@@ -26,6 +26,8 @@ pub struct Processing {
     pub color_formula: Option<ColorFormula>,
     pub colormap: Option<ColorMap>,
     pub return_mask: bool,
+    /// Lossless WebP (imbrex's addition: TiTiler's WebP is always lossy, quality 75).
+    pub lossless: bool,
 }
 
 impl Processing {
@@ -80,6 +82,7 @@ impl Processing {
             color_formula,
             colormap,
             return_mask: q.get_bool("return_mask")?.unwrap_or(true),
+            lossless: q.get_bool("lossless")?.unwrap_or(false),
         })
     }
 
@@ -127,42 +130,62 @@ pub fn format(ext: Option<&str>, q: &QueryMap) -> ApiResult<Option<ImageFormat>>
         .transpose()
 }
 
-/// The range non-8-bit output is stretched over when no `rescale` is given: the file's
-/// STATISTICS_MINIMUM/MAXIMUM (what TiTiler uses too), else the 2nd-98th percentiles of a
-/// preview, computed once per dataset and band selection.
+impl Processing {
+    /// What decides the pixels that are drawn, for the stretch cache: every read option
+    /// that changes values or masks, the expression and the algorithm with its parameters.
+    fn pixels_key(&self, url: &str) -> String {
+        let r = &self.read;
+        format!(
+            "{url}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}\u{0}{:?}\u{0}{}\u{0}{:?}",
+            r.indexes,
+            r.nodata.map(f64::to_bits),
+            r.unscale,
+            r.resampling,
+            r.reproject,
+            self.expression.as_ref().map(Expression::text).unwrap_or_default(),
+            self.algorithm,
+        )
+    }
+}
+
+/// The range non-8-bit output is stretched over when no `rescale` is given and the format
+/// needs 8 bits: the file's STATISTICS_MINIMUM/MAXIMUM of the bands drawn (unscaled as
+/// rio-tiler unscales them; what TiTiler uses too), else the 2nd-98th percentiles of a
+/// preview processed exactly as the tile is (bands, nodata, unscale, expression,
+/// algorithm), computed once per dataset and processing.
 async fn stretch(
     state: &AppState,
     url: &str,
     reader: &Reader,
     p: &Processing,
     img: &ImageData,
+    format: Option<ImageFormat>,
 ) -> ApiResult<Option<Vec<(f64, f64)>>> {
-    if img.dtype() == DataType::Uint8 || !p.rescale.is_empty() || p.colormap.is_some() {
+    let held = format.is_some_and(|f| f.holds(img.dtype(), false));
+    if img.dtype() == DataType::Uint8 || held || !p.rescale.is_empty() {
         return Ok(None);
     }
+    let info = reader.info();
     if p.expression.is_none()
         && p.algorithm.is_none()
-        && let Some(minmax) = reader.info().minmax
+        && let Some(minmax) = &info.minmax
     {
         let bands: Vec<usize> = p.read.indexes.clone().unwrap_or_else(|| (1..=minmax.len()).collect());
         if bands.iter().all(|&b| b >= 1 && b <= minmax.len()) {
-            return Ok(Some(bands.iter().map(|&b| (minmax[b - 1][0], minmax[b - 1][1])).collect()));
+            let unscale = |b: usize, v: f64| {
+                if p.read.unscale { v * info.scales[b - 1] + info.offsets[b - 1] } else { v }
+            };
+            return Ok(Some(
+                bands.iter().map(|&b| (unscale(b, minmax[b - 1][0]), unscale(b, minmax[b - 1][1]))).collect(),
+            ));
         }
     }
-    let key = format!(
-        "{url}\u{0}{:?}\u{0}{}\u{0}{}",
-        p.read.indexes,
-        p.expression.as_ref().map(|e| e.names().join(";")).unwrap_or_default(),
-        p.read.nodata.map(|n| n.to_string()).unwrap_or_default()
-    );
+    let key = p.pixels_key(url);
     if let Some(hit) = state.stretch.get(&key).await {
         return Ok(Some(hit.as_ref().clone()));
     }
     let preview = reader.preview(Some(512), None, None, &p.read).await?;
-    let preview = match &p.expression {
-        Some(e) => e.apply(&preview)?,
-        None => preview,
-    };
+    let preview = p.apply(preview)?;
     let stats = preview.statistics(&StatisticsOptions::default());
     let ranges: Vec<(f64, f64)> = stats
         .iter()
@@ -195,19 +218,101 @@ pub async fn respond(
         }
         None => img,
     };
-    let stretch = stretch(state, url, reader, p, &img).await?;
+    // TiTiler: `colormap or dst_colormap`. rio-tiler's `apply_cmap` takes one band only, so
+    // the dataset's palette colours one-band output and leaves any other as it is.
+    let colormap = match (&p.colormap, &reader.info().colormap) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(palette)) if img.count == 1 && !palette.0.is_empty() => Some(ColorMap::from_palette(&palette.0)),
+        _ => None,
+    };
+    let stretch = match colormap {
+        Some(_) => None,
+        None => stretch(state, url, reader, p, &img, format).await?,
+    };
     let render = Render {
         rescale: if p.color_formula.is_some() { Vec::new() } else { p.rescale.clone() },
-        colormap: p.colormap.clone(),
+        colormap,
         format,
         return_mask: p.return_mask,
         stretch,
         geotiff: true,
+        lossless: p.lossless,
     };
+    // TiTiler's headers: the image's bounds (Python's `str` of each float) and its CRS URI.
+    let b = img.bounds;
+    let bbox = [b.left, b.bottom, b.right, b.top].map(py_float_repr).join(",");
+    let crs = img.crs.as_ref().and_then(|c| c.to_uri()).map(|uri| format!("<{uri}>"));
     let (bytes, fmt) = tokio::task::spawn_blocking(move || imbrex_raster::render::render(&img, &render))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
     let mut res = bytes.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(fmt.media_type()));
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(fmt.media_type()));
+    if let Ok(v) = HeaderValue::from_str(&bbox) {
+        headers.insert("content-bbox", v);
+    }
+    if let Some(v) = crs.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert("content-crs", v);
+    }
     Ok(res)
+}
+
+/// Python's `repr` (and `str`) of a float: the shortest digits that round-trip, in
+/// positional notation for exponents -4..16 (`1.0`, `0.0001`, `-60.5`), scientific
+/// otherwise (`1e-05`, `1.5e+16`).
+pub fn py_float_repr(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    // Rust's `{:e}` gives the same shortest round-trip digits: `d[.ddd]e<exp>`.
+    let sci = format!("{:e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
+    let exp: i32 = exp.parse().expect("an integer exponent");
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let sign = if v.is_sign_negative() { "-" } else { "" };
+    if !(-4..16).contains(&exp) {
+        let exp_sign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs());
+    }
+    let n = digits.len() as i32;
+    let body = if exp < 0 {
+        format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+    } else if exp + 1 >= n {
+        format!("{digits}{}.0", "0".repeat((exp + 1 - n) as usize))
+    } else {
+        let (int, frac) = digits.split_at((exp + 1) as usize);
+        format!("{int}.{frac}")
+    };
+    format!("{sign}{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::py_float_repr;
+
+    #[test]
+    fn floats_print_as_python_prints_them() {
+        for (v, s) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (-60.0, "-60.0"),
+            (0.1, "0.1"),
+            (1e-4, "0.0001"),
+            (1.5e-5, "1.5e-05"),
+            (1e16, "1e+16"),
+            (1.2345e15, "1234500000000000.0"),
+            (-20037508.342789244, "-20037508.342789244"),
+            (123.456, "123.456"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (f64::NAN, "nan"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(py_float_repr(v), s, "{v:e}");
+        }
+    }
 }
