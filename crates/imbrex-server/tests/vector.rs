@@ -1,5 +1,5 @@
 //! PostGIS collections against the real database that scripts/test starts and loads with
-//! ../shared/testdata/vector: the catalog, items and vector tiles are checked against what
+//! testdata/vector: the catalog, items and vector tiles are checked against what
 //! the database itself says about the same rows.
 
 mod common;
@@ -14,7 +14,7 @@ use serde_json::Value;
 fn database_url() -> String {
     std::env::var("IMBREX_TEST_DATABASE_URL").expect(
         "IMBREX_TEST_DATABASE_URL is not set: run scripts/test, which installs and starts PostGIS \
-         and loads ../shared/testdata/vector into a throwaway database",
+         and loads testdata/vector into a throwaway database",
     )
 }
 

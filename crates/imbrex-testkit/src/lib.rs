@@ -1,43 +1,107 @@
-//! Test helpers shared by every imbrex crate: where the shared test data lives.
+//! Test helpers shared by every imbrex crate: where the test data lives.
 //!
-//! The data sits beside the repository in `../shared` (rasters, oracle outputs, reference
-//! documents). `IMBREX_SHARED_DIR` overrides the location. A missing folder is a loud
-//! failure, never a skipped test.
+//! Rasters, vector fixtures and reference documents are in the repository's `testdata/`.
+//! The rio-tiler oracle is generated from the rasters by `scripts/oracle` into a cache
+//! folder keyed by what it is made from, and found here the same way (or through
+//! `IMBREX_ORACLE_DIR`). `IMBREX_SHARED_DIR` points everything at another copy laid out
+//! as `testdata/{raster,vector,oracle}` and `reference/`. Missing data is a loud failure,
+//! never a skipped test.
 
 pub mod npy;
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// The `shared` folder holding `testdata/` and `reference/`.
-pub fn shared_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IMBREX_SHARED_DIR") {
-        return PathBuf::from(dir);
-    }
-    // crates/<crate>/ -> repository root -> its sibling `shared`.
+use sha2::{Digest, Sha256};
+
+/// The repository root.
+fn repo_root() -> PathBuf {
+    // crates/<crate>/ -> repository root.
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest.parent().and_then(Path::parent).expect("testkit lives in <root>/crates/imbrex-testkit");
-    for candidate in [root.join("../shared"), root.join("shared")] {
-        if candidate.join("testdata").is_dir() {
-            return candidate.canonicalize().unwrap_or(candidate);
-        }
+    manifest.parent().and_then(Path::parent).expect("testkit lives in <root>/crates/imbrex-testkit").to_path_buf()
+}
+
+/// `IMBREX_SHARED_DIR`, when set.
+fn shared_override() -> Option<PathBuf> {
+    std::env::var_os("IMBREX_SHARED_DIR").map(PathBuf::from)
+}
+
+/// The folder holding `raster/`, `vector/` (and, for a shared copy, `oracle/`).
+fn testdata_dir() -> PathBuf {
+    match shared_override() {
+        Some(dir) => dir.join("testdata"),
+        None => repo_root().join("testdata"),
     }
-    panic!(
-        "shared test data not found next to {} (expected ../shared/testdata); set IMBREX_SHARED_DIR",
-        root.display()
-    );
 }
 
-/// A path under `shared/testdata/`.
+/// The oracle folder: `IMBREX_ORACLE_DIR`, the shared copy's, or the cache folder
+/// `scripts/oracle` makes for the current rasters.
+pub fn oracle_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("IMBREX_ORACLE_DIR") {
+            return PathBuf::from(dir);
+        }
+        if let Some(dir) = shared_override() {
+            return dir.join("testdata/oracle");
+        }
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+            .expect("HOME or XDG_CACHE_HOME is set");
+        let dir = cache.join("imbrex-oracle").join(oracle_key());
+        assert!(
+            dir.join(".complete").exists(),
+            "the rio-tiler oracle for these rasters is not in {}: run scripts/oracle (scripts/test does)",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
+}
+
+/// What `scripts/oracle` names the oracle folder after: the first 16 hex digits of the
+/// SHA-256 of `sha256sum`'s listing of the pinned versions, the generator and every raster
+/// (C-locale order).
+pub fn oracle_key() -> String {
+    let root = repo_root();
+    let mut files: Vec<String> = vec!["scripts/lib/rio-venv.sh".into(), "tools/make_oracle.py".into()];
+    let mut rasters: Vec<String> = std::fs::read_dir(root.join("testdata/raster"))
+        .expect("testdata/raster")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .map(|e| format!("testdata/raster/{}", e.file_name().to_string_lossy()))
+        .collect();
+    rasters.sort();
+    files.extend(rasters);
+    let mut listing = String::new();
+    for f in &files {
+        let bytes = std::fs::read(root.join(f)).unwrap_or_else(|e| panic!("reading {f}: {e}"));
+        listing.push_str(&format!("{:x}  {f}\n", Sha256::digest(&bytes)));
+    }
+    format!("{:x}", Sha256::digest(listing.as_bytes()))[..16].to_string()
+}
+
+/// A path under the test data: `raster/...`, `vector/...`, or `oracle/...` (the oracle
+/// folder, wherever it is).
 pub fn testdata(rel: &str) -> PathBuf {
-    existing(shared_dir().join("testdata").join(rel))
+    match rel.strip_prefix("oracle") {
+        Some("") => existing(oracle_dir()),
+        Some(rest) if rest.starts_with('/') => existing(oracle_dir().join(&rest[1..])),
+        _ => existing(testdata_dir().join(rel)),
+    }
 }
 
-/// A path under `shared/reference/`.
+/// A reference document (`testdata/reference/`, or the shared copy's `reference/`).
 pub fn reference(rel: &str) -> PathBuf {
-    existing(shared_dir().join("reference").join(rel))
+    let dir = match shared_override() {
+        Some(dir) => dir.join("reference"),
+        None => repo_root().join("testdata/reference"),
+    };
+    existing(dir.join(rel))
 }
 
-/// A raster of `shared/testdata/raster/`.
+/// A raster of `testdata/raster/`.
 pub fn raster(name: &str) -> PathBuf {
     testdata(&format!("raster/{name}"))
 }
