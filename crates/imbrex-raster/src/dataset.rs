@@ -5,8 +5,9 @@ use std::sync::Arc;
 use crate::array::{Buffer, DataType};
 use crate::error::{Error, Result};
 use crate::image_file::{self, MemoryImage};
+use crate::reader::GcpVrt;
 use crate::source::RangeSource;
-use crate::tiff::{self, GeoTiff, Georef, NodataType};
+use crate::tiff::{self, BandMetadata, GeoTiff, Georef, NodataType};
 
 /// Size bounds applied while opening.
 #[derive(Clone, Copy, Debug)]
@@ -31,6 +32,8 @@ impl Default for OpenOptions {
 pub enum Dataset {
     Tiff(Box<GeoTiff>),
     Image(MemoryImage, Arc<dyn RangeSource>),
+    /// A GCP-only GeoTIFF on the warped VRT GDAL puts it on.
+    Warped(Box<GcpVrt>),
 }
 
 impl Dataset {
@@ -51,6 +54,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.source(),
             Dataset::Image(_, s) => s,
+            Dataset::Warped(v) => v.source().source(),
         }
     }
 
@@ -59,6 +63,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(_) => "GTiff",
             Dataset::Image(i, _) => i.driver,
+            Dataset::Warped(_) => "VRT",
         }
     }
 
@@ -66,6 +71,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.width(),
             Dataset::Image(i, _) => i.width(),
+            Dataset::Warped(v) => v.width(),
         }
     }
 
@@ -73,6 +79,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.height(),
             Dataset::Image(i, _) => i.height(),
+            Dataset::Warped(v) => v.height(),
         }
     }
 
@@ -80,6 +87,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.count(),
             Dataset::Image(i, _) => i.count,
+            Dataset::Warped(v) => v.count(),
         }
     }
 
@@ -87,6 +95,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.dtype(),
             Dataset::Image(i, _) => i.dtype,
+            Dataset::Warped(v) => v.dtype(),
         }
     }
 
@@ -94,6 +103,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.nodata,
             Dataset::Image(i, _) => i.nodata,
+            Dataset::Warped(v) => v.source().nodata(),
         }
     }
 
@@ -102,6 +112,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.colormap(),
             Dataset::Image(i, _) => i.colormap.clone(),
+            Dataset::Warped(v) => v.source().colormap(),
         }
     }
 
@@ -109,6 +120,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.colorinterp.clone(),
             Dataset::Image(i, _) => i.colorinterp.clone(),
+            Dataset::Warped(v) => v.colorinterp(),
         }
     }
 
@@ -116,6 +128,9 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.georef.clone(),
             Dataset::Image(..) => Georef::default(),
+            Dataset::Warped(v) => {
+                Georef { crs: Some(v.crs().clone()), transform: Some(v.transform()), ..Georef::default() }
+            }
         }
     }
 
@@ -125,6 +140,9 @@ impl Dataset {
             Dataset::Image(i, _) if i.colorinterp.iter().any(|c| c == "alpha") => NodataType::Alpha,
             Dataset::Image(i, _) if i.nodata.is_some() => NodataType::Nodata,
             Dataset::Image(..) => NodataType::None,
+            // The VRT's bands have no mask: nodata, else the alpha band (added or not).
+            Dataset::Warped(v) if v.source().nodata().is_some() => NodataType::Nodata,
+            Dataset::Warped(_) => NodataType::Alpha,
         }
     }
 
@@ -133,6 +151,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.levels.len(),
             Dataset::Image(i, _) => i.levels.len(),
+            Dataset::Warped(v) => v.levels().len(),
         }
     }
 
@@ -141,6 +160,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => (t.levels[level].image.width as usize, t.levels[level].image.height as usize),
             Dataset::Image(i, _) => (i.levels[level].width, i.levels[level].height),
+            Dataset::Warped(v) => v.levels()[level],
         }
     }
 
@@ -163,6 +183,8 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.read_window(level, x0, y0, w, h, bands).await,
             Dataset::Image(i, _) => i.read_window(level, x0, y0, w, h, bands),
+            // Boxed: the VRT reads its source through `Dataset` again.
+            Dataset::Warped(v) => Box::pin(v.read_window(level, x0, y0, w, h, bands)).await,
         }
     }
 
@@ -177,7 +199,7 @@ impl Dataset {
     ) -> Result<Option<Vec<u8>>> {
         match self {
             Dataset::Tiff(t) => t.read_mask_window(level, x0, y0, w, h).await,
-            Dataset::Image(..) => Ok(None),
+            Dataset::Image(..) | Dataset::Warped(_) => Ok(None),
         }
     }
 
@@ -186,6 +208,7 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => t.sample(level, cols, rows, bands).await,
             Dataset::Image(i, _) => i.sample(level, cols, rows, bands),
+            Dataset::Warped(v) => Box::pin(v.sample(level, cols, rows, bands)).await,
         }
     }
 
@@ -193,7 +216,7 @@ impl Dataset {
     pub async fn sample_mask(&self, level: usize, cols: &[usize], rows: &[usize]) -> Result<Option<Vec<u8>>> {
         match self {
             Dataset::Tiff(t) => t.sample_mask(level, cols, rows).await,
-            Dataset::Image(..) => Ok(None),
+            Dataset::Image(..) | Dataset::Warped(_) => Ok(None),
         }
     }
 
@@ -201,7 +224,7 @@ impl Dataset {
     pub fn level_has_mask(&self, level: usize) -> bool {
         match self {
             Dataset::Tiff(t) => t.levels[level].mask.is_some(),
-            Dataset::Image(..) => false,
+            Dataset::Image(..) | Dataset::Warped(_) => false,
         }
     }
 
@@ -215,7 +238,7 @@ impl Dataset {
                 let l = &t.levels[level];
                 l.mask.is_some() && (level == 0 || Arc::ptr_eq(&l.source, t.source()))
             }
-            Dataset::Image(..) => false,
+            Dataset::Image(..) | Dataset::Warped(_) => false,
         }
     }
 
@@ -224,7 +247,36 @@ impl Dataset {
         match self {
             Dataset::Tiff(t) => !t.main().planar && t.count() > 1,
             Dataset::Image(i, _) => i.count > 1,
+            Dataset::Warped(_) => false,
         }
+    }
+
+    /// The GeoTIFF behind the dataset (for a GCP file, the file itself, not its VRT).
+    pub fn tiff(&self) -> Option<&GeoTiff> {
+        match self {
+            Dataset::Tiff(t) => Some(t),
+            Dataset::Image(..) => None,
+            Dataset::Warped(v) => v.source().tiff(),
+        }
+    }
+
+    /// A band's metadata (0-based band): description, scale/offset, default-domain items.
+    pub fn band_metadata(&self, band: usize) -> BandMetadata {
+        match self {
+            Dataset::Tiff(t) => t.band_metadata(band),
+            Dataset::Image(..) => BandMetadata::default(),
+            Dataset::Warped(v) => v.band_metadata(band),
+        }
+    }
+
+    /// Scale of each band (1 when unset).
+    pub fn scales(&self) -> Vec<f64> {
+        (0..self.count()).map(|b| self.band_metadata(b).scale.unwrap_or(1.0)).collect()
+    }
+
+    /// Offset of each band (0 when unset).
+    pub fn offsets(&self) -> Vec<f64> {
+        (0..self.count()).map(|b| self.band_metadata(b).offset.unwrap_or(0.0)).collect()
     }
 
     /// Sizes of every level (full resolution first).

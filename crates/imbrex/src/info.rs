@@ -67,7 +67,7 @@ fn describe(reader: &Reader, tms: &str, minzoom: i32, maxzoom: i32) -> String {
         None => format!("{:?}", info.nodata_type),
     };
     let _ = writeln!(s, "  validity    {nodata}");
-    if let imbrex_raster::Dataset::Tiff(t) = ds.as_ref() {
+    if let Some(t) = ds.tiff() {
         let main = t.main();
         let layout = if main.tiled {
             format!("tiles {}x{}", main.block_width, main.block_height)

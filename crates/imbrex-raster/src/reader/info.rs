@@ -7,7 +7,6 @@ use serde::{Serialize, Serializer};
 
 use super::Reader;
 use crate::array::DataType;
-use crate::dataset::Dataset;
 use crate::tiff::NodataType;
 
 /// `(band name, description)`, serialised as a two-element array.
@@ -74,13 +73,8 @@ fn finite_or_null<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Erro
 pub(super) fn build(r: &Reader) -> Info {
     let ds = r.dataset();
     let count = ds.count();
-    let (band_meta, scales, offsets) = match ds.as_ref() {
-        Dataset::Tiff(t) => {
-            let meta: Vec<_> = (0..count).map(|b| t.band_metadata(b)).collect();
-            (meta, t.scales(), t.offsets())
-        }
-        Dataset::Image(..) => (vec![Default::default(); count], vec![1.0; count], vec![0.0; count]),
-    };
+    let band_meta: Vec<_> = (0..count).map(|b| ds.band_metadata(b)).collect();
+    let (scales, offsets) = (ds.scales(), ds.offsets());
     let colormap = ds.colormap().map(|c| Colormap(c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect()));
     let band_metadata = band_meta
         .iter()

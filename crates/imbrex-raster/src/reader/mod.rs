@@ -3,6 +3,7 @@
 
 mod average;
 pub mod decimate;
+mod gcp_vrt;
 pub mod geometry;
 mod info;
 mod options;
@@ -15,6 +16,7 @@ use imbrex_tms::{
     Bounds, Crs, GeoTransform, SourceGeoref, TileMatrixSet, Transformer, max_overview_level, suggested_warp_output,
 };
 
+pub use gcp_vrt::GcpVrt;
 pub use info::{BandDescription, Colormap, Info};
 pub use options::{OUTPUT_PIXELS, ReadOptions};
 pub use read::local_tile_bounds;
@@ -39,8 +41,6 @@ pub struct Reader {
     input: String,
     dataset: Arc<Dataset>,
     placement: Placement,
-    /// For GCP-only files: the polynomial from source pixels to the CRS.
-    gcp: Option<Arc<GcpTransform>>,
     /// The dataset's grid in other CRSs (`calculate_default_transform`), per CRS.
     native: std::sync::Mutex<Vec<(Crs, GeoTransform)>>,
 }
@@ -53,27 +53,27 @@ impl Reader {
         Reader::from_dataset(input, dataset)
     }
 
-    /// Wrap an opened dataset.
+    /// Wrap an opened dataset. A GCP-only file is read through the warped VRT GDAL puts it
+    /// on (see [`GcpVrt`]), as rio-tiler reads it.
     pub fn from_dataset(input: String, dataset: Arc<Dataset>) -> Result<Reader> {
         let georef = dataset.georef();
         let (width, height) = (dataset.width(), dataset.height());
-        let mut gcp = None;
-        let placement = match (&georef.crs, georef.transform, georef.gcps.is_empty()) {
-            (Some(crs), Some(gt), _) => Placement::Geo { crs: crs.clone(), transform: gt, width, height },
+        let (dataset, placement) = match (&georef.crs, georef.transform, georef.gcps.is_empty()) {
+            (Some(crs), Some(gt), _) => (dataset, Placement::Geo { crs: crs.clone(), transform: gt, width, height }),
             (Some(crs), None, false) => {
-                // GDAL warps GCP-only data onto the grid its suggested-warp-output picks, in
-                // the GCPs' own CRS; rio-tiler reads that warped VRT.
                 let t = Arc::new(GcpTransform::fit(&georef.gcps, crs.is_geographic())?);
                 let out = suggested_warp_output(&SourceGeoref::Custom(t.clone()), crs, crs, width, height)?;
                 if out.width == 0 || out.height == 0 {
                     return Err(crate::Error::unsupported("the GCPs place the image on an empty grid"));
                 }
-                gcp = Some(t);
-                Placement::Geo { crs: crs.clone(), transform: out.gt, width: out.width, height: out.height }
+                let vrt = GcpVrt::new(dataset, t, crs.clone(), out.gt, out.width, out.height);
+                let placement =
+                    Placement::Geo { crs: crs.clone(), transform: out.gt, width: out.width, height: out.height };
+                (Arc::new(Dataset::Warped(Box::new(vrt))), placement)
             }
-            _ => Placement::Pixel { width, height },
+            _ => (dataset, Placement::Pixel { width, height }),
         };
-        Ok(Reader { input, dataset, placement, gcp, native: Default::default() })
+        Ok(Reader { input, dataset, placement, native: Default::default() })
     }
 
     /// The `url=` (or path) this reader was opened from.
@@ -87,11 +87,6 @@ impl Reader {
 
     pub fn placement(&self) -> &Placement {
         &self.placement
-    }
-
-    /// The GCP polynomial of a GCP-only dataset.
-    pub fn gcp_transform(&self) -> Option<&Arc<GcpTransform>> {
-        self.gcp.as_ref()
     }
 
     /// The CRS, `None` for pixel-space images.

@@ -194,7 +194,7 @@ impl Reader {
                 reason: format!("{:?} is not a valid box", bbox.to_array()),
             });
         }
-        let warp = !dst_crs.rasterio_eq(&src_crs) || self.gcp_transform().is_some();
+        let warp = !dst_crs.rasterio_eq(&src_crs);
         if warp {
             // GDAL's suggested grid can fail or be absurd (the whole Earth into a polar
             // grid sends a pole to infinity); then the requested size alone sets the grid,
@@ -276,6 +276,7 @@ impl Reader {
         let block_w = match ds.as_ref() {
             crate::Dataset::Tiff(t) => t.main().block_width as usize,
             crate::Dataset::Image(..) => ds.width(),
+            crate::Dataset::Warped(v) => v.block_size().0,
         };
         if block_w == ds.width() {
             return false;
@@ -328,16 +329,8 @@ impl Reader {
         opts.check_size(w, h)?;
         let p = self.prepare(opts)?;
         let bounds = self.normalized_bounds();
-        match (self.gcp_transform(), self.crs()) {
-            (Some(_), Some(crs)) => {
-                let grid = Grid::Warp { crs: crs.clone(), gt: self.transform(), width: dw, height: dh };
-                self.read_grid(&grid, w, h, bounds, Some(crs.clone()), &p, opts).await
-            }
-            _ => {
-                let win = Window::new(0.0, 0.0, dw as f64, dh as f64);
-                self.read_grid(&Grid::Window(win), w, h, bounds, self.crs().cloned(), &p, opts).await
-            }
-        }
+        let win = Window::new(0.0, 0.0, dw as f64, dh as f64);
+        self.read_grid(&Grid::Window(win), w, h, bounds, self.crs().cloned(), &p, opts).await
     }
 
     /// Statistics of the preview (rio-tiler's `statistics`: `max_size` 1024 by default).
@@ -391,16 +384,7 @@ impl Reader {
             }
         };
         let gt = self.transform();
-        let grid = match (self.gcp_transform(), self.crs()) {
-            (Some(_), Some(crs)) => {
-                let g = gt.0;
-                let origin = gt.apply(win.col_off, win.row_off);
-                let cell = GeoTransform([origin.0, g[1], g[2], origin.1, g[4], g[5]]);
-                Grid::Warp { crs: crs.clone(), gt: cell, width: 1, height: 1 }
-            }
-            _ => Grid::Window(win),
-        };
-        let img = self.read_grid(&grid, 1, 1, win.bounds(&gt), self.crs().cloned(), &p, opts).await?;
+        let img = self.read_grid(&Grid::Window(win), 1, 1, win.bounds(&gt), self.crs().cloned(), &p, opts).await?;
         let mask = img.band_mask.clone();
         Ok(PointData {
             values: (0..img.count).map(|b| img.data.get_f64(b)).collect(),
@@ -469,10 +453,7 @@ impl Reader {
             Grid::Warp { crs, gt, width, height } => self.read_warped(crs, gt, *width, *height, w, h, p, opts).await?,
         };
         let ds = self.dataset();
-        let (scales, offsets) = match ds.as_ref() {
-            crate::Dataset::Tiff(t) => (t.scales(), t.offsets()),
-            crate::Dataset::Image(..) => (vec![1.0; ds.count()], vec![0.0; ds.count()]),
-        };
+        let (scales, offsets) = (ds.scales(), ds.offsets());
         let img = ImageData {
             width: w,
             height: h,
@@ -486,11 +467,7 @@ impl Reader {
                 .bands
                 .iter()
                 .map(|&b| {
-                    match ds.as_ref() {
-                        crate::Dataset::Tiff(t) => t.band_metadata(b).description.filter(|d| !d.is_empty()),
-                        crate::Dataset::Image(..) => None,
-                    }
-                    .unwrap_or_else(|| format!("b{}", b + 1))
+                    ds.band_metadata(b).description.filter(|d| !d.is_empty()).unwrap_or_else(|| format!("b{}", b + 1))
                 })
                 .collect(),
             nodata: p.nodata,
@@ -543,7 +520,7 @@ impl Reader {
             let alpha = alpha_plane(&all, p, nb, n);
             return Ok((take_bands(all, nb * n), mask, alpha));
         }
-        self.read_boundless(win, w, h, p, &read_bands).await
+        self.read_boundless(win, w, h, p, &read_bands, resampling).await
     }
 
     /// The mask band read like the data (its levels are the levels that have a mask).
@@ -617,6 +594,19 @@ impl Reader {
         };
         let alpha = alpha_plane(&out, p, nb, n);
         Ok(Some((take_bands(out, nb * n), mask, alpha)))
+    }
+
+    /// One band resampled for `req` as the band's own `RasterIO` does it, or `None` when
+    /// GDAL would copy pixels (a same-size integer window on the chosen level).
+    async fn resample_one(&self, req: &Request, band: usize, method: Resampling) -> Result<Option<Buffer>> {
+        let ds = self.dataset();
+        let (level, r) = decimate::level_for(&ds.level_sizes(), req, false);
+        if r.x_size == req.buf_w as i64 && r.y_size == req.buf_h as i64 && r.integer_coords() {
+            return Ok(None);
+        }
+        let mut out = Buffer::filled(ds.dtype(), req.buf_w * req.buf_h, 0.0);
+        self.resample_bands(level, &r, &[band], 0, false, ds.gdal_mask(level, band), method, &mut out).await?;
+        Ok(Some(out))
     }
 
     /// Resample `bands` of `level` for `req` into planes `first..` of `out`.
@@ -707,6 +697,7 @@ impl Reader {
         h: usize,
         p: &Prepared,
         read_bands: &[usize],
+        resampling: Resampling,
     ) -> Result<Pixels> {
         let ds = self.dataset();
         let (dw, dh) = (ds.width(), ds.height());
@@ -748,12 +739,21 @@ impl Reader {
             if fill.is_nan() && !ds.dtype().is_float() { 0.0 } else { fill },
         );
         let mut footprint = vec![255u8; n];
+        // rasterio reads its VRT with nearest but gives the VRT's source the resampling
+        // (`<ComplexSource resampling=...>`); GDAL 3.10 forwards the read to the source,
+        // which resamples its part of the window with its own `RasterIO` (measured: every
+        // tile of a generated corpus equal, downsampling included).
+        let resampled = resample::is_resampled(resampling);
         for (i, &band) in read_bands.iter().enumerate() {
             let Some(sd) = route(i == 0) else {
                 footprint.iter_mut().for_each(|m| *m = 0);
                 continue;
             };
-            // Resampled boundless reads are not emulated: nearest throughout.
+            if resampled && let Some(part) = self.resample_one(&sd.req, band, resampling).await? {
+                paste(&mut out, i * n, w, &part, &sd);
+                clip_footprint(&mut footprint, w, h, &sd);
+                continue;
+            }
             let s = decimate::plan(&levels, &sd.req, Path::Band, true);
             let part = ds.sample(s.level, &s.cols, &s.rows, &[band]).await?;
             paste(&mut out, i * n, w, &part, &sd);
@@ -797,18 +797,12 @@ impl Reader {
     ) -> Result<Pixels> {
         let ds = self.dataset();
         let src_crs = self.crs().ok_or_else(|| Error::unsupported("the dataset has no CRS"))?.clone();
-        // The source as the warper sees it: the dataset levels (or, for GCP data, the
-        // levels of the GCP VRT, whose implicit overviews follow the file's).
         let file_levels = ds.level_sizes();
-        let (sw, sh) = self.size();
-        let src_levels: Vec<(usize, usize)> = match self.gcp_transform() {
-            None => file_levels.clone(),
-            Some(_) => implicit_overviews(&file_levels, sw, sh),
-        };
+        let src_levels = &file_levels;
         let mut level = 0;
         let mut gt = vrt_gt.0;
         if w < vrt_w || h < vrt_h {
-            let implicit = &implicit_overviews(&src_levels, vrt_w, vrt_h)[1..];
+            let implicit = &implicit_overviews(src_levels, vrt_w, vrt_h)[1..];
             if let Some(i) = decimate::best_overview(
                 (vrt_w, vrt_h),
                 vrt_w as i64,
@@ -828,23 +822,18 @@ impl Reader {
         }
         let (lw, lh) = file_levels[level];
         let (rx, ry) = (file_levels[0].0 as f64 / lw as f64, file_levels[0].1 as f64 / lh as f64);
-        let georef = match self.gcp_transform() {
-            Some(g) => {
-                SourceGeoref::Custom(std::sync::Arc::new(if level == 0 { (**g).clone() } else { g.scaled(rx, ry)? }))
+        let georef = {
+            let mut s = self.transform().0;
+            if s[2] == 0.0 && s[4] == 0.0 {
+                s[1] *= rx;
+                s[5] *= ry;
+            } else {
+                s[1] *= rx;
+                s[2] *= rx;
+                s[4] *= rx;
+                s[5] *= rx;
             }
-            None => {
-                let mut s = self.transform().0;
-                if s[2] == 0.0 && s[4] == 0.0 {
-                    s[1] *= rx;
-                    s[5] *= ry;
-                } else {
-                    s[1] *= rx;
-                    s[2] *= rx;
-                    s[4] *= rx;
-                    s[5] *= rx;
-                }
-                SourceGeoref::affine(GeoTransform(s))?
-            }
+            SourceGeoref::affine(GeoTransform(s))?
         };
         let t = GenImgProj::new(georef, &src_crs, dst_crs, GeoTransform(gt))?;
         // Bands the warper carries: all of them when nodata is unified across bands.
@@ -905,7 +894,7 @@ impl Reader {
                 continue;
             }
             let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &warp_bands).await?;
-            let valid = self.source_validity(&src, &warp_bands, level, &win, p).await?;
+            let valid = source_validity(ds, &src, &warp_bands, level, &win, p).await?;
             let dens = alpha.map(|a| {
                 let i = warp_bands.iter().position(|&b| b == a).unwrap_or(0);
                 alpha_density(&src, i, win.xsize * win.ysize, dtype)
@@ -1017,46 +1006,6 @@ impl Reader {
         vec![((x0, y0), rw, rh, win)]
     }
 
-    /// The warper's unified source validity, as `GDALWarpOperation::WarpRegionInternal`
-    /// builds it: from the nodata value (rasterio sets `UNIFIED_SRC_NODATA=YES`, so a pixel
-    /// is invalid only when every band is nodata) when some sample of the window is nodata;
-    /// otherwise from a per-dataset mask band, unless an alpha band gives a density instead.
-    async fn source_validity(
-        &self,
-        src: &Buffer,
-        bands: &[usize],
-        level: usize,
-        win: &crate::warp::SourceWindow,
-        p: &Prepared,
-    ) -> Result<Option<Vec<bool>>> {
-        let n = win.xsize * win.ysize;
-        if let Validity::Nodata(nd) = p.validity {
-            let dtype = src.dtype();
-            let mut valid = vec![false; n];
-            let mut any_nodata = false;
-            with_buffer!(src, v, T => {
-                for b in 0..bands.len() {
-                    for (i, ok) in valid.iter_mut().enumerate() {
-                        if warp_is_nodata(v[b * n + i], nd, dtype) {
-                            any_nodata = true;
-                        } else {
-                            *ok = true;
-                        }
-                    }
-                }
-            });
-            if any_nodata {
-                return Ok(Some(valid));
-            }
-        }
-        let ds = self.dataset();
-        if ds.alpha_band().is_none() && ds.level_mask_is_per_dataset(level) {
-            let m = ds.read_mask_window(level, win.xoff, win.yoff, win.xsize, win.ysize).await?;
-            return Ok(m.map(|m| m.iter().map(|&v| v != 0).collect()));
-        }
-        Ok(None)
-    }
-
     fn cached_native(&self, crs: &Crs) -> Option<GeoTransform> {
         self.native.lock().ok()?.iter().find(|(c, _)| c.rasterio_eq(crs)).map(|(_, g)| *g)
     }
@@ -1069,6 +1018,97 @@ impl Reader {
             v.push((crs.clone(), gt));
         }
     }
+}
+
+/// The warper's unified source validity, as `GDALWarpOperation::WarpRegionInternal`
+/// builds it: from the nodata value (rasterio sets `UNIFIED_SRC_NODATA=YES`, so a pixel
+/// is invalid only when every band is nodata) when some sample of the window is nodata;
+/// otherwise from a per-dataset mask band, unless an alpha band gives a density instead.
+async fn source_validity(
+    ds: &crate::Dataset,
+    src: &Buffer,
+    bands: &[usize],
+    level: usize,
+    win: &crate::warp::SourceWindow,
+    p: &Prepared,
+) -> Result<Option<Vec<bool>>> {
+    let n = win.xsize * win.ysize;
+    if let Validity::Nodata(nd) = p.validity {
+        let dtype = src.dtype();
+        let mut valid = vec![false; n];
+        let mut any_nodata = false;
+        with_buffer!(src, v, T => {
+            for b in 0..bands.len() {
+                for (i, ok) in valid.iter_mut().enumerate() {
+                    if warp_is_nodata(v[b * n + i], nd, dtype) {
+                        any_nodata = true;
+                    } else {
+                        *ok = true;
+                    }
+                }
+            }
+        });
+        if any_nodata {
+            return Ok(Some(valid));
+        }
+    }
+    if ds.alpha_band().is_none() && ds.level_mask_is_per_dataset(level) {
+        let m = ds.read_mask_window(level, win.xoff, win.yoff, win.xsize, win.ysize).await?;
+        return Ok(m.map(|m| m.iter().map(|&v| v != 0).collect()));
+    }
+    Ok(None)
+}
+
+/// One call of GDAL's `WarpRegionToBuffer` for a warped VRT that warps every band of `ds`
+/// (level `level`, placed by `georef`) with nearest neighbour onto the `rw` x `rh` region at
+/// `(x0, y0)` of the grid `gt` in the same CRS, with the source validity rasterio gives
+/// such a VRT (the nodata value, else the alpha band, else the per-dataset mask). Returns
+/// the samples, in `dtype`, and the destination density.
+pub(super) async fn warp_region(
+    ds: &crate::Dataset,
+    level: usize,
+    georef: SourceGeoref,
+    crs: &Crs,
+    gt: GeoTransform,
+    (x0, y0, rw, rh): (usize, usize, usize, usize),
+    dtype: DataType,
+) -> Result<(Buffer, Vec<f32>)> {
+    let (lw, lh) = ds.level_size(level);
+    let t = GenImgProj::new(georef, crs, crs, gt)?;
+    let bands: Vec<usize> = (0..ds.count()).collect();
+    let nodata = ds.nodata();
+    let alpha = ds.alpha_band();
+    let validity = match (nodata, alpha) {
+        (Some(nd), _) => Validity::Nodata(nd),
+        (None, Some(a)) => Validity::Alpha(a),
+        _ if ds.level_has_mask(0) => Validity::Mask,
+        _ => Validity::None,
+    };
+    let init = match validity {
+        Validity::Nodata(nd) if !nd.is_nan() || dtype.is_float() => nd,
+        _ => 0.0,
+    };
+    let mut data = Buffer::filled(dtype, bands.len() * rw * rh, init);
+    let mut density = vec![0f32; rw * rh];
+    let Some(win) = compute_source_window(&t, (x0, y0), rw, rh, lw, lh, Resampling::Nearest, Some(crs)) else {
+        return Ok((data, density));
+    };
+    if win.is_empty() {
+        return Ok((data, density));
+    }
+    let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &bands).await?.cast(dtype);
+    let p = Prepared { bands: bands.clone(), validity, nodata };
+    let valid = source_validity(ds, &src, &bands, level, &win, &p).await?;
+    let dens = alpha.map(|a| alpha_density(&src, a, win.xsize * win.ysize, dtype));
+    let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
+    with_buffer!(&src, sv, T => {
+        let Some(dst) = data.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
+        let ks = KernelSource { data: sv.as_slice(), bands: bands.len(), win, valid: valid.as_deref(), density: dens.as_deref() };
+        let mut ko = KernelOutput { data: dst, density: &mut density, nodata };
+        crate::warp::warp(&approx, (x0, y0), rw, rh, &ks, Resampling::Nearest, &mut ko);
+        Ok::<(), Error>(())
+    })?;
+    Ok((data, density))
 }
 
 /// `LocalTileMatrixSet.xy_bounds`: a tile of the pixel-space grid, `(left, bottom, right,
@@ -1095,7 +1135,7 @@ fn norm(b: &Bounds) -> Bounds {
 
 /// `VRTWarpedDataset::GetOverviewSize`: the implicit overview sizes of a `w` x `h` warped
 /// VRT of a source with `levels` (full size first). The result starts with `(w, h)`.
-fn implicit_overviews(levels: &[(usize, usize)], w: usize, h: usize) -> Vec<(usize, usize)> {
+pub(super) fn implicit_overviews(levels: &[(usize, usize)], w: usize, h: usize) -> Vec<(usize, usize)> {
     let mut out = vec![(w, h)];
     for &(ow, _) in &levels[1..] {
         let ratio = levels[0].0 as f64 / ow as f64;
@@ -1109,7 +1149,7 @@ fn implicit_overviews(levels: &[(usize, usize)], w: usize, h: usize) -> Vec<(usi
 }
 
 /// GDAL's `RescaleDstGeoTransform`.
-fn rescale(gt: &mut [f64; 6], from_w: usize, to_w: usize, from_h: usize, to_h: usize) {
+pub(super) fn rescale(gt: &mut [f64; 6], from_w: usize, to_w: usize, from_h: usize, to_h: usize) {
     let rx = from_w as f64 / to_w as f64;
     let ry = from_h as f64 / to_h as f64;
     gt[1] *= rx;
@@ -1204,7 +1244,7 @@ fn alpha_max(dtype: DataType) -> f64 {
 /// The destination alpha `GDALWarpDstAlphaMasker` writes for `density`: the density times
 /// `DST_ALPHA_MAX` (plus 0.1 for most integer types) in single precision, truncated, then
 /// stored in the band's type.
-fn alpha_value(density: f32, dtype: DataType) -> f64 {
+pub(super) fn alpha_value(density: f32, dtype: DataType) -> f64 {
     let bump =
         matches!(dtype, DataType::Uint8 | DataType::Int16 | DataType::Uint16 | DataType::Int32 | DataType::Uint32);
     let cst = alpha_max(dtype) as f32 + if bump { 0.1 } else { 0.0 };

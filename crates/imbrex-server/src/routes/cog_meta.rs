@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use imbrex_raster::{Dataset, ReadOptions, Reader, StatisticsOptions};
+use imbrex_raster::{ReadOptions, Reader, StatisticsOptions};
 use imbrex_tms::{Bounds, TileMatrixSet};
 use serde_json::{Value, json};
 
@@ -212,7 +212,7 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
     let strict = query.get_bool("strict")?.unwrap_or(false);
     let r = reader(&state, &query).await?;
     let info = r.info();
-    let Dataset::Tiff(tif) = r.dataset().as_ref() else {
+    let Some(tif) = r.dataset().tiff() else {
         return Err(ApiError::BadRequest(format!("{} is not a GeoTIFF", r.input())));
     };
     let main = tif.main();

@@ -1,0 +1,264 @@
+//! The warped VRT that GDAL (through rasterio and rio-tiler) puts a GCP-only GeoTIFF on.
+//!
+//! rio-tiler opens a file that has ground control points but no geotransform as a
+//! `WarpedVRT`: the source warped with nearest neighbour onto the grid GDAL's suggested warp
+//! output picks in the GCPs' CRS, with an added alpha band unless the file has a nodata
+//! value or an alpha band of its own. Every read then reads *that* dataset: a tile in
+//! another CRS is a second warp, from the VRT's pixels. Reading the source once through
+//! the GCP polynomial gives other pixels at every edge of the VRT's nearest-neighbour grid,
+//! so imbrex builds the same virtual dataset: [`GcpVrt`] is a [`Dataset`] whose pixels are
+//! computed block by block as `VRTWarpedDataset::IReadBlock` computes them (512 x 128
+//! blocks, each warped on its own source window), with one implicit overview per source
+//! overview (`VRTWarpedDataset::CreateImplicitOverviews`).
+
+use std::sync::{Arc, Mutex};
+
+use imbrex_tms::{Crs, GeoTransform, SourceGeoref};
+
+use crate::array::{Buffer, DataType};
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::gcp::GcpTransform;
+use crate::tiff::BandMetadata;
+
+/// Warped blocks kept per dataset: a read touches a few blocks several times (data, then
+/// the alpha band), and a tile's neighbours share the blocks at its edges.
+const BLOCK_CACHE: usize = 16;
+
+/// GDAL's block size of a warped VRT (`GDALAutoCreateWarpedVRT` sets 512 x 128).
+const BLOCK: (usize, usize) = (512, 128);
+
+/// A GCP-only dataset as GDAL's auto-created warped VRT presents it.
+#[derive(Debug)]
+pub struct GcpVrt {
+    source: Arc<Dataset>,
+    gcp: Arc<GcpTransform>,
+    crs: Crs,
+    gt: GeoTransform,
+    /// Level sizes of the VRT: its own size, then one implicit overview per source overview.
+    levels: Vec<(usize, usize)>,
+    /// Samples are stored in this type (GDAL's VRT holds Int8 data as Int16).
+    dtype: DataType,
+    /// The alpha band rio-tiler asks for (`add_alpha`): band `source.count()`.
+    added_alpha: bool,
+    block: (usize, usize),
+    blocks: Mutex<Vec<((usize, usize, usize), Arc<Buffer>)>>,
+}
+
+impl GcpVrt {
+    /// The VRT of `source` (GCP-only) on the grid `gt` (`width` x `height`) in `crs`.
+    pub fn new(
+        source: Arc<Dataset>,
+        gcp: Arc<GcpTransform>,
+        crs: Crs,
+        gt: GeoTransform,
+        width: usize,
+        height: usize,
+    ) -> GcpVrt {
+        let levels = super::read::implicit_overviews(&source.level_sizes(), width, height);
+        let dtype = match source.dtype() {
+            DataType::Int8 => DataType::Int16,
+            t => t,
+        };
+        // rio-tiler: `add_alpha` unless the file has a nodata value or an alpha band.
+        let added_alpha = source.nodata().is_none() && source.alpha_band().is_none();
+        let block = (BLOCK.0.min(width), BLOCK.1.min(height));
+        GcpVrt { source, gcp, crs, gt, levels, dtype, added_alpha, block, blocks: Mutex::new(Vec::new()) }
+    }
+
+    /// The GCP file itself.
+    pub fn source(&self) -> &Arc<Dataset> {
+        &self.source
+    }
+
+    pub fn crs(&self) -> &Crs {
+        &self.crs
+    }
+
+    pub fn transform(&self) -> GeoTransform {
+        self.gt
+    }
+
+    pub fn width(&self) -> usize {
+        self.levels[0].0
+    }
+
+    pub fn height(&self) -> usize {
+        self.levels[0].1
+    }
+
+    pub fn count(&self) -> usize {
+        self.source.count() + usize::from(self.added_alpha)
+    }
+
+    pub fn dtype(&self) -> DataType {
+        self.dtype
+    }
+
+    /// GDAL's block size of the VRT (width, height).
+    pub fn block_size(&self) -> (usize, usize) {
+        self.block
+    }
+
+    pub fn levels(&self) -> &[(usize, usize)] {
+        &self.levels
+    }
+
+    pub fn colorinterp(&self) -> Vec<String> {
+        let mut ci = self.source.colorinterp();
+        if self.added_alpha {
+            ci.push("alpha".into());
+        }
+        ci
+    }
+
+    /// Band metadata as the VRT copies it; the added alpha band has none.
+    pub fn band_metadata(&self, band: usize) -> BandMetadata {
+        if band < self.source.count() { self.source.band_metadata(band) } else { BandMetadata::default() }
+    }
+
+    /// Read a window of a level (band-sequential), warping the blocks it covers.
+    pub async fn read_window(
+        &self,
+        level: usize,
+        x0: usize,
+        y0: usize,
+        w: usize,
+        h: usize,
+        bands: &[usize],
+    ) -> Result<Buffer> {
+        let (lw, lh) = self.levels[level];
+        if x0 + w > lw || y0 + h > lh {
+            return Err(Error::unsupported("a window outside the warped VRT"));
+        }
+        let mut out = Buffer::filled(self.dtype, bands.len() * w * h, 0.0);
+        if w == 0 || h == 0 {
+            return Ok(out);
+        }
+        let (bw, bh) = self.block;
+        for by in y0 / bh..=(y0 + h - 1) / bh {
+            for bx in x0 / bw..=(x0 + w - 1) / bw {
+                let block = self.block(level, bx, by).await?;
+                let (bx0, by0) = (bx * bw, by * bh);
+                let (rw, rh) = (bw.min(lw - bx0), bh.min(lh - by0));
+                // The part of the block inside the window.
+                let (ix0, iy0) = (x0.max(bx0), y0.max(by0));
+                let (ix1, iy1) = ((x0 + w).min(bx0 + rw), (y0 + h).min(by0 + rh));
+                copy_rect(
+                    &block,
+                    &mut out,
+                    bands,
+                    (rw, rh),
+                    (w, h),
+                    (ix0 - bx0, iy0 - by0),
+                    (ix0 - x0, iy0 - y0),
+                    (ix1 - ix0, iy1 - iy0),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sample a level at the given columns and rows (band-sequential output).
+    pub async fn sample(&self, level: usize, cols: &[usize], rows: &[usize], bands: &[usize]) -> Result<Buffer> {
+        let (Some(&cmin), Some(&cmax), Some(&rmin), Some(&rmax)) =
+            (cols.iter().min(), cols.iter().max(), rows.iter().min(), rows.iter().max())
+        else {
+            return Ok(Buffer::filled(self.dtype, 0, 0.0));
+        };
+        let (w, h) = (cmax - cmin + 1, rmax - rmin + 1);
+        let win = self.read_window(level, cmin, rmin, w, h, bands).await?;
+        let mut out = Buffer::filled(self.dtype, bands.len() * cols.len() * rows.len(), 0.0);
+        let n = cols.len() * rows.len();
+        for b in 0..bands.len() {
+            for (j, &r) in rows.iter().enumerate() {
+                for (i, &c) in cols.iter().enumerate() {
+                    out.set_f64(b * n + j * cols.len() + i, win.get_f64(b * w * h + (r - rmin) * w + (c - cmin)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One block of a level, all bands (the added alpha last), warped or from the cache.
+    async fn block(&self, level: usize, bx: usize, by: usize) -> Result<Arc<Buffer>> {
+        let key = (level, bx, by);
+        if let Some(b) = self.cached(key) {
+            return Ok(b);
+        }
+        let (lw, lh) = self.levels[level];
+        let (bw, bh) = self.block;
+        let (x0, y0) = (bx * bw, by * bh);
+        let (rw, rh) = (bw.min(lw - x0), bh.min(lh - y0));
+        // The overview's warper: the source overview of the same rank, the GCPs scaled to
+        // it, the VRT's geotransform scaled to the overview.
+        let src_levels = self.source.level_sizes();
+        let (sw, sh) = src_levels[level];
+        let (rx, ry) = (src_levels[0].0 as f64 / sw as f64, src_levels[0].1 as f64 / sh as f64);
+        let gcp = if level == 0 { (*self.gcp).clone() } else { self.gcp.scaled(rx, ry)? };
+        let mut gt = self.gt.0;
+        super::read::rescale(&mut gt, self.levels[0].0, lw, self.levels[0].1, lh);
+        let georef = SourceGeoref::Custom(Arc::new(gcp));
+        let (data, density) = super::read::warp_region(
+            &self.source,
+            level,
+            georef,
+            &self.crs,
+            GeoTransform(gt),
+            (x0, y0, rw, rh),
+            self.dtype,
+        )
+        .await?;
+        let block = if self.added_alpha {
+            let mut all = Buffer::filled(self.dtype, (self.source.count() + 1) * rw * rh, 0.0);
+            let n = rw * rh * self.source.count();
+            for i in 0..n {
+                all.set_f64(i, data.get_f64(i));
+            }
+            for (i, &d) in density.iter().enumerate() {
+                all.set_f64(n + i, super::read::alpha_value(d, self.dtype));
+            }
+            all
+        } else {
+            data
+        };
+        let block = Arc::new(block);
+        if let Ok(mut c) = self.blocks.lock() {
+            if c.len() >= BLOCK_CACHE {
+                c.remove(0);
+            }
+            c.push((key, block.clone()));
+        }
+        Ok(block)
+    }
+
+    fn cached(&self, key: (usize, usize, usize)) -> Option<Arc<Buffer>> {
+        self.blocks.lock().ok()?.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
+    }
+}
+
+/// Copy a `size` rectangle of `bands` from a band-sequential block (`bsize`, all bands) at
+/// `from` into a band-sequential window (`wsize`, the picked bands) at `to`.
+#[allow(clippy::too_many_arguments)]
+fn copy_rect(
+    block: &Buffer,
+    out: &mut Buffer,
+    bands: &[usize],
+    (bw, bh): (usize, usize),
+    (ww, wh): (usize, usize),
+    (fx, fy): (usize, usize),
+    (tx, ty): (usize, usize),
+    (cw, ch): (usize, usize),
+) {
+    crate::with_buffer!(out, dst, T => {
+        if let Some(src) = block.as_slice::<T>() {
+            for (i, &b) in bands.iter().enumerate() {
+                for y in 0..ch {
+                    let s = b * bw * bh + (fy + y) * bw + fx;
+                    let d = i * ww * wh + (ty + y) * ww + tx;
+                    dst[d..d + cw].copy_from_slice(&src[s..s + cw]);
+                }
+            }
+        }
+    });
+}
