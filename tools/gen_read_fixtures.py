@@ -16,7 +16,7 @@ test can tell "identical" from "how different".
 
 Run from the repository root with the tool virtualenv:
 
-    /work/.venv/bin/python tools/gen_read_fixtures.py ../shared/testdata/raster
+    ~/.cache/imbrex-rio-venv/bin/python tools/gen_read_fixtures.py testdata/raster
 """
 
 import hashlib
@@ -51,6 +51,15 @@ def rle(mask):
     return runs
 
 
+def finite_or_text(v):
+    """JSON has no NaN or infinities: they are written as "nan", "inf", "-inf" (as the oracle)."""
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
+
+
 def record(img):
     data = img.array.data
     valid = ~np.ma.getmaskarray(img.array).any(axis=0)
@@ -61,7 +70,7 @@ def record(img):
         "mask": rle(valid),
         "valid": int(valid.sum()),
         "sha256": hashlib.sha256(b"".join(parts)).hexdigest(),
-        "sums": [float(np.asarray(data[b][valid], dtype="float64").sum()) for b in range(data.shape[0])],
+        "sums": [finite_or_text(float(np.asarray(data[b][valid], dtype="float64").sum())) for b in range(data.shape[0])],
         "bounds": [float(v) for v in img.bounds],
     }
 
@@ -162,6 +171,37 @@ def main():
                     lambda: record(src.part(bbox, dst_crs="EPSG:4326", bounds_crs="EPSG:4326", max_size=300)))
             attempt(cases, {"kind": "part", "raster": name, "bbox": bbox, "bbox_crs": "EPSG:4326", "dst_crs": None, "width": 200, "height": 100},
                     lambda: record(src.part(bbox, bounds_crs="EPSG:4326", width=200, height=100)))
+
+    # Regression rasters (tools/make_regressions.py), with the options that exposed each
+    # class of disagreement.
+    regress_tiles = [("regress_edge_int8_3857.tif", {"resampling_method": m}) for m in ("bilinear", "average", "cubic")]
+    regress_tiles += [
+        ("regress_gcp_float_mask.tif", {"reproject_method": "bilinear"}),
+        ("regress_gcp_uint16_nodata.tif", {"reproject_method": "cubic"}),
+        ("regress_gcp_int8_rgb.tif", {"reproject_method": "bilinear"}),
+    ]
+    for name, opts in regress_tiles:
+        with Reader(os.path.join(RASTERS, name)) as src:
+            for x, y, z in centre_tiles(src, wm, sorted({src.minzoom - 1, src.minzoom, src.maxzoom + 1})):
+                attempt(cases, {"kind": "tile", "raster": name, "tms": "WebMercatorQuad", "tile": [x, y, z], "options": opts},
+                        lambda: record(src.tile(x, y, z, **opts)))
+    regress_reads = [
+        ("regress_nodata_mask_rgb_f32.tif", {"resampling_method": "bilinear"}),
+        ("regress_nodata_mask_rgb_f32.tif", {"resampling_method": "cubic"}),
+        ("regress_palette_uint8.tif", {"resampling_method": "cubic"}),
+        ("regress_palette_uint8.tif", {"resampling_method": "bilinear"}),
+        ("regress_gcp_uint16_nodata.tif", {"resampling_method": "average"}),
+    ]
+    for name, opts in regress_reads:
+        with Reader(os.path.join(RASTERS, name)) as src:
+            attempt(cases, {"kind": "preview", "raster": name, "max_size": 40, "options": opts},
+                    lambda: record(src.preview(max_size=40, **opts)))
+            b = src.get_geographic_bounds("EPSG:4326")
+            cx, cy = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+            dx, dy = (b[2] - b[0]) / 9, (b[3] - b[1]) / 7
+            bbox = [cx - dx, cy - dy, cx + dx, cy + dy]
+            attempt(cases, {"kind": "part", "raster": name, "bbox": bbox, "bbox_crs": "EPSG:4326", "dst_crs": "EPSG:4326", "max_size": 120, "options": opts},
+                    lambda: record(src.part(bbox, dst_crs="EPSG:4326", bounds_crs="EPSG:4326", max_size=120, **opts)))
 
     # Features with zonal statistics (TiTiler's POST /statistics).
     for name in ["dem.tif", "cog_int16.tif", "cog_rgb.tif", "utm.tif"]:

@@ -59,17 +59,18 @@ async fn info_matches_the_oracle_for_every_raster() {
         let reader = open(source).await;
         let info = serde_json::to_value(reader.info()).unwrap();
         let ds = &o["dataset"];
-        // GCP-only files are read through GDAL's warped grid: its size is in `info`.
-        let sized = if o["info"].get("width").is_some() { &o["info"] } else { ds };
-        assert_eq!(info["width"], sized["width"], "{name}: width");
-        assert_eq!(info["height"], sized["height"], "{name}: height");
-        assert_eq!(info["count"], ds["count"], "{name}: count");
-        assert_eq!(info["dtype"], ds["dtypes"][0], "{name}: dtype");
-        assert_eq!(info["overviews"], ds["overviews"], "{name}: overviews");
-        assert_eq!(info["colorinterp"], ds["colorinterp"], "{name}: colorinterp");
-        assert_eq!(info["driver"], ds["driver"], "{name}: driver");
-        assert_vec_close(&f64s(&info["scales"]), &f64s(&ds["scales"]), 1e-12, 0.0, &format!("{name}: scales"));
-        assert_vec_close(&f64s(&info["offsets"]), &f64s(&ds["offsets"]), 1e-12, 0.0, &format!("{name}: offsets"));
+        // rio-tiler's own facts where it has them: a GCP-only file is read through GDAL's
+        // warped VRT (another size, driver, band count), which rasterio's plain facts of
+        // the file do not show.
+        let fact = |k: &str, plain: &serde_json::Value| o["info"].get(k).cloned().unwrap_or_else(|| plain.clone());
+        for k in ["width", "height", "count", "overviews", "colorinterp", "driver"] {
+            assert_eq!(info[k], fact(k, &ds[k]), "{name}: {k}");
+        }
+        assert_eq!(info["dtype"], fact("dtype", &ds["dtypes"][0]), "{name}: dtype");
+        let scales = fact("scales", &ds["scales"]);
+        let offsets = fact("offsets", &ds["offsets"]);
+        assert_vec_close(&f64s(&info["scales"]), &f64s(&scales), 1e-12, 0.0, &format!("{name}: scales"));
+        assert_vec_close(&f64s(&info["offsets"]), &f64s(&offsets), 1e-12, 0.0, &format!("{name}: offsets"));
         let zr = reader.zoom_range(&wm);
         assert_eq!(
             [zr.0 as i64, zr.1 as i64],

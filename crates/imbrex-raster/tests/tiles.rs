@@ -6,9 +6,10 @@
 //! What must match exactly and what may differ, and why:
 //! - lossless data: the mask and every valid value, bit for bit;
 //! - JPEG/WebP data: same mask, values within the decoder difference measured in
-//!   `decode.rs` (the oracle's GDAL decodes JPEG with libjpeg 9's DCT upsampling);
-//! - rasters whose reads imbrex does differently from GDAL, listed in `APPROXIMATE` with
-//!   the reason, must agree on at least 99.5 % of the pixels.
+//!   `decode.rs` (the oracle's GDAL decodes JPEG with libjpeg 9's DCT upsampling).
+//!
+//! GCP-only rasters are read through GDAL's warped VRT, as rio-tiler does, and match
+//! exactly like the rest.
 
 use std::sync::Arc;
 
@@ -16,11 +17,6 @@ use imbrex_raster::source::{LocalSource, RangeSource};
 use imbrex_raster::{Error, OpenOptions, ReadOptions, Reader};
 use imbrex_testkit::npy::Npy;
 use imbrex_tms::{Tile, TileMatrixSets};
-
-/// A raster read through a second-order GCP polynomial: GDAL warps it twice (onto the GCP
-/// VRT grid, then onto the tile), imbrex composes the two transforms into one warp, which
-/// moves the mask edge by a pixel here and there (values agree everywhere both are valid).
-const APPROXIMATE: &[&str] = &["cog_gcps_ovr"];
 
 /// Lossy codecs: values may differ by the decoder difference.
 fn lossy(o: &serde_json::Value) -> bool {
@@ -125,15 +121,8 @@ async fn tiles_match_the_oracle() {
                 }
                 _ => table.push((name.clone(), 1, s.pixels, s.mask_diff, s.both_valid, s.value_diff)),
             }
-            let approx = APPROXIMATE.contains(&name.as_str());
-            let ok = if approx {
-                let bad = s.mask_diff + s.value_diff / img.count.max(1);
-                (bad as f64) <= 0.005 * s.pixels as f64
-            } else if lossy(&o) {
-                s.mask_diff == 0 && s.max_abs <= 80.0
-            } else {
-                s.mask_diff == 0 && s.value_diff == 0
-            };
+            let ok =
+                if lossy(&o) { s.mask_diff == 0 && s.max_abs <= 80.0 } else { s.mask_diff == 0 && s.value_diff == 0 };
             if !ok {
                 failures.push(line.clone());
             }

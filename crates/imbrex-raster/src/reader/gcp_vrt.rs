@@ -28,6 +28,9 @@ const BLOCK_CACHE: usize = 16;
 /// GDAL's block size of a warped VRT (`GDALAutoCreateWarpedVRT` sets 512 x 128).
 const BLOCK: (usize, usize) = (512, 128);
 
+/// A warped block: (level, block column, block row) and its samples, all bands.
+type Block = ((usize, usize, usize), Arc<Buffer>);
+
 /// A GCP-only dataset as GDAL's auto-created warped VRT presents it.
 #[derive(Debug)]
 pub struct GcpVrt {
@@ -42,7 +45,7 @@ pub struct GcpVrt {
     /// The alpha band rio-tiler asks for (`add_alpha`): band `source.count()`.
     added_alpha: bool,
     block: (usize, usize),
-    blocks: Mutex<Vec<((usize, usize, usize), Arc<Buffer>)>>,
+    blocks: Mutex<Vec<Block>>,
 }
 
 impl GcpVrt {

@@ -491,6 +491,13 @@ impl Reader {
         let ds = self.dataset();
         let (dw, dh) = (ds.width(), ds.height());
         let levels = ds.level_sizes();
+        // GDAL does not interpolate palette indices: a paletted band read with a
+        // convolution kernel is read with nearest (measured on GDAL 3.10.3).
+        let resampling = if resample::is_convolution(resampling) && ds.colormap().is_some() {
+            Resampling::Nearest
+        } else {
+            resampling
+        };
         let mut read_bands = p.bands.clone();
         if let Validity::Alpha(a) = p.validity {
             read_bands.push(a);
@@ -715,12 +722,14 @@ impl Reader {
         // the others (and the mask) go to the source directly. With a per-dataset mask the
         // VRT has a mask band too, and only as many virtual overviews as it has overviews.
         let overview_count = ds.per_dataset_mask_overviews().map_or(levels.len() - 1, |m| m.min(levels.len() - 1));
-        let route = |first: bool| -> Option<decimate::SrcDst> {
-            let (mut r, mut rect) = (req, dst);
+        // The source request, and whether it went through a virtual overview.
+        let route = |first: bool| -> Option<(decimate::SrcDst, bool)> {
+            let (mut r, mut rect, mut virtual_overview) = (req, dst, false);
             if first && ((w as i64) < req.x_size || (h as i64) < req.y_size) {
                 let vos = decimate::virtual_overviews(vrt, (dw, dh), &levels[1..=overview_count], &dst);
                 let sizes: Vec<(usize, usize)> = vos.iter().map(|v| (v.width, v.height)).collect();
                 if let Some(j) = decimate::best_overview(vrt, req.x_size, req.y_size, (w, h), &sizes, true) {
+                    virtual_overview = true;
                     r = decimate::to_overview(&req, vrt, sizes[j]);
                     rect = DstRect {
                         x: dst.x * vos[j].rx,
@@ -731,6 +740,7 @@ impl Reader {
                 }
             }
             decimate::src_dst_window((r.fx_off, r.fy_off, r.fx_size, r.fy_size), (w, h), &rect, (dw, dh))
+                .map(|sd| (sd, virtual_overview))
         };
         let fill = p.nodata.unwrap_or(0.0);
         let n = w * h;
@@ -743,14 +753,19 @@ impl Reader {
         // rasterio reads its VRT with nearest but gives the VRT's source the resampling
         // (`<ComplexSource resampling=...>`); GDAL 3.10 forwards the read to the source,
         // which resamples its part of the window with its own `RasterIO` (measured: every
-        // tile of a generated corpus equal, downsampling included).
+        // tile of a generated corpus equal, downsampling included). Through a virtual
+        // overview the source is read at about its overview's resolution: a copy (web.tif's
+        // tiles in the oracle).
         let resampled = resample::is_resampled(resampling);
         for (i, &band) in read_bands.iter().enumerate() {
-            let Some(sd) = route(i == 0) else {
+            let Some((sd, virtual_overview)) = route(i == 0) else {
                 footprint.iter_mut().for_each(|m| *m = 0);
                 continue;
             };
-            if resampled && let Some(part) = self.resample_one(&sd.req, band, resampling).await? {
+            if resampled
+                && !virtual_overview
+                && let Some(part) = self.resample_one(&sd.req, band, resampling).await?
+            {
                 paste(&mut out, i * n, w, &part, &sd);
                 clip_footprint(&mut footprint, w, h, &sd);
                 continue;
@@ -766,7 +781,7 @@ impl Reader {
             Validity::Alpha(_) => alpha_mask(&out, nb, n, ds.dtype()),
             Validity::Mask => {
                 let mut m = vec![0u8; n];
-                if let Some(sd) = route(false) {
+                if let Some((sd, _)) = route(false) {
                     let inner = self.sample_mask(&sd.req, true).await?;
                     for y in 0..sd.out_h {
                         m[(sd.out_y + y) * w + sd.out_x..(sd.out_y + y) * w + sd.out_x + sd.out_w]
