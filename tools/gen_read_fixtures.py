@@ -185,11 +185,18 @@ def main():
             for x, y, z in centre_tiles(src, wm, sorted({src.minzoom - 1, src.minzoom, src.maxzoom + 1})):
                 attempt(cases, {"kind": "tile", "raster": name, "tms": "WebMercatorQuad", "tile": [x, y, z], "options": opts},
                         lambda: record(src.tile(x, y, z, **opts)))
+    crs84 = morecantile.tms.get("WorldCRS84Quad")
+    for opts in ({"reproject_method": "bilinear"}, {"reproject_method": "nearest"}):
+        with Reader(os.path.join(RASTERS, "regress_albers_nad83.tif"), tms=crs84) as src:
+            for x, y, z in centre_tiles(src, crs84, sorted({src.minzoom, src.maxzoom, src.maxzoom + 2})):
+                attempt(cases, {"kind": "tile", "raster": "regress_albers_nad83.tif", "tms": "WorldCRS84Quad", "tile": [x, y, z], "options": opts},
+                        lambda: record(src.tile(x, y, z, **opts)))
     regress_reads = [
         ("regress_nodata_mask_rgb_f32.tif", {"resampling_method": "bilinear"}),
         ("regress_nodata_mask_rgb_f32.tif", {"resampling_method": "cubic"}),
         ("regress_palette_uint8.tif", {"resampling_method": "cubic"}),
         ("regress_palette_uint8.tif", {"resampling_method": "bilinear"}),
+        ("regress_palette_uint8.tif", {"resampling_method": "average"}),
         ("regress_gcp_uint16_nodata.tif", {"resampling_method": "average"}),
     ]
     for name, opts in regress_reads:

@@ -136,12 +136,34 @@ def palette_uint8(rng):
         d.build_overviews([2, 4], Resampling.nearest)
 
 
+ALBERS_NAD83 = (
+    'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
+    'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'
+    'UNIT["degree",0.0174532925199433]],PROJECTION["Albers_Conic_Equal_Area"],'
+    'PARAMETER["latitude_of_center",40],PARAMETER["longitude_of_center",-96],'
+    'PARAMETER["standard_parallel_1",29.5],PARAMETER["standard_parallel_2",45.5],'
+    'PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1]]'
+)
+
+
+def albers_nad83(rng):
+    """A custom Albers on NAD83 (a known difference, not a fix: PROJ and proj4rs place
+    NAD83 -> WGS 84 a hair apart, which interpolating kernels show)."""
+    w, h = 80, 60
+    t = Affine(5000.0, 0, -300000, 0, -5000.0, 400000)
+    data = smooth(rng, h, w, 0, 60000).astype("uint16")
+    with rasterio.open(path("albers_nad83"), "w", driver="GTiff", width=w, height=h, count=1, dtype="uint16",
+                       crs=CRS.from_wkt(ALBERS_NAD83), transform=t, compress="deflate") as d:
+        d.write(data, 1)
+
+
 def path(name):
     return os.path.join(OUT, f"regress_{name}.tif")
 
 
 def main():
-    makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8]
+    makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8,
+              albers_nad83]
     for i, make in enumerate(makers):
         make(np.random.default_rng([2026, i]))
         size = os.path.getsize(path(make.__name__))

@@ -511,4 +511,21 @@ async fn validate_reports_tags_and_band_metadata_as_rio_cogeo() {
             "{file}"
         );
     }
+    // A GCP file is described as rasterio opens it (rio-cogeo), not as rio-tiler's warped
+    // VRT of it: three Int8 bands of 70 x 50, no alpha band.
+    let v = get(&app, &format!("/cog/validate?url={}", url("regress_gcp_int8_rgb.tif"))).await.json();
+    let p = &v["Profile"];
+    assert_eq!(v["Driver"], "GTiff", "{v}");
+    assert_eq!(
+        (&p["Bands"], &p["Dtype"], &p["Width"], &p["Height"], &p["AlphaBand"]),
+        (
+            &serde_json::json!(3),
+            &serde_json::json!("int8"),
+            &serde_json::json!(70),
+            &serde_json::json!(50),
+            &serde_json::json!(false)
+        ),
+        "{v}"
+    );
+    assert_eq!(v["Band Metadata"].as_object().unwrap().len(), 3);
 }

@@ -11,31 +11,43 @@
 //! blocks, each warped on its own source window), with one implicit overview per source
 //! overview (`VRTWarpedDataset::CreateImplicitOverviews`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 
 use imbrex_tms::{Crs, GeoTransform, SourceGeoref};
+use moka::sync::Cache;
 
 use crate::array::{Buffer, DataType};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::gcp::GcpTransform;
-use crate::tiff::BandMetadata;
-
-/// Warped blocks kept per dataset: a read touches a few blocks several times (data, then
-/// the alpha band), and a tile's neighbours share the blocks at its edges.
-const BLOCK_CACHE: usize = 16;
+use crate::tiff::{BandMetadata, MAX_DECODED_BYTES};
 
 /// GDAL's block size of a warped VRT (`GDALAutoCreateWarpedVRT` sets 512 x 128).
 const BLOCK: (usize, usize) = (512, 128);
 
-/// A warped block: (level, block column, block row) and its samples, all bands.
-type Block = ((usize, usize, usize), Arc<Buffer>);
+/// Budget of the process-wide cache of warped blocks: neighbouring tiles share the blocks
+/// at their edges, and warping a block costs a source read and a warp.
+const BLOCK_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// (source id, VRT size, level, block column, block row).
+type BlockKey = (Arc<str>, (usize, usize), usize, usize, usize);
+
+fn block_cache() -> &'static Cache<BlockKey, Arc<Buffer>> {
+    static CACHE: OnceLock<Cache<BlockKey, Arc<Buffer>>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        Cache::builder()
+            .max_capacity(BLOCK_CACHE_BYTES)
+            .weigher(|_k: &BlockKey, v: &Arc<Buffer>| u32::try_from(v.len() * v.dtype().size()).unwrap_or(u32::MAX))
+            .build()
+    })
+}
 
 /// A GCP-only dataset as GDAL's auto-created warped VRT presents it.
 #[derive(Debug)]
 pub struct GcpVrt {
     source: Arc<Dataset>,
-    gcp: Arc<GcpTransform>,
+    /// The GCP polynomial of each level (the GCPs scaled to the level's source overview).
+    gcps: Vec<Arc<GcpTransform>>,
     crs: Crs,
     gt: GeoTransform,
     /// Level sizes of the VRT: its own size, then one implicit overview per source overview.
@@ -45,7 +57,8 @@ pub struct GcpVrt {
     /// The alpha band rio-tiler asks for (`add_alpha`): band `source.count()`.
     added_alpha: bool,
     block: (usize, usize),
-    blocks: Mutex<Vec<Block>>,
+    /// Key prefix of this dataset's blocks in the shared cache.
+    id: Arc<str>,
 }
 
 impl GcpVrt {
@@ -57,8 +70,20 @@ impl GcpVrt {
         gt: GeoTransform,
         width: usize,
         height: usize,
-    ) -> GcpVrt {
-        let levels = super::read::implicit_overviews(&source.level_sizes(), width, height);
+    ) -> Result<GcpVrt> {
+        let src_levels = source.level_sizes();
+        let mut levels = super::read::implicit_overviews(&src_levels, width, height);
+        // The overview's warper: the source overview of the same rank, the GCPs scaled to it
+        // (`GDALCreateSimilarGCPTransformer`).
+        let mut gcps = vec![gcp.clone()];
+        for &(sw, sh) in &src_levels[1..levels.len()] {
+            let (rx, ry) = (src_levels[0].0 as f64 / sw as f64, src_levels[0].1 as f64 / sh as f64);
+            match gcp.scaled(rx, ry) {
+                Ok(t) => gcps.push(Arc::new(t)),
+                Err(_) => break,
+            }
+        }
+        levels.truncate(gcps.len());
         let dtype = match source.dtype() {
             DataType::Int8 => DataType::Int16,
             t => t,
@@ -66,7 +91,8 @@ impl GcpVrt {
         // rio-tiler: `add_alpha` unless the file has a nodata value or an alpha band.
         let added_alpha = source.nodata().is_none() && source.alpha_band().is_none();
         let block = (BLOCK.0.min(width), BLOCK.1.min(height));
-        GcpVrt { source, gcp, crs, gt, levels, dtype, added_alpha, block, blocks: Mutex::new(Vec::new()) }
+        let id = Arc::from(source.source().id());
+        Ok(GcpVrt { source, gcps, crs, gt, levels, dtype, added_alpha, block, id })
     }
 
     /// The GCP file itself.
@@ -134,6 +160,7 @@ impl GcpVrt {
         if x0 + w > lw || y0 + h > lh {
             return Err(Error::unsupported("a window outside the warped VRT"));
         }
+        self.check_bytes((bands.len() * w * h) as u64)?;
         let mut out = Buffer::filled(self.dtype, bands.len() * w * h, 0.0);
         if w == 0 || h == 0 {
             return Ok(out);
@@ -162,46 +189,65 @@ impl GcpVrt {
         Ok(out)
     }
 
-    /// Sample a level at the given columns and rows (band-sequential output).
+    /// Sample a level at the given columns and rows (band-sequential output), warping only
+    /// the blocks the samples fall in.
     pub async fn sample(&self, level: usize, cols: &[usize], rows: &[usize], bands: &[usize]) -> Result<Buffer> {
-        let (Some(&cmin), Some(&cmax), Some(&rmin), Some(&rmax)) =
-            (cols.iter().min(), cols.iter().max(), rows.iter().min(), rows.iter().max())
-        else {
-            return Ok(Buffer::filled(self.dtype, 0, 0.0));
-        };
-        let (w, h) = (cmax - cmin + 1, rmax - rmin + 1);
-        let win = self.read_window(level, cmin, rmin, w, h, bands).await?;
-        let mut out = Buffer::filled(self.dtype, bands.len() * cols.len() * rows.len(), 0.0);
-        let n = cols.len() * rows.len();
-        for b in 0..bands.len() {
-            for (j, &r) in rows.iter().enumerate() {
-                for (i, &c) in cols.iter().enumerate() {
-                    out.set_f64(b * n + j * cols.len() + i, win.get_f64(b * w * h + (r - rmin) * w + (c - cmin)));
+        let (lw, lh) = self.levels[level];
+        if cols.iter().any(|&c| c >= lw) || rows.iter().any(|&r| r >= lh) {
+            return Err(Error::unsupported("a sample outside the warped VRT"));
+        }
+        let (bw, bh) = self.block;
+        let mut bxs: Vec<usize> = cols.iter().map(|c| c / bw).collect();
+        let mut bys: Vec<usize> = rows.iter().map(|r| r / bh).collect();
+        bxs.sort_unstable();
+        bxs.dedup();
+        bys.sort_unstable();
+        bys.dedup();
+        self.check_bytes((bxs.len() * bys.len() * self.count() * bw * bh) as u64)?;
+        let (nc, n) = (cols.len(), cols.len() * rows.len());
+        let mut out = Buffer::filled(self.dtype, bands.len() * n, 0.0);
+        for &by in &bys {
+            for &bx in &bxs {
+                let block = self.block(level, bx, by).await?;
+                let (bx0, by0) = (bx * bw, by * bh);
+                let (rw, rh) = (bw.min(lw - bx0), bh.min(lh - by0));
+                for (j, &r) in rows.iter().enumerate().filter(|(_, r)| **r / bh == by) {
+                    for (i, &c) in cols.iter().enumerate().filter(|(_, c)| **c / bw == bx) {
+                        let at = (r - by0) * rw + (c - bx0);
+                        for (k, &b) in bands.iter().enumerate() {
+                            out.set_f64(k * n + j * nc + i, block.get_f64(b * rw * rh + at));
+                        }
+                    }
                 }
             }
         }
         Ok(out)
     }
 
+    /// The per-read bound on decoded samples the TIFF reader applies too.
+    fn check_bytes(&self, samples: u64) -> Result<()> {
+        let bytes = samples * self.dtype.size() as u64;
+        if bytes > MAX_DECODED_BYTES {
+            return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
+        }
+        Ok(())
+    }
+
     /// One block of a level, all bands (the added alpha last), warped or from the cache.
     async fn block(&self, level: usize, bx: usize, by: usize) -> Result<Arc<Buffer>> {
-        let key = (level, bx, by);
-        if let Some(b) = self.cached(key) {
+        let key = (self.id.clone(), self.levels[0], level, bx, by);
+        if let Some(b) = block_cache().get(&key) {
             return Ok(b);
         }
         let (lw, lh) = self.levels[level];
         let (bw, bh) = self.block;
         let (x0, y0) = (bx * bw, by * bh);
         let (rw, rh) = (bw.min(lw - x0), bh.min(lh - y0));
-        // The overview's warper: the source overview of the same rank, the GCPs scaled to
-        // it, the VRT's geotransform scaled to the overview.
-        let src_levels = self.source.level_sizes();
-        let (sw, sh) = src_levels[level];
-        let (rx, ry) = (src_levels[0].0 as f64 / sw as f64, src_levels[0].1 as f64 / sh as f64);
-        let gcp = if level == 0 { (*self.gcp).clone() } else { self.gcp.scaled(rx, ry)? };
+        // The overview's warper: the source overview of the same rank with its own GCP
+        // polynomial, the VRT's geotransform scaled to the overview.
         let mut gt = self.gt.0;
         super::read::rescale(&mut gt, self.levels[0].0, lw, self.levels[0].1, lh);
-        let georef = SourceGeoref::Custom(Arc::new(gcp));
+        let georef = SourceGeoref::Custom(self.gcps[level].clone());
         let (data, density) = super::read::warp_region(
             &self.source,
             level,
@@ -226,17 +272,8 @@ impl GcpVrt {
             data
         };
         let block = Arc::new(block);
-        if let Ok(mut c) = self.blocks.lock() {
-            if c.len() >= BLOCK_CACHE {
-                c.remove(0);
-            }
-            c.push((key, block.clone()));
-        }
+        block_cache().insert(key, block.clone());
         Ok(block)
-    }
-
-    fn cached(&self, key: (usize, usize, usize)) -> Option<Arc<Buffer>> {
-        self.blocks.lock().ok()?.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone())
     }
 }
 

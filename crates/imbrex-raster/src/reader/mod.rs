@@ -66,7 +66,7 @@ impl Reader {
                 if out.width == 0 || out.height == 0 {
                     return Err(crate::Error::unsupported("the GCPs place the image on an empty grid"));
                 }
-                let vrt = GcpVrt::new(dataset, t, crs.clone(), out.gt, out.width, out.height);
+                let vrt = GcpVrt::new(dataset, t, crs.clone(), out.gt, out.width, out.height)?;
                 let placement =
                     Placement::Geo { crs: crs.clone(), transform: out.gt, width: out.width, height: out.height };
                 (Arc::new(Dataset::Warped(Box::new(vrt))), placement)
@@ -74,6 +74,16 @@ impl Reader {
             _ => (dataset, Placement::Pixel { width, height }),
         };
         Ok(Reader { input, dataset, placement, native: Default::default() })
+    }
+
+    /// The file itself when the reader reads a virtual dataset made of it (a GCP file's
+    /// warped VRT), placed in pixel space: what tools that open the plain file report
+    /// (rio-cogeo's validation).
+    pub fn file_reader(&self) -> Option<Reader> {
+        let Dataset::Warped(v) = self.dataset.as_ref() else { return None };
+        let ds = v.source().clone();
+        let placement = Placement::Pixel { width: ds.width(), height: ds.height() };
+        Some(Reader { input: self.input.clone(), dataset: ds, placement, native: Default::default() })
     }
 
     /// The `url=` (or path) this reader was opened from.

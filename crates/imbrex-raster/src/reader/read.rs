@@ -753,9 +753,11 @@ impl Reader {
         // rasterio reads its VRT with nearest but gives the VRT's source the resampling
         // (`<ComplexSource resampling=...>`); GDAL 3.10 forwards the read to the source,
         // which resamples its part of the window with its own `RasterIO` (measured: every
-        // tile of a generated corpus equal, downsampling included). Through a virtual
-        // overview the source is read at about its overview's resolution: a copy (web.tif's
-        // tiles in the oracle).
+        // tile of a generated corpus equal, downsampling included). The first band of a
+        // downsampling read goes through one of the VRT's virtual overviews instead, whose
+        // source is read at about that overview's resolution: imbrex reads it with nearest,
+        // which is GDAL's answer when the request maps 1:1 onto the overview (web.tif's tiles
+        // in the oracle); a request that does not is resampled by GDAL, not by imbrex.
         let resampled = resample::is_resampled(resampling);
         for (i, &band) in read_bands.iter().enumerate() {
             let Some((sd, virtual_overview)) = route(i == 0) else {

@@ -211,7 +211,10 @@ pub async fn wmts(State(state): State<AppState>, base: BaseUrl, query: QueryMap)
 pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResult<Response> {
     let strict = query.get_bool("strict")?.unwrap_or(false);
     let r = reader(&state, &query).await?;
-    let info = r.info();
+    // rio-cogeo describes the file as rasterio opens it, not rio-tiler's warped VRT of a
+    // GCP file.
+    let file = r.file_reader();
+    let info = file.as_ref().unwrap_or(&r).info();
     let Some(tif) = r.dataset().tiff() else {
         return Err(ApiError::BadRequest(format!("{} is not a GeoTIFF", r.input())));
     };
