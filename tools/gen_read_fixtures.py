@@ -198,6 +198,8 @@ def main():
         ("regress_palette_uint8.tif", {"resampling_method": "bilinear"}),
         ("regress_palette_uint8.tif", {"resampling_method": "average"}),
         ("regress_gcp_uint16_nodata.tif", {"resampling_method": "average"}),
+        ("regress_msk_ovr_uint8.tif", {"resampling_method": "bilinear"}),
+        ("regress_msk_ovr_uint8.tif", {"resampling_method": "cubic"}),
     ]
     for name, opts in regress_reads:
         with Reader(os.path.join(RASTERS, name)) as src:

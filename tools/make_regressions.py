@@ -9,6 +9,7 @@ exposed the class. Run from the repository root with rasterio (scripts/lib/rio-v
     python tools/make_regressions.py
 """
 
+import glob
 import os
 
 import numpy as np
@@ -136,6 +137,25 @@ def palette_uint8(rng):
         d.build_overviews([2, 4], Resampling.nearest)
 
 
+def msk_ovr_uint8(rng):
+    """Nodata, an external `.msk` and `.ovr` overviews, so GDAL writes `.msk.ovr` too: the
+    `.ovr` overviews' mask band is the `.msk.ovr` overview of their size, which weights a
+    resampled read."""
+    w, h = 200, 150
+    t = Affine(0.0004, 0, 14.6, 0, -0.0002, -44.6)
+    data = smooth(rng, h, w, 1, 255).astype("uint8")
+    data[blobs(rng, h, w, 2, 0.1)] = 0
+    p = path("msk_ovr_uint8")
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=False):
+        with rasterio.open(p, "w", driver="GTiff", width=w, height=h, count=1, dtype="uint8", nodata=0,
+                           crs="EPSG:4326", transform=t, tiled=True, blockxsize=64, blockysize=64,
+                           compress="deflate") as d:
+            d.write(data, 1)
+            d.write_mask(np.where(blobs(rng, h, w, 3, 0.3), 0, 255).astype("uint8"))
+        with rasterio.Env(TIFF_USE_OVR=True), rasterio.open(p, "r+") as d:
+            d.build_overviews([2, 4], Resampling.nearest)
+
+
 ALBERS_NAD83 = (
     'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
     'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'
@@ -163,11 +183,11 @@ def path(name):
 
 def main():
     makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8,
-              albers_nad83]
+              albers_nad83, msk_ovr_uint8]
     for i, make in enumerate(makers):
         make(np.random.default_rng([2026, i]))
-        size = os.path.getsize(path(make.__name__))
-        print(f"{os.path.basename(path(make.__name__))}: {size} bytes")
+        size = sum(os.path.getsize(f) for f in glob.glob(path(make.__name__) + "*"))
+        print(f"{os.path.basename(path(make.__name__))}(+ sidecars): {size} bytes")
 
 
 if __name__ == "__main__":

@@ -231,12 +231,13 @@ impl Dataset {
     /// Whether GDAL's mask band of a level's bands is a per-dataset mask: the dataset's mask
     /// at full resolution; for an overview inside the file, the mask's overview of the same
     /// size if there is one. An overview from a `.ovr` sidecar is a dataset of its own,
-    /// without a mask.
+    /// whose mask band is the `.msk.ovr` overview of its size when there is one (measured on
+    /// GDAL 3.10.3), else none.
     pub fn level_mask_is_per_dataset(&self, level: usize) -> bool {
         match self {
             Dataset::Tiff(t) => {
                 let l = &t.levels[level];
-                l.mask.is_some() && (level == 0 || Arc::ptr_eq(&l.source, t.source()))
+                l.mask.as_ref().is_some_and(|m| level == 0 || Arc::ptr_eq(&l.source, t.source()) || m.overview_sidecar)
             }
             Dataset::Image(..) | Dataset::Warped(_) => false,
         }

@@ -1117,7 +1117,8 @@ pub(super) async fn warp_region(
     let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &bands).await?.cast(dtype);
     let p = Prepared { bands: bands.clone(), validity, nodata };
     let valid = source_validity(ds, &src, &bands, level, &win, &p).await?;
-    let dens = alpha.map(|a| alpha_density(&src, a, win.xsize * win.ysize, dtype));
+    // The alpha's scale is the source band's (`SRC_ALPHA_MAX`), whatever type the VRT holds.
+    let dens = alpha.map(|a| alpha_density(&src, a, win.xsize * win.ysize, ds.dtype()));
     let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
     with_buffer!(&src, sv, T => {
         let Some(dst) = data.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };

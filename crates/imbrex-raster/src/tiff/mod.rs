@@ -48,6 +48,9 @@ pub struct Level {
 pub struct MaskLevel {
     pub image: Arc<TiffImage>,
     pub source: Arc<dyn RangeSource>,
+    /// From `.msk.ovr`: GDAL gives a `.ovr` overview this mask band (a `.msk`'s own
+    /// overview attached to a `.ovr` level is not its mask band).
+    pub overview_sidecar: bool,
 }
 
 /// How invalid pixels are marked (rio-tiler's `nodata_type`).
@@ -170,7 +173,7 @@ impl GeoTiff {
                     .filter(|l| l.mask.is_none() && l.image.width == img.width && l.image.height == img.height)
             };
             if let Some(l) = target {
-                l.mask = Some(MaskLevel { image: img.clone(), source: source.clone() });
+                l.mask = Some(MaskLevel { image: img.clone(), source: source.clone(), overview_sidecar: false });
             }
         }
 
@@ -202,8 +205,24 @@ impl GeoTiff {
                     .iter_mut()
                     .find(|l| l.mask.is_none() && l.image.width == img.width && l.image.height == img.height)
                 {
-                    l.mask = Some(MaskLevel { image: img, source: msk.clone() });
+                    l.mask = Some(MaskLevel { image: img, source: msk.clone(), overview_sidecar: false });
                     external_mask = true;
+                }
+            }
+        }
+        // The `.msk`'s own overviews in `.msk.ovr` (what GDAL builds next to a `.ovr`): GDAL
+        // reads the mask band's overviews from there.
+        if external_mask && let Some(movr) = source.sibling(".msk.ovr").await {
+            let (head, size) = ifd::read_head(movr.as_ref()).await?;
+            let mst = ifd::read_structure(movr.as_ref(), head, size, max_header_bytes).await?;
+            for raw in &mst.ifds {
+                let img = Arc::new(TiffImage::from_raw(raw, mst.order, movr.id(), mst.file_size)?);
+                let byte = img.dtype == DataType::Uint8 && img.samples == 1;
+                if let Some(l) = levels[1..]
+                    .iter_mut()
+                    .find(|l| byte && l.mask.is_none() && l.image.width == img.width && l.image.height == img.height)
+                {
+                    l.mask = Some(MaskLevel { image: img, source: movr.clone(), overview_sidecar: true });
                 }
             }
         }
