@@ -3,7 +3,7 @@
 
 use imbrex_tms::{Bounds, Crs};
 
-use crate::array::{Buffer, DataType};
+use crate::array::{Buffer, DataType, Sample};
 
 /// A read result: `count` bands of `height` x `width` samples in the source type, a
 /// validity mask per band (255 valid, 0 masked), and where the pixels are.
@@ -97,13 +97,10 @@ impl ImageData {
                 let dtype = self.dtype();
                 let (lo, hi) = (dtype.min_value(), dtype.max_value());
                 let any = self.valid_any();
-                let mut out = Buffer::filled(dtype, any.len(), lo);
-                for (i, &m) in any.iter().enumerate() {
-                    if m != 0 {
-                        out.set_f64(i, hi);
-                    }
-                }
-                out
+                crate::with_dtype!(dtype, T => {
+                    let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+                    T::wrap(any.iter().map(|&m| if m != 0 { hi } else { lo }).collect())
+                })
             }
         }
     }

@@ -181,8 +181,8 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
     let mut mask = img.mask();
     let (mut data, mut bands) = (img.data.clone(), img.count);
     let mut stretch = r.stretch.clone();
-    // TiTiler's NPY holds rio-tiler's mask in the data's own type.
-    let mut npy_mask = img.typed_mask();
+    // TiTiler's NPY holds rio-tiler's mask in the data's own type (made only for NPY).
+    let mut colored_mask: Option<Buffer> = None;
     if let Some(cm) = &r.colormap {
         if img.count != 1 {
             return Err(Error::InvalidParameter {
@@ -202,7 +202,7 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
         data = Buffer::Uint8(rgb);
         bands = 3;
         stretch = None;
-        npy_mask = Buffer::Uint8(mask.clone());
+        colored_mask = Some(Buffer::Uint8(mask.clone()));
     }
     let auto = r.format.is_none();
     let format = r.format.unwrap_or(if mask.contains(&0) { ImageFormat::Png } else { ImageFormat::Jpeg });
@@ -236,7 +236,10 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
             let geo = geotiff::GeoInfo { transform: Some(img.transform()), crs: img.crs.clone(), nodata: None };
             geotiff::encode(&data, bands, w, h, alpha.as_ref(), &geo)?
         }
-        ImageFormat::Npy if r.return_mask => crate::npy::with_mask(&data, bands, h, w, &npy_mask),
+        ImageFormat::Npy if r.return_mask => {
+            let npy_mask = colored_mask.unwrap_or_else(|| img.typed_mask());
+            crate::npy::with_mask(&data, bands, h, w, &npy_mask)
+        }
         ImageFormat::Npy => crate::npy::encode(&data, &[bands, h, w]),
         ImageFormat::Jp2 => {
             return Err(Error::Unsupported {

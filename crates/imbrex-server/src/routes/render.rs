@@ -220,10 +220,15 @@ pub async fn respond(
     };
     // TiTiler: `colormap or dst_colormap`. rio-tiler's `apply_cmap` takes one band only, so
     // the dataset's palette colours one-band output and leaves any other as it is.
-    let colormap = match (&p.colormap, &reader.info().colormap) {
-        (Some(c), _) => Some(c.clone()),
-        (None, Some(palette)) if img.count == 1 && !palette.0.is_empty() => Some(ColorMap::from_palette(&palette.0)),
-        _ => None,
+    // Not through `reader.info()`: that builds the whole description (CRS text, bounds) on
+    // every tile, which cost 15 % of a tile's time.
+    let colormap = match &p.colormap {
+        Some(c) => Some(c.clone()),
+        None if img.count == 1 => reader.dataset().colormap().filter(|c| !c.is_empty()).map(|c| {
+            let entries: Vec<(u32, [u8; 4])> = c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect();
+            ColorMap::from_palette(&entries)
+        }),
+        None => None,
     };
     let stretch = match colormap {
         Some(_) => None,
