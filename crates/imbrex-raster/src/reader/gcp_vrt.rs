@@ -29,8 +29,9 @@ const BLOCK: (usize, usize) = (512, 128);
 /// at their edges, and warping a block costs a source read and a warp.
 const BLOCK_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// (source id, VRT size, level, block column, block row).
-type BlockKey = (Arc<str>, (usize, usize), usize, usize, usize);
+/// (source id, file fingerprint, VRT size, level, block column, block row): the fingerprint
+/// (where the file's first IFD and first block are) makes a replaced file miss.
+type BlockKey = (Arc<str>, (u64, u64), (usize, usize), usize, usize, usize);
 
 fn block_cache() -> &'static Cache<BlockKey, Arc<Buffer>> {
     static CACHE: OnceLock<Cache<BlockKey, Arc<Buffer>>> = OnceLock::new();
@@ -59,6 +60,7 @@ pub struct GcpVrt {
     block: (usize, usize),
     /// Key prefix of this dataset's blocks in the shared cache.
     id: Arc<str>,
+    fingerprint: (u64, u64),
 }
 
 impl GcpVrt {
@@ -92,7 +94,11 @@ impl GcpVrt {
         let added_alpha = source.nodata().is_none() && source.alpha_band().is_none();
         let block = (BLOCK.0.min(width), BLOCK.1.min(height));
         let id = Arc::from(source.source().id());
-        Ok(GcpVrt { source, gcps, crs, gt, levels, dtype, added_alpha, block, id })
+        let fingerprint = source
+            .tiff()
+            .map(|t| (t.main().ifd_offset, t.main().offsets.first().copied().unwrap_or(0)))
+            .unwrap_or_default();
+        Ok(GcpVrt { source, gcps, crs, gt, levels, dtype, added_alpha, block, id, fingerprint })
     }
 
     /// The GCP file itself.
@@ -235,7 +241,7 @@ impl GcpVrt {
 
     /// One block of a level, all bands (the added alpha last), warped or from the cache.
     async fn block(&self, level: usize, bx: usize, by: usize) -> Result<Arc<Buffer>> {
-        let key = (self.id.clone(), self.levels[0], level, bx, by);
+        let key = (self.id.clone(), self.fingerprint, self.levels[0], level, bx, by);
         if let Some(b) = block_cache().get(&key) {
             return Ok(b);
         }
