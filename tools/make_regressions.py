@@ -156,6 +156,20 @@ def msk_ovr_uint8(rng):
             d.build_overviews([2, 4], Resampling.nearest)
 
 
+def near_nodata_f32(rng):
+    """Float32, nodata -9999, with blobs of -9999.003: GDAL's warper takes a value within two
+    float epsilons (relative) of the nodata value as nodata, so warped tiles mask them while
+    same-CRS reads (numpy's equality in rio-tiler) do not."""
+    w, h = 90, 70
+    t = Affine(0.001, 0, 20.0, 0, -0.001, 45.0)
+    data = smooth(rng, h, w, 0, 500).astype("float32")
+    data[blobs(rng, h, w, 2, 0.15)] = -9999.0
+    data[blobs(rng, h, w, 2, 0.15)] = -9999.003
+    with rasterio.open(path("near_nodata_f32"), "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
+                       nodata=-9999.0, crs="EPSG:4326", transform=t, compress="deflate") as d:
+        d.write(data, 1)
+
+
 ALBERS_NAD83 = (
     'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
     'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'
@@ -183,7 +197,7 @@ def path(name):
 
 def main():
     makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8,
-              albers_nad83, msk_ovr_uint8]
+              albers_nad83, msk_ovr_uint8, near_nodata_f32]
     for i, make in enumerate(makers):
         make(np.random.default_rng([2026, i]))
         size = sum(os.path.getsize(f) for f in glob.glob(path(make.__name__) + "*"))

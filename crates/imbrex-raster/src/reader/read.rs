@@ -1177,15 +1177,21 @@ pub(super) fn rescale(gt: &mut [f64; 6], from_w: usize, to_w: usize, from_h: usi
     gt[5] *= ry;
 }
 
-/// GDAL's nodata test in the warper: integer types compare with `floor(nodata + 1e-6)`,
-/// floats NaN-aware.
+/// GDAL's nodata test in the warper: integer types compare with `floor(nodata + 1e-6)`;
+/// floats NaN-aware and with GDAL's `ARE_REAL_EQUAL` (2 float epsilons relative to the sum,
+/// in the band's precision), so -9999.003 is nodata -9999 and, in Float32, anything below
+/// about -1e32 is nodata -FLT_MAX: the sum overflows (measured on GDAL 3.10.3).
 fn warp_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
     if dtype.is_float() {
         let x = v.to_f64();
         if nd.is_nan() {
             return x.is_nan();
         }
-        return if dtype == DataType::Float32 { x as f32 == nd as f32 } else { x == nd };
+        if dtype == DataType::Float32 {
+            let (a, b) = (x as f32, nd as f32);
+            return a == b || (a - b).abs() < f32::EPSILON * (a + b).abs() * 2.0;
+        }
+        return x == nd || (x - nd).abs() < f32::EPSILON as f64 * (x + nd).abs() * 2.0;
     }
     if !dtype.holds(nd) {
         return false;
