@@ -20,7 +20,7 @@ use crate::array::{Buffer, DataType};
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::gcp::GcpTransform;
-use crate::tiff::{BandMetadata, MAX_DECODED_BYTES};
+use crate::tiff::{BandMetadata, check_decoded_bytes};
 
 /// GDAL's block size of a warped VRT (`GDALAutoCreateWarpedVRT` sets 512 x 128).
 const BLOCK: (usize, usize) = (512, 128);
@@ -232,11 +232,7 @@ impl GcpVrt {
 
     /// The per-read bound on decoded samples the TIFF reader applies too.
     fn check_bytes(&self, samples: u64) -> Result<()> {
-        let bytes = samples * self.dtype.size() as u64;
-        if bytes > MAX_DECODED_BYTES {
-            return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
-        }
-        Ok(())
+        check_decoded_bytes(samples * self.dtype.size() as u64)
     }
 
     /// One block of a level, all bands (the added alpha last), warped or from the cache.

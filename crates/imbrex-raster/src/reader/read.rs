@@ -41,6 +41,27 @@ pub(crate) enum Validity {
     None,
 }
 
+impl Validity {
+    /// The validity of `ds` read with `nodata` (the dataset's or the caller's).
+    pub(crate) fn of(ds: &crate::Dataset, nodata: Option<f64>) -> Validity {
+        match (nodata, ds.alpha_band()) {
+            (Some(nd), _) => Validity::Nodata(nd),
+            (None, Some(a)) => Validity::Alpha(a),
+            _ if ds.level_has_mask(0) => Validity::Mask,
+            _ => Validity::None,
+        }
+    }
+
+    /// What a warp's destination starts as: the nodata value (0 for a NaN an integer type
+    /// cannot hold), else 0.
+    fn warp_init(self, dtype: DataType) -> f64 {
+        match self {
+            Validity::Nodata(nd) if !nd.is_nan() || dtype.is_float() => nd,
+            _ => 0.0,
+        }
+    }
+}
+
 /// What one read needs to know about the dataset.
 #[derive(Clone, Debug)]
 pub(crate) struct Prepared {
@@ -83,13 +104,7 @@ impl Reader {
             return Err(Error::InvalidParameter { name: "bidx", reason: "no band to read".into() });
         }
         let nodata = opts.nodata.or(ds.nodata());
-        let validity = match (nodata, alpha) {
-            (Some(nd), _) => Validity::Nodata(nd),
-            (None, Some(a)) => Validity::Alpha(a),
-            _ if ds.level_has_mask(0) => Validity::Mask,
-            _ => Validity::None,
-        };
-        Ok(Prepared { bands, validity, nodata })
+        Ok(Prepared { bands, validity: Validity::of(ds, nodata), nodata })
     }
 
     /// Whether a tile of `tms` intersects the dataset (rio-tiler's `tile_exists`).
@@ -873,10 +888,7 @@ impl Reader {
         }
         let n = w * h;
         let dtype = ds.dtype();
-        let init = match p.validity {
-            Validity::Nodata(nd) if !nd.is_nan() || dtype.is_float() => nd,
-            _ => 0.0,
-        };
+        let init = p.validity.warp_init(dtype);
         let mut data = Buffer::filled(dtype, warp_bands.len() * n, init);
         let mut density = vec![0f32; n];
         // With an added alpha band (rio-tiler's `add_alpha` for masks and unmasked data)
@@ -911,26 +923,9 @@ impl Reader {
             if win.is_empty() {
                 continue;
             }
-            let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &warp_bands).await?;
-            let valid = source_validity(ds, &src, &warp_bands, level, &win, p).await?;
-            let dens = alpha.map(|a| {
-                let i = warp_bands.iter().position(|&b| b == a).unwrap_or(0);
-                alpha_density(&src, i, win.xsize * win.ysize, dtype)
-            });
-            let mut sub = Buffer::filled(dtype, warp_bands.len() * rw * rh, init);
-            let mut sub_density = vec![0f32; rw * rh];
-            let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
-            with_buffer!(&src, sv, T => {
-                let Some(dst) = sub.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
-                let ks = KernelSource { data: sv.as_slice(), bands: warp_bands.len(), win, valid: valid.as_deref(), density: dens.as_deref() };
-                let nodata = match p.validity {
-                    Validity::Nodata(nd) => Some(nd),
-                    _ => None,
-                };
-                let mut ko = KernelOutput { data: dst, density: &mut sub_density, nodata };
-                crate::warp::warp(&approx, off, rw, rh, &ks, opts.reproject, &mut ko);
-                Ok::<(), Error>(())
-            })?;
+            let (sub, sub_density) =
+                warp_window(ds, level, &t, (off, rw, rh), win, &warp_bands, p, alpha, opts.reproject, (dtype, init))
+                    .await?;
             paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (w, h), off, (rw, rh));
         }
         // rio-tiler's masks: nodata → per-band comparison; a source alpha band → that band
@@ -1095,36 +1090,55 @@ pub(super) async fn warp_region(
     let t = GenImgProj::new(georef, crs, crs, gt)?;
     let bands: Vec<usize> = (0..ds.count()).collect();
     let nodata = ds.nodata();
-    let alpha = ds.alpha_band();
-    let validity = match (nodata, alpha) {
-        (Some(nd), _) => Validity::Nodata(nd),
-        (None, Some(a)) => Validity::Alpha(a),
-        _ if ds.level_has_mask(0) => Validity::Mask,
-        _ => Validity::None,
-    };
-    let init = match validity {
-        Validity::Nodata(nd) if !nd.is_nan() || dtype.is_float() => nd,
-        _ => 0.0,
+    let p = Prepared { bands: bands.clone(), validity: Validity::of(ds, nodata), nodata };
+    let init = p.validity.warp_init(dtype);
+    match compute_source_window(&t, (x0, y0), rw, rh, lw, lh, Resampling::Nearest, Some(crs)) {
+        Some(win) if !win.is_empty() => {
+            let region = ((x0, y0), rw, rh);
+            warp_window(ds, level, &t, region, win, &bands, &p, ds.alpha_band(), Resampling::Nearest, (dtype, init))
+                .await
+        }
+        _ => Ok((Buffer::filled(dtype, bands.len() * rw * rh, init), vec![0f32; rw * rh])),
+    }
+}
+
+/// One `WarpRegionToBuffer` call: read `bands` of `level` in the source window `win`, work
+/// out their validity (see [`source_validity`]) and the density of `alpha`, and warp them
+/// onto the `rw` x `rh` region at `off` of `t`'s destination grid. The samples come out in
+/// `dtype`, starting from `init` where nothing lands, with the destination density.
+#[allow(clippy::too_many_arguments)]
+async fn warp_window(
+    ds: &crate::Dataset,
+    level: usize,
+    t: &GenImgProj,
+    (off, rw, rh): ((usize, usize), usize, usize),
+    win: crate::warp::SourceWindow,
+    bands: &[usize],
+    p: &Prepared,
+    alpha: Option<usize>,
+    resampling: Resampling,
+    (dtype, init): (DataType, f64),
+) -> Result<(Buffer, Vec<f32>)> {
+    let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, bands).await?;
+    let src = if src.dtype() == dtype { src } else { src.cast(dtype) };
+    let valid = source_validity(ds, &src, bands, level, &win, p).await?;
+    // The alpha's scale is the source band's (`SRC_ALPHA_MAX`), whatever type the output holds.
+    let dens = alpha.map(|a| {
+        let i = bands.iter().position(|&b| b == a).unwrap_or(0);
+        alpha_density(&src, i, win.xsize * win.ysize, ds.dtype())
+    });
+    let nodata = match p.validity {
+        Validity::Nodata(nd) => Some(nd),
+        _ => None,
     };
     let mut data = Buffer::filled(dtype, bands.len() * rw * rh, init);
     let mut density = vec![0f32; rw * rh];
-    let Some(win) = compute_source_window(&t, (x0, y0), rw, rh, lw, lh, Resampling::Nearest, Some(crs)) else {
-        return Ok((data, density));
-    };
-    if win.is_empty() {
-        return Ok((data, density));
-    }
-    let src = ds.read_window(level, win.xoff, win.yoff, win.xsize, win.ysize, &bands).await?.cast(dtype);
-    let p = Prepared { bands: bands.clone(), validity, nodata };
-    let valid = source_validity(ds, &src, &bands, level, &win, &p).await?;
-    // The alpha's scale is the source band's (`SRC_ALPHA_MAX`), whatever type the VRT holds.
-    let dens = alpha.map(|a| alpha_density(&src, a, win.xsize * win.ysize, ds.dtype()));
-    let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
+    let approx = ApproxTransformer::new(t, DEFAULT_MAX_ERROR);
     with_buffer!(&src, sv, T => {
         let Some(dst) = data.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
         let ks = KernelSource { data: sv.as_slice(), bands: bands.len(), win, valid: valid.as_deref(), density: dens.as_deref() };
         let mut ko = KernelOutput { data: dst, density: &mut density, nodata };
-        crate::warp::warp(&approx, (x0, y0), rw, rh, &ks, Resampling::Nearest, &mut ko);
+        crate::warp::warp(&approx, off, rw, rh, &ks, resampling, &mut ko);
         Ok::<(), Error>(())
     })?;
     Ok((data, density))

@@ -420,9 +420,7 @@ impl GeoTiff {
         let fill = self.nodata.unwrap_or(0.0);
         let planes: Vec<u16> = if img.planar { bands.iter().map(|&b| b as u16).collect() } else { vec![0] };
         let bytes = (w * h * bands.len() * img.dtype.size()) as u64;
-        if bytes > MAX_DECODED_BYTES {
-            return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
-        }
+        check_decoded_bytes(bytes)?;
         let blocks = block_list(&img, x0, y0, w, h, &planes);
         let decoded = self.blocks.get_or_decode(&lvl.source, &img, &blocks).await?;
         let bw = img.block_width as usize;
@@ -600,6 +598,14 @@ fn check_sampling(img: &TiffImage, cols: &[usize], rows: &[usize]) -> Result<()>
 /// overviews read at low resolution) is refused rather than decoded.
 pub const MAX_DECODED_BYTES: u64 = 1 << 30;
 
+/// Refuse a read that would decode more than [`MAX_DECODED_BYTES`].
+pub(crate) fn check_decoded_bytes(bytes: u64) -> Result<()> {
+    if bytes > MAX_DECODED_BYTES {
+        return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
+    }
+    Ok(())
+}
+
 /// The blocks a sampling touches, as a grid: the sorted block columns and rows, every
 /// (plane, row, column) block in that order, and for each sampled column and row the
 /// position of its block in the grid and its offset inside the block. Lookups per pixel
@@ -624,9 +630,7 @@ fn sampling(img: &TiffImage, cols: &[usize], rows: &[usize], planes: &[u16]) -> 
     bys.dedup();
     let n = (bxs.len() * bys.len() * planes.len()) as u64;
     let bytes = n * (bw * bh) as u64 * img.samples_per_block_pixel() as u64 * img.dtype.size() as u64;
-    if bytes > MAX_DECODED_BYTES {
-        return Err(Error::LimitExceeded { limit: "decoded bytes per read", value: bytes, max: MAX_DECODED_BYTES });
-    }
+    check_decoded_bytes(bytes)?;
     let mut blocks = Vec::with_capacity(n as usize);
     for &p in planes {
         for &by in &bys {
