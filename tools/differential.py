@@ -92,8 +92,8 @@ CRS_KINDS = {
         (-120, 25, -70, 50),
         (1e3, 2e6),
     ),
-    # The same on NAD83: PROJ picks a NAD83 -> WGS 84 operation by area (HARN grids it
-    # lacks, then fallbacks) that imbrex does not reproduce (docs/reading.md).
+    # The same on NAD83: into OGC:CRS84 PROJ picks ESRI's ITRF00 Helmert inside its area
+    # of use (a user-defined CRS searches every authority), into EPSG CRSs the null shift.
     "albers_nad83": (
         'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
         'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'

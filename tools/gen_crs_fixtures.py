@@ -372,6 +372,53 @@ def make_entry(name: str, text: str, points, outside=(), bbox=None) -> dict:
     }
 
 
+# --------------------------------------------------------------------------
+# OGC:CRS84 <-> CRS: which NAD83 -> WGS 84 operation PROJ picks depends on the
+# authorities of both CRSs (a user-defined CRS into OGC:CRS84 searches every
+# authority and finds ESRI's Helmert), and point by point on its area of use.
+# Random points (fixed seed) over a box wider than that area test both sides of it.
+
+_ALBERS_NAD83 = (
+    'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
+    'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'
+    'UNIT["degree",0.0174532925199433]],PROJECTION["Albers_Conic_Equal_Area"],'
+    'PARAMETER["latitude_of_center",40],PARAMETER["longitude_of_center",-96],'
+    'PARAMETER["standard_parallel_1",29.5],PARAMETER["standard_parallel_2",45.5],'
+    'PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1]]'
+)
+_LCC = "+proj=lcc +lat_0=40 +lon_0=-100 +lat_1=33 +lat_2=45 +x_0=1000000 +y_0=0 +units=m"
+CRS84_PAIRS = [
+    ("custom Albers WKT on NAD83", _ALBERS_NAD83),
+    ("custom Albers WKT on NAD83, GEOGCS with authority",
+     _ALBERS_NAD83.replace('UNIT["degree",0.0174532925199433]]',
+                           'UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4269"]]')),
+    ("PROJ string +datum=NAD83", _LCC + " +datum=NAD83"),
+    ("PROJ string NAD83 with explicit null TOWGS84", _LCC + " +ellps=GRS80 +towgs84=0,0,0,0,0,0,0"),
+    ("PROJ string on WGS84", _LCC + " +datum=WGS84"),
+    ("EPSG NAD83 projected", "EPSG:5070"),
+    ("EPSG NAD83 UTM", "EPSG:26915"),
+]
+
+
+def build_crs84_pairs() -> list[dict]:
+    """Schema: [{"name", "input", "points": [{"lon", "lat", "x", "y", "op"}]}], where
+    x, y = OGC:CRS84 -> input of (lon, lat) and op is PROJ's operation for that point.
+    Points are lon/lat drawn uniformly in (-150, 0, -40, 85) with a fixed seed."""
+    import random
+    rng = random.Random(2026)
+    points = [(rng.uniform(-150, -40), rng.uniform(0, 85)) for _ in range(60)]
+    out = []
+    for name, text in CRS84_PAIRS:
+        t = Transformer.from_crs("OGC:CRS84", CRS.from_user_input(text), always_xy=True)
+        pts = []
+        for lon, lat in points:
+            x, y = t.transform(lon, lat, errcheck=True)
+            pts.append({"lon": lon, "lat": lat, "x": x, "y": y,
+                        "op": t.get_last_used_operation().description})
+        out.append({"name": name, "input": text, "points": pts})
+    return out
+
+
 def raster_wkt(path: Path) -> str:
     with rasterio.open(path) as src:
         return src.crs.to_wkt()
@@ -411,7 +458,8 @@ def build_points(testdata: Path) -> dict:
                                                # geographic CRS: projection only
           "op": int                            # index into "operations"
         }]
-      }]
+      }],
+      "crs84": see build_crs84_pairs()
     }
     """
     entries = []
@@ -447,6 +495,7 @@ def build_points(testdata: Path) -> dict:
             " (first axis north and second east, plus the UPS/RSPS polar cases).",
         ],
         "crs": entries,
+        "crs84": build_crs84_pairs(),
     }
 
 

@@ -181,8 +181,8 @@ ALBERS_NAD83 = (
 
 
 def albers_nad83(rng):
-    """A custom Albers on NAD83 (a known difference, not a fix: PROJ moves NAD83 by ~0.8 m
-    into OGC:CRS84, not into EPSG:4326; imbrex applies no shift)."""
+    """A custom Albers on NAD83: into OGC:CRS84 PROJ moves it by ~0.8 m with ESRI's ITRF00
+    Helmert (into EPSG:4326 it applies none); imbrex once applied none in both."""
     w, h = 80, 60
     t = Affine(5000.0, 0, -300000, 0, -5000.0, 400000)
     data = smooth(rng, h, w, 0, 60000).astype("uint16")

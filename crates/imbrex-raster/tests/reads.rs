@@ -137,15 +137,6 @@ fn bbox(v: &Value) -> Bounds {
 /// the band sums of valid pixels).
 const KNOWN: &[(&str, &str, &str, f64, f64)] = &[
     (
-        "regress_albers_nad83.tif",
-        "WorldCRS84Quad",
-        "NAD83 to OGC:CRS84: PROJ 9.5 picks an operation that moves points by ~0.8 m (to EPSG:4326 it \
-         applies none, as imbrex does), enough to move nearest picks and interpolated values in a few \
-         pixels (masks equal)",
-        0.0,
-        1e-4,
-    ),
-    (
         "regress_gcp_uint16_nodata.tif",
         "resampling_method",
         "a resampled same-CRS read of a GCP VRT: GDAL warps the requested window in one go \

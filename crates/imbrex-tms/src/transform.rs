@@ -5,6 +5,9 @@
 //! values rather than failing a whole batch, so callers can keep the points that worked
 //! (as GDAL's transformers do with their success flags).
 
+use std::sync::Arc;
+
+use proj4rs::Proj;
 use proj4rs::errors::Result as ProjResult;
 use proj4rs::transform::{Transform, TransformClosure, transform};
 
@@ -20,6 +23,61 @@ pub struct Transformer {
     src: Crs,
     dst: Crs,
     kind: Kind,
+    /// A datum operation PROJ prefers to the one the two PROJ strings imply.
+    datum_op: Option<DatumOperation>,
+}
+
+/// NAD83 to WGS 84 as PROJ picks it between a user-defined NAD83 CRS and OGC:CRS84.
+///
+/// PROJ looks up operations by the authorities of the two CRSs. Between EPSG CRSs it takes
+/// EPSG's null "NAD83 to WGS 84 (1)", as imbrex's PROJ strings do. When one CRS has no
+/// authority and the other is OGC:CRS84 it searches every authority, and inside the area of
+/// use of ESRI's "WGS_1984_(ITRF00)_To_NAD_1983" (a 7-parameter Helmert, accuracy 0.1 m
+/// against 4 m) prefers it, moving points by about 1 m. GDAL, and so rio-tiler, transform
+/// with PROJ's choice point by point; so does this.
+#[derive(Clone)]
+struct DatumOperation {
+    /// The user-defined CRS's projection with the operation as its `+towgs84`.
+    shifted: Arc<Proj>,
+    /// True when OGC:CRS84 is the source (the area of use is tested on the input).
+    crs84_is_src: bool,
+}
+
+/// The inverse of ESRI's WGS 84 -> NAD83 operation (coordinate frame) as a position-vector
+/// `+towgs84`: the first-order inverse, within 1e-6 m of PROJ's exact one (measured).
+const NAD83_TO_ITRF00_TOWGS84: &str = "-0.9956,1.9013,0.5215,0.025915,0.009426,0.011599,-0.00062";
+
+/// The operation's area of use, (167.65, 14.92, -63.88, 74.71): it crosses the antimeridian.
+/// PROJ tests a point against the box, edges included.
+fn in_itrf00_area(lon: f64, lat: f64) -> bool {
+    (14.92..=74.71).contains(&lat) && (lon >= 167.65 || lon <= -63.88)
+}
+
+impl DatumOperation {
+    fn between(src: &Crs, dst: &Crs) -> Option<DatumOperation> {
+        let (user, crs84_is_src) = if src.is_crs84() && dst.is_user_defined_nad83_projected() {
+            (dst, true)
+        } else if dst.is_crs84() && src.is_user_defined_nad83_projected() {
+            (src, false)
+        } else {
+            return None;
+        };
+        let proj_string: Vec<&str> = user
+            .proj_string()
+            .split_whitespace()
+            .filter(|t| !t.starts_with("+towgs84="))
+            .map(|t| if t == "+datum=NAD83" { "+ellps=GRS80" } else { t })
+            .collect();
+        let proj_string = format!("{} +towgs84={NAD83_TO_ITRF00_TOWGS84}", proj_string.join(" "));
+        let shifted = Proj::from_proj_string(&proj_string).ok()?;
+        Some(DatumOperation { shifted: Arc::new(shifted), crs84_is_src })
+    }
+}
+
+impl std::fmt::Debug for DatumOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NAD83 to WGS 84 (ESRI ITRF00)")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,7 +107,8 @@ impl Transformer {
         } else {
             Kind::Proj
         };
-        Ok(Transformer { src: src.clone(), dst: dst.clone(), kind })
+        let datum_op = if kind == Kind::Proj { DatumOperation::between(src, dst) } else { None };
+        Ok(Transformer { src: src.clone(), dst: dst.clone(), kind, datum_op })
     }
 
     /// Source CRS.
@@ -74,7 +133,11 @@ impl Transformer {
             Kind::WebMercatorToGeo => Kind::GeoToWebMercator,
             k => k,
         };
-        Transformer { src: self.dst.clone(), dst: self.src.clone(), kind }
+        let datum_op = self
+            .datum_op
+            .as_ref()
+            .map(|op| DatumOperation { shifted: op.shifted.clone(), crs84_is_src: !op.crs84_is_src });
+        Transformer { src: self.dst.clone(), dst: self.src.clone(), kind, datum_op }
     }
 
     /// Transform one point; fails when the point is outside the projection's domain.
@@ -130,9 +193,39 @@ impl Transformer {
     }
 
     fn transform_proj(&self, xs: &mut [f64], ys: &mut [f64]) -> usize {
-        let src_geo = self.src.is_geographic();
-        let dst_geo = self.dst.is_geographic();
-        if src_geo {
+        let Some(op) = &self.datum_op else {
+            return self.run_proj(self.src.proj(), self.dst.proj(), xs, ys);
+        };
+        let (src, dst) = if op.crs84_is_src {
+            (self.src.proj(), op.shifted.as_ref())
+        } else {
+            (op.shifted.as_ref(), self.dst.proj())
+        };
+        let (x0, y0) = (xs.to_vec(), ys.to_vec());
+        self.run_proj(src, dst, xs, ys);
+        // Points outside the operation's area get PROJ's other choice, the null shift.
+        let outside: Vec<usize> = (0..xs.len())
+            .filter(|&i| {
+                let (lon, lat) = if op.crs84_is_src { (x0[i], y0[i]) } else { (xs[i], ys[i]) };
+                !in_itrf00_area(lon, lat)
+            })
+            .collect();
+        if !outside.is_empty() {
+            let mut ox: Vec<f64> = outside.iter().map(|&i| x0[i]).collect();
+            let mut oy: Vec<f64> = outside.iter().map(|&i| y0[i]).collect();
+            self.run_proj(self.src.proj(), self.dst.proj(), &mut ox, &mut oy);
+            for (k, &i) in outside.iter().enumerate() {
+                xs[i] = ox[k];
+                ys[i] = oy[k];
+            }
+        }
+        let ok = |x: f64, y: f64| x.is_finite() && y.is_finite();
+        (0..xs.len()).filter(|&i| ok(x0[i], y0[i]) && !ok(xs[i], ys[i])).count()
+    }
+
+    /// Transform with two projections, in degrees for geographic CRSs.
+    fn run_proj(&self, src: &Proj, dst: &Proj, xs: &mut [f64], ys: &mut [f64]) -> usize {
+        if self.src.is_geographic() {
             for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
                 *x = x.to_radians();
                 *y = y.to_radians();
@@ -140,9 +233,9 @@ impl Transformer {
         }
         let mut batch = Batch { xs, ys, failed: 0 };
         // Batch never returns an error: failures are recorded per point.
-        let _ = transform(self.src.proj(), self.dst.proj(), &mut batch);
+        let _ = transform(src, dst, &mut batch);
         let failed = batch.failed;
-        if dst_geo {
+        if self.dst.is_geographic() {
             for (x, y) in batch.xs.iter_mut().zip(batch.ys.iter_mut()) {
                 if x.is_finite() {
                     *x = x.to_degrees();

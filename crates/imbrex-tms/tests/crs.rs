@@ -113,3 +113,34 @@ fn geostationary_keeps_its_sweep_axis() {
     let b = Transformer::new(&Crs::wgs84(), &without).unwrap().transform(-60.0, 40.0).unwrap();
     assert!((a.0 - b.0).abs() > 100.0 || (a.1 - b.1).abs() > 100.0);
 }
+
+/// OGC:CRS84 into CRSs on NAD83: PROJ picks the operation by the authorities of both CRSs
+/// (a user-defined CRS gets ESRI's ITRF00 Helmert, an EPSG one the null shift) and, point by
+/// point, by area of use. The fixture's random points cover both sides of that area.
+#[test]
+fn crs84_to_nad83_picks_proj_operation_point_by_point() {
+    let f = fixture();
+    let pairs = f["crs84"].as_array().unwrap();
+    assert!(pairs.len() >= 5);
+    let mut shifted = 0;
+    for e in pairs {
+        let name = e["name"].as_str().unwrap();
+        let crs = Crs::from_user_input(e["input"].as_str().unwrap()).unwrap();
+        let t = Transformer::new(&Crs::from_user_input("OGC:CRS84").unwrap(), &crs).unwrap();
+        for p in e["points"].as_array().unwrap() {
+            let (lon, lat) = (p["lon"].as_f64().unwrap(), p["lat"].as_f64().unwrap());
+            let (ex, ey) = (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap());
+            let (x, y) = t.transform(lon, lat).unwrap();
+            let op = p["op"].as_str().unwrap();
+            assert!(
+                (x - ex).abs() < 1e-2 && (y - ey).abs() < 1e-2,
+                "{name} ({lon}, {lat}) via '{op}': got ({x}, {y}), PROJ ({ex}, {ey})"
+            );
+            shifted += usize::from(op.contains("ITRF00"));
+            // Back to CRS84 with the same operation.
+            let (lon2, lat2) = t.inverse().transform(x, y).unwrap();
+            assert!((lon2 - lon).abs() < 1e-7 && (lat2 - lat).abs() < 1e-7, "{name} inverse ({lon}, {lat})");
+        }
+    }
+    assert!(shifted > 50, "{shifted} points through ESRI's operation");
+}

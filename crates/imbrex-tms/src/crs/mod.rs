@@ -287,6 +287,11 @@ impl Crs {
         &self.0.proj
     }
 
+    /// True for OGC:CRS84 itself (not EPSG:4326: PROJ picks operations differently).
+    pub(crate) fn is_crs84(&self) -> bool {
+        self.0.id == Identity::Crs84
+    }
+
     /// True for WGS 84 longitude/latitude in either axis order (the fast-path geographic CRS).
     pub(crate) fn is_wgs84_geographic(&self) -> bool {
         matches!(self.0.id, Identity::Crs84 | Identity::Epsg(4326))
@@ -367,6 +372,29 @@ impl Crs {
             || (p.contains("+nadgrids=@null") && p.contains("+a=6378137") && p.contains("+b=6378137"))
     }
 
+    /// True for a projected CRS without an authority on NAD83, with no explicit shift to
+    /// WGS 84 (`TOWGS84`): the CRSs for which PROJ picks another NAD83 to WGS 84 operation
+    /// into OGC:CRS84 than the null one imbrex's PROJ strings imply (see `transform.rs`).
+    pub(crate) fn is_user_defined_nad83_projected(&self) -> bool {
+        if self.0.geographic || self.proj_param("nadgrids").is_some() {
+            return false;
+        }
+        // `+datum=NAD83` without `+towgs84`: a PROJ string, or GeoKeys naming NAD83's code.
+        let datum_nad83 = self.proj_param("datum") == Some("NAD83") && self.proj_param("towgs84").is_none();
+        match &self.0.id {
+            Identity::Proj => datum_nad83,
+            // proj4wkt writes a null +towgs84 for every WKT datum: the WKT itself tells
+            // whether it gave one.
+            Identity::Wkt(wkt) => {
+                datum_nad83
+                    || wkt::parse(wkt)
+                        .and_then(|n| n.descendant("DATUM").cloned())
+                        .is_some_and(|d| d.text(0).is_some_and(is_nad83_datum_name) && d.child("TOWGS84").is_none())
+            }
+            Identity::Epsg(_) | Identity::Crs84 => false,
+        }
+    }
+
     /// Two CRSs are the same when their codes match or, lacking codes, their definitions do.
     pub fn same_as(&self, other: &Crs) -> bool {
         if Arc::ptr_eq(&self.0, &other.0) {
@@ -441,6 +469,13 @@ fn normalized(proj: &str) -> Vec<&str> {
     let mut tokens: Vec<&str> = proj.split_whitespace().filter(|t| *t != "+no_defs" && *t != "+wktext").collect();
     tokens.sort_unstable();
     tokens
+}
+
+/// NAD83 itself (EPSG datum 6269) by the names WKT writers give it; not its realisations
+/// (HARN, CSRS, NSRS2011), which are other datums.
+fn is_nad83_datum_name(name: &str) -> bool {
+    let key: String = name.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    matches!(key.as_str(), "northamericandatum1983" | "nad83" | "dnorthamerican1983")
 }
 
 fn is_crs84(upper: &str) -> bool {

@@ -38,6 +38,15 @@ impl Node {
         }
     }
 
+    /// The first node named `keyword` below this one, depth first.
+    pub fn descendant(&self, keyword: &str) -> Option<&Node> {
+        self.args.iter().find_map(|v| match v {
+            Value::Node(n) if n.keyword.eq_ignore_ascii_case(keyword) => Some(n),
+            Value::Node(n) => n.descendant(keyword),
+            _ => None,
+        })
+    }
+
     /// The EPSG code of this node itself (`AUTHORITY["EPSG","4326"]` or `ID["EPSG",4326]`).
     pub fn epsg(&self) -> Option<u32> {
         let auth = self.child("AUTHORITY").or_else(|| self.child("ID"))?;
