@@ -179,6 +179,8 @@ def main():
         ("regress_gcp_float_mask.tif", {"reproject_method": "bilinear"}),
         ("regress_gcp_uint16_nodata.tif", {"reproject_method": "cubic"}),
         ("regress_gcp_int8_rgb.tif", {"reproject_method": "bilinear"}),
+        ("regress_uint32_max_mask.tif", {"reproject_method": "nearest"}),
+        ("regress_uint32_max_mask.tif", {"reproject_method": "average"}),
     ]
     for name, opts in regress_tiles:
         with Reader(os.path.join(RASTERS, name)) as src:
@@ -200,6 +202,8 @@ def main():
         ("regress_gcp_uint16_nodata.tif", {"resampling_method": "average"}),
         ("regress_msk_ovr_uint8.tif", {"resampling_method": "bilinear"}),
         ("regress_msk_ovr_uint8.tif", {"resampling_method": "cubic"}),
+        ("regress_uint32_max_mask.tif", {"resampling_method": "average"}),
+        ("regress_uint32_max_mask.tif", {"resampling_method": "cubic"}),
     ]
     for name, opts in regress_reads:
         with Reader(os.path.join(RASTERS, name)) as src:
@@ -211,6 +215,11 @@ def main():
             bbox = [cx - dx, cy - dy, cx + dx, cy + dy]
             attempt(cases, {"kind": "part", "raster": name, "bbox": bbox, "bbox_crs": "EPSG:4326", "dst_crs": "EPSG:4326", "max_size": 120, "options": opts},
                     lambda: record(src.part(bbox, dst_crs="EPSG:4326", bounds_crs="EPSG:4326", max_size=120, **opts)))
+            # The window's own size, shifted by a fraction of a pixel: GDAL resamples it band by band.
+            native = src.part(bbox, bounds_crs="EPSG:4326", max_size=None, resampling_method="nearest")
+            nw, nh = native.width, native.height
+            attempt(cases, {"kind": "part", "raster": name, "bbox": bbox, "bbox_crs": "EPSG:4326", "dst_crs": None, "width": nw, "height": nh, "options": opts},
+                    lambda: record(src.part(bbox, bounds_crs="EPSG:4326", width=nw, height=nh, **opts)))
 
     # Features with zonal statistics (TiTiler's POST /statistics).
     for name in ["dem.tif", "cog_int16.tif", "cog_rgb.tif", "utm.tif"]:

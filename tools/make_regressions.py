@@ -191,13 +191,34 @@ def albers_nad83(rng):
         d.write(data, 1)
 
 
+def uint32_max_mask(rng):
+    """UInt32, 3 bands, nodata 2^32-1 and an internal mask that disagrees with it, average
+    overviews. Resampled same-CRS reads replace a valid average equal to nodata with the
+    band type's replacement (2^32-2, not the Float64 work type's), a read whose integer
+    window is the buffer's size is resampled band by band, and the warper takes the 2047
+    values below 2^32-1 as nodata (a double comparison with float epsilons)."""
+    w, h = 90, 70
+    t = Affine(30.0, 0, 500000, 0, -30.0, 4500000)
+    nd = 2**32 - 1
+    data = np.stack([smooth(rng, h, w, 1e6, 4.29e9) for _ in range(3)]).astype("uint32")
+    data[:, blobs(rng, h, w, 2, 0.15)] = nd
+    data[:, blobs(rng, h, w, 2, 0.15)] = nd - 1000
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+        with rasterio.open(path("uint32_max_mask"), "w", driver="GTiff", width=w, height=h, count=3, dtype="uint32",
+                           nodata=nd, crs="EPSG:32612", transform=t, compress="deflate", tiled=True,
+                           blockxsize=32, blockysize=32) as d:
+            d.write(data)
+            d.write_mask(np.where(blobs(rng, h, w, 2, 0.1), 0, 255).astype("uint8"))
+            d.build_overviews([2, 4], Resampling.average)
+
+
 def path(name):
     return os.path.join(OUT, f"regress_{name}.tif")
 
 
 def main():
     makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8,
-              albers_nad83, msk_ovr_uint8, near_nodata_f32]
+              albers_nad83, msk_ovr_uint8, near_nodata_f32, uint32_max_mask]
     for i, make in enumerate(makers):
         make(np.random.default_rng([2026, i]))
         size = sum(os.path.getsize(f) for f in glob.glob(path(make.__name__) + "*"))

@@ -95,9 +95,11 @@ pub(crate) fn average<T: Sample>(
         ChunkMask::Weights(m) => Some(*m),
         _ => None,
     };
-    // The work type's view of the nodata value and of its replacement.
+    // The work type's view of the nodata value and of its replacement, which is the band
+    // type's (`GDALGetNoDataReplacementValue(eOvrDataType)`: UInt32's 2^32-1 becomes 2^32-2
+    // even though the work type is Float64; measured on GDAL 3.10.3).
     let (nd_work, replacement_work) = match nodata {
-        Some(nd) => (Some(to_work(nd, work)), to_work(replacement(nd, work_type(work)), work)),
+        Some(nd) => (Some(to_work(nd, work)), to_work(replacement(nd, dt), work)),
         None => (None, 0.0),
     };
     let values: Vec<f64> = src.iter().map(|v| work.load(v.to_f64())).collect();
@@ -229,15 +231,6 @@ pub(crate) fn average<T: Sample>(
             }
             out[row_out + k] = copy_word(v, single);
         }
-    }
-}
-
-fn work_type(w: Work) -> DataType {
-    match w {
-        Work::Byte => DataType::Uint8,
-        Work::UInt16 => DataType::Uint16,
-        Work::Float32 => DataType::Float32,
-        Work::Float64 => DataType::Float64,
     }
 }
 

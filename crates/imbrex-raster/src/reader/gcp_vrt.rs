@@ -74,7 +74,7 @@ impl GcpVrt {
         height: usize,
     ) -> Result<GcpVrt> {
         let src_levels = source.level_sizes();
-        let mut levels = super::read::implicit_overviews(&src_levels, width, height);
+        let mut levels = super::warped::implicit_overviews(&src_levels, width, height);
         // The overview's warper: the source overview of the same rank, the GCPs scaled to it
         // (`GDALCreateSimilarGCPTransformer`).
         let mut gcps = vec![gcp.clone()];
@@ -248,9 +248,9 @@ impl GcpVrt {
         // The overview's warper: the source overview of the same rank with its own GCP
         // polynomial, the VRT's geotransform scaled to the overview.
         let mut gt = self.gt.0;
-        super::read::rescale(&mut gt, self.levels[0].0, lw, self.levels[0].1, lh);
+        super::warped::rescale(&mut gt, self.levels[0].0, lw, self.levels[0].1, lh);
         let georef = SourceGeoref::Custom(self.gcps[level].clone());
-        let (data, density) = super::read::warp_region(
+        let (data, density) = super::warped::warp_region(
             &self.source,
             level,
             georef,
@@ -267,7 +267,7 @@ impl GcpVrt {
                 all.set_f64(i, data.get_f64(i));
             }
             for (i, &d) in density.iter().enumerate() {
-                all.set_f64(n + i, super::read::alpha_value(d, self.dtype));
+                all.set_f64(n + i, super::warped::alpha_value(d, self.dtype));
             }
             all
         } else {
