@@ -181,6 +181,9 @@ def main():
         ("regress_gcp_int8_rgb.tif", {"reproject_method": "bilinear"}),
         ("regress_uint32_max_mask.tif", {"reproject_method": "nearest"}),
         ("regress_uint32_max_mask.tif", {"reproject_method": "average"}),
+        ("regress_rgba_nodata.tif", {}),
+        ("regress_rgba_nodata.tif", {"resampling_method": "bilinear"}),
+        ("regress_rgba_nodata.tif", {"resampling_method": "average", "reproject_method": "bilinear"}),
     ]
     for name, opts in regress_tiles:
         with Reader(os.path.join(RASTERS, name)) as src:
@@ -204,6 +207,8 @@ def main():
         ("regress_msk_ovr_uint8.tif", {"resampling_method": "cubic"}),
         ("regress_uint32_max_mask.tif", {"resampling_method": "average"}),
         ("regress_uint32_max_mask.tif", {"resampling_method": "cubic"}),
+        ("regress_rgba_nodata.tif", {"resampling_method": "nearest"}),
+        ("regress_rgba_nodata.tif", {"resampling_method": "cubic"}),
     ]
     for name, opts in regress_reads:
         with Reader(os.path.join(RASTERS, name)) as src:

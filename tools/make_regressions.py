@@ -212,13 +212,30 @@ def uint32_max_mask(rng):
             d.build_overviews([2, 4], Resampling.average)
 
 
+def rgba_nodata(rng):
+    """RGBA Byte with nodata 0, alpha values across 0-255 and nearest overviews: rio-tiler
+    reads the VRT without its alpha band, so GDAL decimates (or resamples) the VRT's own
+    blocks instead of warping onto the buffer, and the warper keeps a band value 0 of a
+    valid, partly transparent pixel off nodata (writes 1)."""
+    w, h = 200, 150
+    t = Affine(20.0, 0, 400000, 0, -20.0, 5100000)
+    rgb = np.stack([smooth(rng, h, w, 0, 255) for _ in range(3)]).astype("uint8")
+    rgb[0][blobs(rng, h, w, 3, 0.2)] = 0
+    rgb[:, blobs(rng, h, w, 2, 0.1)] = 0
+    alpha = smooth(rng, h, w, 0, 255).astype("uint8")
+    with rasterio.open(path("rgba_nodata"), "w", driver="GTiff", width=w, height=h, count=4, dtype="uint8",
+                       nodata=0, crs="EPSG:32633", transform=t, compress="deflate", photometric="RGB", alpha="YES") as d:
+        d.write(np.concatenate([rgb, alpha[None]]))
+        d.build_overviews([2, 4], Resampling.nearest)
+
+
 def path(name):
     return os.path.join(OUT, f"regress_{name}.tif")
 
 
 def main():
     makers = [gcp_float_mask, gcp_uint16_nodata, gcp_int8_rgb, edge_int8_3857, nodata_mask_rgb_f32, palette_uint8,
-              albers_nad83, msk_ovr_uint8, near_nodata_f32, uint32_max_mask]
+              albers_nad83, msk_ovr_uint8, near_nodata_f32, uint32_max_mask, rgba_nodata]
     for i, make in enumerate(makers):
         make(np.random.default_rng([2026, i]))
         size = sum(os.path.getsize(f) for f in glob.glob(path(make.__name__) + "*"))

@@ -837,7 +837,7 @@ fn norm(b: &Bounds) -> Bounds {
 /// GDAL's nodata mask band (`GDALNoDataMaskBand`): integer data compares with the nodata
 /// value when the type can hold it (else nothing is nodata), Float32 in single precision,
 /// NaN nodata matches NaN.
-fn gdal_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
+pub(super) fn gdal_is_nodata<T: Sample>(v: T, nd: f64, dtype: DataType) -> bool {
     let x = v.to_f64();
     if nd.is_nan() {
         return x.is_nan();

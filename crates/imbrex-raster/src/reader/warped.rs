@@ -7,7 +7,8 @@ use imbrex_tms::{Crs, GenImgProj, GeoTransform, SourceGeoref};
 use super::Reader;
 use super::decimate;
 use super::options::ReadOptions;
-use super::read::{Pixels, Prepared, Validity, nodata_mask, select_planes};
+use super::read::{Pixels, Prepared, Validity, gdal_is_nodata, nodata_mask, select_planes};
+use super::resample;
 use crate::array::{Buffer, DataType, Sample};
 use crate::error::{Error, Result};
 use crate::warp::{
@@ -18,10 +19,44 @@ use crate::with_buffer;
 /// GDAL's default warp memory (`GDALWarpOptions::dfWarpMemoryLimit`).
 const WARP_MEMORY_LIMIT: f64 = 64.0 * 1024.0 * 1024.0;
 
+/// A VRT level read block by block, then taken onto the buffer.
+struct VrtBlockRead {
+    /// The VRT level (0, or implicit overview `level - 1`), which warps source level `level`.
+    level: usize,
+    size: (usize, usize),
+    pick: VrtPick,
+}
+
+enum VrtPick {
+    /// `GDALRasterBand::IRasterIO`'s nearest decimation.
+    Nearest(decimate::Sampling),
+    /// `GDALRasterBand::RasterIOResampled` of each band, masked by its nodata value.
+    Resampled(resample::Plan),
+}
+
+impl VrtBlockRead {
+    /// Whether the block at (x0, y0) of `rw` x `rh` holds a pixel the buffer needs.
+    fn needs(&self, x0: usize, y0: usize, rw: usize, rh: usize) -> bool {
+        match &self.pick {
+            VrtPick::Nearest(s) => {
+                s.cols.iter().any(|&c| (x0..x0 + rw).contains(&c)) && s.rows.iter().any(|&r| (y0..y0 + rh).contains(&r))
+            }
+            VrtPick::Resampled(plan) => {
+                plan.chunks.iter().any(|c| c.x < x0 + rw && x0 < c.x + c.w && c.y < y0 + rh && y0 < c.y + c.h)
+            }
+        }
+    }
+}
+
+/// The most a VRT level warped whole for a decimated read may hold (samples and density).
+const VRT_GRID_LIMIT: f64 = 256.0 * 1024.0 * 1024.0;
+
 impl Reader {
     /// A warped read: rasterio's WarpedVRT of the dataset on `vrt_gt` (`vrt_w` x `vrt_h`),
     /// read into a `w` x `h` buffer. GDAL first picks one of the VRT's implicit overviews
-    /// (one per source overview), then warps that source level straight onto the buffer.
+    /// (one per source overview), then warps that source level straight onto the buffer, or,
+    /// when rasterio reads fewer bands than the VRT has, warps the level's own blocks and
+    /// decimates or resamples them onto the buffer ([`Reader::vrt_block_read`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn read_warped(
         &self,
@@ -40,7 +75,16 @@ impl Reader {
         let src_levels = &file_levels;
         let mut level = 0;
         let mut gt = vrt_gt.0;
-        if w < vrt_w || h < vrt_h {
+        // rio-tiler reads a nodata VRT without its alpha band (or a band subset): fewer bands
+        // than the VRT has, so `VRTWarpedDataset::IRasterIO` declines its direct path and
+        // GDAL decimates the VRT's own blocks (at the VRT's resolution, or an implicit
+        // overview's) onto the buffer. Nearest reads do the same here, within a memory bound.
+        let block_read = self.vrt_block_read(p, (vrt_w, vrt_h), (w, h), opts);
+        let (gw, gh) = block_read.as_ref().map_or((w, h), |b| b.size);
+        if let Some(b) = &block_read {
+            level = b.level;
+            rescale(&mut gt, vrt_w, gw, vrt_h, gh);
+        } else if w < vrt_w || h < vrt_h {
             let implicit = &implicit_overviews(src_levels, vrt_w, vrt_h)[1..];
             if let Some(i) = decimate::best_overview(
                 (vrt_w, vrt_h),
@@ -92,31 +136,35 @@ impl Reader {
         {
             warp_bands.push(a);
         }
-        let n = w * h;
         let dtype = ds.dtype();
         let init = p.validity.warp_init(dtype);
-        let mut data = Buffer::filled(dtype, warp_bands.len() * n, init);
-        let mut density = vec![0f32; n];
+        let mut data = Buffer::filled(dtype, warp_bands.len() * gw * gh, init);
+        let mut density = vec![0f32; gw * gh];
         // With an added alpha band (rio-tiler's `add_alpha` for masks and unmasked data)
         // rasterio's read asks for a band the warper does not produce, so
         // `VRTWarpedDataset::IRasterIO` falls back to its block path: each 512x128 block is
         // warped on its own, with its own source window (and so its own kernel scale). A
         // source alpha band is itself one of the warped bands: direct path.
-        let regions = if matches!(p.validity, Validity::Nodata(_) | Validity::Alpha(_)) {
+        let regions = if block_read.is_none() && matches!(p.validity, Validity::Nodata(_) | Validity::Alpha(_)) {
             // The direct path: measured on GDAL 3.10.3, its kernel scale is `dst / window`
             // with no margin subtracted (forcing XSCALE/YSCALE to the margin-corrected value
             // changes the output, forcing `dst / window` does not), unlike the block path.
-            let mut regions = self.warp_regions(&t, (0, 0, w, h), (lw, lh), level, p, opts.reproject, dst_crs);
+            let mut regions = self.warp_regions(&t, (0, 0, gw, gh), (lw, lh), level, p, opts.reproject, dst_crs);
             for r in &mut regions {
                 (r.3.extra_x, r.3.extra_y) = (0.0, 0.0);
             }
             regions
         } else {
-            let (bw, bh) = (w.min(512), h.min(128));
+            let (bw, bh) = (gw.min(512), gh.min(128));
+            // Only the blocks the buffer needs, when it is taken from a VRT level.
+            let needed = |x0, y0, rw, rh| block_read.as_ref().is_none_or(|b| b.needs(x0, y0, rw, rh));
             let mut blocks = Vec::new();
-            for y0 in (0..h).step_by(bh) {
-                for x0 in (0..w).step_by(bw) {
-                    let (rw, rh) = (bw.min(w - x0), bh.min(h - y0));
+            for y0 in (0..gh).step_by(bh) {
+                for x0 in (0..gw).step_by(bw) {
+                    let (rw, rh) = (bw.min(gw - x0), bh.min(gh - y0));
+                    if !needed(x0, y0, rw, rh) {
+                        continue;
+                    }
                     let win = compute_source_window(&t, (x0, y0), rw, rh, lw, lh, opts.reproject, Some(dst_crs));
                     if let Some(win) = win {
                         blocks.push(((x0, y0), rw, rh, win));
@@ -132,8 +180,18 @@ impl Reader {
             let (sub, sub_density) =
                 warp_window(ds, level, &t, (off, rw, rh), win, &warp_bands, p, alpha, opts.reproject, (dtype, init))
                     .await?;
-            paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (w, h), off, (rw, rh));
+            paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (gw, gh), off, (rw, rh));
         }
+        match block_read.as_ref().map(|b| &b.pick) {
+            Some(VrtPick::Nearest(s)) => (data, density) = sample_grid(&data, &density, warp_bands.len(), (gw, gh), s),
+            Some(VrtPick::Resampled(plan)) => {
+                let Validity::Nodata(nd) = p.validity else { unreachable!("resampled VRT reads are nodata reads") };
+                data = resample_grid(&data, warp_bands.len(), (gw, gh), plan, (w, h), nd)?;
+                density = vec![1.0; w * h];
+            }
+            None => {}
+        }
+        let n = w * h;
         // rio-tiler's masks: nodata → per-band comparison; a source alpha band → that band
         // as warped (the kernel's values overwrite the density GDAL writes into it);
         // otherwise the alpha band rio-tiler adds, which GDAL fills from the density.
@@ -165,6 +223,44 @@ impl Reader {
             }
         };
         Ok((data, mask, alpha))
+    }
+
+    /// How GDAL reads a VRT's blocks onto the buffer when rio-tiler reads fewer bands
+    /// than the VRT has (see `read_warped`): the VRT level read and the decimation or
+    /// resampling from it. `None` for the direct path, or when that level would cost more
+    /// than [`VRT_GRID_LIMIT`] bytes (then the buffer is warped directly, an approximation).
+    fn vrt_block_read(
+        &self,
+        p: &Prepared,
+        (vrt_w, vrt_h): (usize, usize),
+        (w, h): (usize, usize),
+        opts: &ReadOptions,
+    ) -> Option<VrtBlockRead> {
+        let ds = self.dataset();
+        let fewer_bands = match p.validity {
+            Validity::Nodata(_) => p.bands.len() < ds.count(),
+            Validity::Alpha(_) => p.bands.len() + 1 < ds.count(),
+            _ => false,
+        };
+        if !fewer_bands || (w, h) == (vrt_w, vrt_h) {
+            return None;
+        }
+        let levels = implicit_overviews(&ds.level_sizes(), vrt_w, vrt_h);
+        let req = decimate::Request::from_window(0.0, 0.0, vrt_w as f64, vrt_h as f64, w, h);
+        let read = if opts.resampling == Resampling::Nearest {
+            let s = decimate::plan(&levels, &req, decimate::Path::Band, true);
+            let size = levels[s.level];
+            VrtBlockRead { level: s.level, size, pick: VrtPick::Nearest(s) }
+        } else if resample::is_resampled(opts.resampling) && matches!(p.validity, Validity::Nodata(_)) {
+            let (level, r) = decimate::level_for(&levels, &req, false);
+            let size = levels[level];
+            let plan = resample::plan(opts.resampling, &r, size, size.0.min(512), false);
+            VrtBlockRead { level, size, pick: VrtPick::Resampled(plan) }
+        } else {
+            return None;
+        };
+        let bytes = (read.size.0 * read.size.1) as f64 * (ds.count() as f64 * ds.dtype().size() as f64 + 4.0);
+        (bytes <= VRT_GRID_LIMIT).then_some(read)
     }
 
     /// The destination regions GDAL warps separately (its 64 MiB working-memory split,
@@ -388,6 +484,61 @@ fn alpha_write_max(dtype: DataType) -> f64 {
 }
 
 /// Copy a warped region into the whole destination.
+/// The `s.cols` x `s.rows` samples of a `gw` x `gh` grid of `bands` planes and its density.
+fn sample_grid(
+    data: &Buffer,
+    density: &[f32],
+    bands: usize,
+    (gw, gh): (usize, usize),
+    s: &decimate::Sampling,
+) -> (Buffer, Vec<f32>) {
+    let (w, h) = (s.cols.len(), s.rows.len());
+    let mut out = Buffer::filled(data.dtype(), bands * w * h, 0.0);
+    with_buffer!(data, src, T => {
+        if let Some(dst) = out.as_mut_slice::<T>() {
+            for b in 0..bands {
+                for (y, &r) in s.rows.iter().enumerate() {
+                    for (x, &c) in s.cols.iter().enumerate() {
+                        dst[b * w * h + y * w + x] = src[b * gw * gh + r * gw + c];
+                    }
+                }
+            }
+        }
+    });
+    let dens = s.rows.iter().flat_map(|&r| s.cols.iter().map(move |&c| density[r * gw + c])).collect();
+    (out, dens)
+}
+
+/// Each of `bands` planes of a `gw` x `gh` grid resampled onto `w` x `h` by `plan`, each
+/// band masked by its own nodata value (a nodata VRT band's mask band) and kept off it.
+fn resample_grid(
+    data: &Buffer,
+    bands: usize,
+    (gw, gh): (usize, usize),
+    plan: &resample::Plan,
+    (w, h): (usize, usize),
+    nd: f64,
+) -> Result<Buffer> {
+    let dtype = data.dtype();
+    let mut out = Buffer::filled(dtype, bands * w * h, nd);
+    with_buffer!(data, src, T => {
+        let Some(dst) = out.as_mut_slice::<T>() else { return Err(Error::unsupported("resampling buffer type")) };
+        for b in 0..bands {
+            let plane = &src[b * gw * gh..(b + 1) * gw * gh];
+            for chunk in &plan.chunks {
+                let window: Vec<T> = (chunk.y..chunk.y + chunk.h)
+                    .flat_map(|y| plane[y * gw + chunk.x..y * gw + chunk.x + chunk.w].iter().copied())
+                    .collect();
+                let own: Vec<u8> = window.iter().map(|&v| if gdal_is_nodata(v, nd, dtype) { 0 } else { 255 }).collect();
+                let m = resample::ChunkMask::classify(Some(&own));
+                resample::resample_chunk(plan, chunk, &window, &m, Some(nd), w, &mut dst[b * w * h..(b + 1) * w * h]);
+            }
+        }
+        Ok::<(), Error>(())
+    })?;
+    Ok(out)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn paste_region(
     data: &mut Buffer,
