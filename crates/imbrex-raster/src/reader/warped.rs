@@ -49,7 +49,7 @@ impl VrtBlockRead {
 }
 
 /// The most a VRT level warped whole for a decimated read may hold (samples and density).
-const VRT_GRID_LIMIT: f64 = 256.0 * 1024.0 * 1024.0;
+const VRT_GRID_LIMIT: f64 = 64.0 * 1024.0 * 1024.0;
 
 impl Reader {
     /// A warped read: rasterio's WarpedVRT of the dataset on `vrt_gt` (`vrt_w` x `vrt_h`),
