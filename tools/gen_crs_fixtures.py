@@ -378,14 +378,8 @@ def make_entry(name: str, text: str, points, outside=(), bbox=None) -> dict:
 # authority and finds ESRI's Helmert), and point by point on its area of use.
 # Random points (fixed seed) over a box wider than that area test both sides of it.
 
-_ALBERS_NAD83 = (
-    'PROJCS["Custom Albers",GEOGCS["NAD83",DATUM["North_American_Datum_1983",'
-    'SPHEROID["GRS 1980",6378137,298.257222101]],PRIMEM["Greenwich",0],'
-    'UNIT["degree",0.0174532925199433]],PROJECTION["Albers_Conic_Equal_Area"],'
-    'PARAMETER["latitude_of_center",40],PARAMETER["longitude_of_center",-96],'
-    'PARAMETER["standard_parallel_1",29.5],PARAMETER["standard_parallel_2",45.5],'
-    'PARAMETER["false_easting",0],PARAMETER["false_northing",0],UNIT["metre",1]]'
-)
+# The custom Albers on NAD83 of the regression raster (tools/ is on the path when run).
+from make_regressions import ALBERS_NAD83 as _ALBERS_NAD83  # noqa: E402
 _LCC = "+proj=lcc +lat_0=40 +lon_0=-100 +lat_1=33 +lat_2=45 +x_0=1000000 +y_0=0 +units=m"
 CRS84_PAIRS = [
     ("custom Albers WKT on NAD83", _ALBERS_NAD83),
