@@ -53,6 +53,7 @@ from pyproj.transformer import TransformerGroup  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 POINTS_JSON = REPO / "crates/imbrex-tms/tests/fixtures/proj_points.json"
 AXIS_TABLE_RS = REPO / "crates/imbrex-tms/src/crs/axis_table.rs"
+NAD83_NAMES_RS = REPO / "crates/imbrex-tms/src/crs/nad83_names.rs"
 
 # --------------------------------------------------------------------------
 # CRS list with hand-picked lon/lat points.
@@ -381,6 +382,9 @@ def make_entry(name: str, text: str, points, outside=(), bbox=None) -> dict:
 # The custom Albers on NAD83 of the regression raster (tools/ is on the path when run).
 from make_regressions import ALBERS_NAD83 as _ALBERS_NAD83  # noqa: E402
 _LCC = "+proj=lcc +lat_0=40 +lon_0=-100 +lat_1=33 +lat_2=45 +x_0=1000000 +y_0=0 +units=m"
+_GEOG_NAD83 = ('GEOGCS["NAD83",DATUM["North_American_Datum_1983",SPHEROID["GRS 1980",6378137,298.257222101]],'
+               'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]')
+_EPSG5070_NO_AUTHORITY = CRS.from_epsg(5070).to_wkt("WKT1_GDAL").replace(',AUTHORITY["EPSG","5070"]]', "]")
 CRS84_PAIRS = [
     ("custom Albers WKT on NAD83", _ALBERS_NAD83),
     ("custom Albers WKT on NAD83, GEOGCS with authority",
@@ -391,24 +395,39 @@ CRS84_PAIRS = [
     ("PROJ string on WGS84", _LCC + " +datum=WGS84"),
     ("EPSG NAD83 projected", "EPSG:5070"),
     ("EPSG NAD83 UTM", "EPSG:26915"),
+    # Identified by name (case-insensitively): registered, so no ESRI shift.
+    ("ESRI:102003 as GDAL WKT (ESRI authority)", rasterio.crs.CRS.from_user_input("ESRI:102003").to_wkt()),
+    ("EPSG:5070 WKT without its authority", _EPSG5070_NO_AUTHORITY),
+    ("EPSG:5070 WKT without its authority, name in lower case",
+     _EPSG5070_NO_AUTHORITY.replace("NAD83 / Conus Albers", "nad83 / conus albers")),
+    ("EPSG:5070 WKT without its authority, renamed", _EPSG5070_NO_AUTHORITY.replace("NAD83 / Conus Albers", "My Albers")),
+    ("geographic WKT named NAD83", _GEOG_NAD83),
+    ("geographic WKT on NAD83, renamed", _GEOG_NAD83.replace('GEOGCS["NAD83"', 'GEOGCS["My NAD83"')),
+    ("PROJ string longlat +datum=NAD83", "+proj=longlat +datum=NAD83 +no_defs"),
 ]
 
 
 def build_crs84_pairs() -> list[dict]:
-    """Schema: [{"name", "input", "points": [{"lon", "lat", "x", "y", "op"}]}], where
-    x, y = OGC:CRS84 -> input of (lon, lat) and op is PROJ's operation for that point.
-    Points are lon/lat drawn uniformly in (-150, 0, -40, 85) with a fixed seed."""
+    """Schema: [{"name", "input", "points": [{"lon", "lat", "x", "y", "op", "lon_back",
+    "lat_back", "op_back"}]}]: x, y = OGC:CRS84 -> input of (lon, lat) with PROJ's operation
+    op, and lon_back, lat_back = input -> OGC:CRS84 of (x, y) with op_back (PROJ tests the area
+    of use on each side's own coordinates, so the two may differ). Points are lon/lat drawn
+    uniformly in (-150, 0, -40, 85) with a fixed seed."""
     import random
     rng = random.Random(2026)
     points = [(rng.uniform(-150, -40), rng.uniform(0, 85)) for _ in range(60)]
     out = []
     for name, text in CRS84_PAIRS:
-        t = Transformer.from_crs("OGC:CRS84", CRS.from_user_input(text), always_xy=True)
+        crs = CRS.from_user_input(text)
+        t = Transformer.from_crs("OGC:CRS84", crs, always_xy=True)
+        back = Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
         pts = []
         for lon, lat in points:
             x, y = t.transform(lon, lat, errcheck=True)
-            pts.append({"lon": lon, "lat": lat, "x": x, "y": y,
-                        "op": t.get_last_used_operation().description})
+            op = t.get_last_used_operation().description
+            lon_back, lat_back = back.transform(x, y, errcheck=True)
+            pts.append({"lon": lon, "lat": lat, "x": x, "y": y, "op": op, "lon_back": lon_back,
+                        "lat_back": lat_back, "op_back": back.get_last_used_operation().description})
         out.append({"name": name, "input": text, "points": pts})
     return out
 
@@ -522,6 +541,38 @@ def _rust_array(codes: list[int], per_line: int = 12) -> str:
     return "\n".join(lines)
 
 
+def build_nad83_names() -> str:
+    """The names (and aliases) of every CRS in PROJ's database on the NAD83 datum, lower-cased:
+    PROJ identifies a CRS without an authority by its name, case-insensitively, and an
+    identified CRS gets its authority's operations (see crates/imbrex-tms/src/transform.rs)."""
+    import sqlite3
+    con = sqlite3.connect(os.path.join(pyproj.datadir.get_data_dir(), "proj.db"))
+    geod = con.execute("SELECT auth_name, code, name FROM geodetic_crs "
+                       "WHERE datum_auth_name = 'EPSG' AND datum_code = '6269'").fetchall()
+    proj = con.execute("SELECT p.auth_name, p.code, p.name FROM projected_crs p JOIN geodetic_crs g "
+                       "ON p.geodetic_crs_auth_name = g.auth_name AND p.geodetic_crs_code = g.code "
+                       "WHERE g.datum_auth_name = 'EPSG' AND g.datum_code = '6269'").fetchall()
+    objs = {(a, str(c)) for a, c, _ in geod + proj}
+    aliases = [alt for _, a, c, alt in con.execute(
+        "SELECT table_name, auth_name, code, alt_name FROM alias_name "
+        "WHERE table_name IN ('projected_crs', 'geodetic_crs')") if (a, str(c)) in objs]
+    # SQLite's NOCASE, which PROJ's name lookup uses, folds ASCII letters only.
+    def fold(n):
+        return "".join(ch.lower() if ch.isascii() else ch for ch in n)
+    names = sorted({fold(n) for _, _, n in geod + proj} | {fold(n) for n in aliases})
+    rows = "\n".join(f"    {json.dumps(n)}," for n in names)
+    return f"""// @generated by tools/gen_crs_fixtures.py from PROJ {pyproj.proj_version_str}'s database
+// (EPSG {get_database_metadata("EPSG.VERSION")}): do not edit.
+
+/// Names and aliases of the CRSs on the NAD83 datum (EPSG:6269) in PROJ's database, ASCII
+/// lower-cased and sorted: PROJ identifies a CRS without an authority by its name (ASCII
+/// case-insensitively).
+pub(crate) const REGISTERED_NAD83_NAMES: &[&str] = &[
+{rows}
+];
+"""
+
+
 def build_axis_table() -> str:
     proj_rows = query_crs_info(auth_name="EPSG", pj_types=[PJType.PROJECTED_CRS],
                                allow_deprecated=True)
@@ -623,6 +674,8 @@ def main() -> int:
     AXIS_TABLE_RS.parent.mkdir(parents=True, exist_ok=True)
     AXIS_TABLE_RS.write_text(table, encoding="utf-8")
     print(f"wrote {AXIS_TABLE_RS.relative_to(REPO)}")
+    NAD83_NAMES_RS.write_text(build_nad83_names(), encoding="utf-8")
+    print(f"wrote {NAD83_NAMES_RS.relative_to(REPO)}")
     return 0
 
 

@@ -184,6 +184,10 @@ def main():
         ("regress_rgba_nodata.tif", {}),
         ("regress_rgba_nodata.tif", {"resampling_method": "bilinear"}),
         ("regress_rgba_nodata.tif", {"resampling_method": "average", "reproject_method": "bilinear"}),
+        # Band subsets of nodata datasets: fewer bands than the WarpedVRT has.
+        ("regress_rgba_nodata.tif", {"indexes": [2]}),
+        ("regress_uint32_max_mask.tif", {"indexes": [2]}),
+        ("regress_uint32_max_mask.tif", {"indexes": [3, 1], "resampling_method": "bilinear"}),
     ]
     for name, opts in regress_tiles:
         with Reader(os.path.join(RASTERS, name)) as src:

@@ -163,8 +163,8 @@ const KNOWN: &[(&str, &str, &str, f64, f64)] = &[
     (
         "regress_uint32_max_mask.tif",
         "reproject_method",
-        "the warper's average of UInt32 values near 2^32: a few pixels differ by one unit \
-         (cause not found: GDAL's weighted sum in double, rounded half up, is what imbrex does)",
+        "UInt32 values near 2^32 through an interpolating or averaging warp: a few pixels differ \
+         by one unit (cause not found; nearest warps are exact, and the tolerance allows no more)",
         0.0,
         1e-11,
     ),

@@ -27,41 +27,52 @@ pub struct Transformer {
     datum_op: Option<DatumOperation>,
 }
 
-/// NAD83 to WGS 84 as PROJ picks it between a user-defined NAD83 CRS and OGC:CRS84.
+/// NAD83 to WGS 84 as PROJ picks it between a NAD83 CRS it cannot identify and OGC:CRS84.
 ///
-/// PROJ looks up operations by the authorities of the two CRSs. Between EPSG CRSs it takes
-/// EPSG's null "NAD83 to WGS 84 (1)", as imbrex's PROJ strings do. When one CRS has no
-/// authority and the other is OGC:CRS84 it searches every authority, and inside the area of
-/// use of ESRI's "WGS_1984_(ITRF00)_To_NAD_1983" (a 7-parameter Helmert, accuracy 0.1 m
-/// against 4 m) prefers it, moving points by about 1 m. GDAL, and so rio-tiler, transform
-/// with PROJ's choice point by point; so does this.
+/// PROJ looks up operations by the authorities of the two CRSs. A CRS without an authority
+/// is first identified by its name; one PROJ cannot identify (a custom WKT, a PROJ string)
+/// has operations searched in every authority, and into OGC:CRS84 that finds ESRI's
+/// "WGS_1984_(ITRF00)_To_NAD_1983" (a 7-parameter Helmert, accuracy 0.1 m), which PROJ
+/// prefers to EPSG's null "NAD83 to WGS 84 (1)" (4 m) wherever a point lies in the ESRI
+/// operation's area of use, tested on the source's own coordinates: about 0.8 m apart.
+/// Identified and EPSG CRSs get the null shift, as imbrex's PROJ strings do, except a
+/// geographic one named like a registered CRS, which PROJ identifies only as the source
+/// (measured with pyproj 3.7 / PROJ 9.5 and rasterio; `tests/crs.rs`). GDAL, and so
+/// rio-tiler, transform with PROJ's choice point by point; so does this.
 #[derive(Clone)]
 struct DatumOperation {
-    /// The user-defined CRS's projection with the operation as its `+towgs84`.
+    /// The NAD83 CRS's projection with the operation as its `+towgs84`.
     shifted: Arc<Proj>,
-    /// True when OGC:CRS84 is the source (the area of use is tested on the input).
+    /// True when OGC:CRS84 is the source.
     crs84_is_src: bool,
+    /// The operation's area of use in the source's coordinates: the longitude/latitude
+    /// boxes, or their bounds in the NAD83 CRS (PROJ's `proj_trans_bounds`, 21 points a side).
+    area: Arc<Vec<Bounds>>,
+    /// True when `area` is in degrees (longitudes wrap).
+    area_in_degrees: bool,
 }
 
 /// The inverse of ESRI's WGS 84 -> NAD83 operation (coordinate frame) as a position-vector
 /// `+towgs84`: the first-order inverse, within 1e-6 m of PROJ's exact one (measured).
 const NAD83_TO_ITRF00_TOWGS84: &str = "-0.9956,1.9013,0.5215,0.025915,0.009426,0.011599,-0.00062";
 
-/// The operation's area of use, (167.65, 14.92, -63.88, 74.71): it crosses the antimeridian.
-/// PROJ tests a point against the box, edges included.
-fn in_itrf00_area(lon: f64, lat: f64) -> bool {
-    (14.92..=74.71).contains(&lat) && (lon >= 167.65 || lon <= -63.88)
-}
+/// The operation's area of use, (167.65, 14.92, -63.88, 74.71), split at the antimeridian
+/// as PROJ splits it.
+const ITRF00_AREA: [(f64, f64, f64, f64); 2] = [(167.65, 14.92, 180.0, 74.71), (-180.0, 14.92, -63.88, 74.71)];
 
 impl DatumOperation {
     fn between(src: &Crs, dst: &Crs) -> Option<DatumOperation> {
-        let (user, crs84_is_src) = if src.is_crs84() && dst.is_user_defined_nad83_projected() {
+        let (user, crs84_is_src) = if src.is_crs84() {
             (dst, true)
-        } else if dst.is_crs84() && src.is_user_defined_nad83_projected() {
+        } else if dst.is_crs84() {
             (src, false)
         } else {
             return None;
         };
+        let identified = user.has_registered_nad83_name() && !(user.is_geographic() && crs84_is_src);
+        if !user.is_nad83_without_shift() || identified {
+            return None;
+        }
         let proj_string: Vec<&str> = user
             .proj_string()
             .split_whitespace()
@@ -70,7 +81,21 @@ impl DatumOperation {
             .collect();
         let proj_string = format!("{} +towgs84={NAD83_TO_ITRF00_TOWGS84}", proj_string.join(" "));
         let shifted = Proj::from_proj_string(&proj_string).ok()?;
-        Some(DatumOperation { shifted: Arc::new(shifted), crs84_is_src })
+        let boxes = ITRF00_AREA.iter().map(|&(w, s, e, n)| Bounds::new(w, s, e, n));
+        let area_in_degrees = crs84_is_src || user.is_geographic();
+        let area: Vec<Bounds> = if area_in_degrees {
+            boxes.collect()
+        } else {
+            let to_user = Transformer::new(&user.geodetic_crs(), user).ok()?;
+            boxes.filter_map(|b| to_user.transform_bounds(b, 21).ok()).filter(|b| b.is_finite()).collect()
+        };
+        Some(DatumOperation { shifted: Arc::new(shifted), crs84_is_src, area: Arc::new(area), area_in_degrees })
+    }
+
+    /// PROJ's spatial test of a source point (edges included; longitudes wrapped first).
+    fn covers(&self, x: f64, y: f64) -> bool {
+        let x = if self.area_in_degrees && x.is_finite() { (x + 180.0).rem_euclid(360.0) - 180.0 } else { x };
+        self.area.iter().any(|b| (b.left..=b.right).contains(&x) && (b.bottom..=b.top).contains(&y))
     }
 }
 
@@ -133,10 +158,8 @@ impl Transformer {
             Kind::WebMercatorToGeo => Kind::GeoToWebMercator,
             k => k,
         };
-        let datum_op = self
-            .datum_op
-            .as_ref()
-            .map(|op| DatumOperation { shifted: op.shifted.clone(), crs84_is_src: !op.crs84_is_src });
+        // PROJ's choice depends on the direction (the area is tested on the source side).
+        let datum_op = if kind == Kind::Proj { DatumOperation::between(&self.dst, &self.src) } else { None };
         Transformer { src: self.dst.clone(), dst: self.src.clone(), kind, datum_op }
     }
 
@@ -202,14 +225,10 @@ impl Transformer {
             (op.shifted.as_ref(), self.dst.proj())
         };
         let (x0, y0) = (xs.to_vec(), ys.to_vec());
+        // PROJ tests each source point against the operation's area; outside it, PROJ's
+        // other candidates are null shifts.
+        let outside: Vec<usize> = (0..xs.len()).filter(|&i| !op.covers(x0[i], y0[i])).collect();
         self.run_proj(src, dst, xs, ys);
-        // Points outside the operation's area get PROJ's other choice, the null shift.
-        let outside: Vec<usize> = (0..xs.len())
-            .filter(|&i| {
-                let (lon, lat) = if op.crs84_is_src { (x0[i], y0[i]) } else { (xs[i], ys[i]) };
-                !in_itrf00_area(lon, lat)
-            })
-            .collect();
         if !outside.is_empty() {
             let mut ox: Vec<f64> = outside.iter().map(|&i| x0[i]).collect();
             let mut oy: Vec<f64> = outside.iter().map(|&i| y0[i]).collect();

@@ -114,33 +114,42 @@ fn geostationary_keeps_its_sweep_axis() {
     assert!((a.0 - b.0).abs() > 100.0 || (a.1 - b.1).abs() > 100.0);
 }
 
-/// OGC:CRS84 into CRSs on NAD83: PROJ picks the operation by the authorities of both CRSs
-/// (a user-defined CRS gets ESRI's ITRF00 Helmert, an EPSG one the null shift) and, point by
-/// point, by area of use. The fixture's random points cover both sides of that area.
+/// OGC:CRS84 to and from CRSs on NAD83: PROJ picks the operation by whether it can identify
+/// the CRS (an EPSG code, an authority, a registered name: the null shift; a custom one:
+/// ESRI's ITRF00 Helmert) and, point by point, by the operation's area of use tested on the
+/// source's coordinates. The fixture's random points cover both sides of that area.
 #[test]
-fn crs84_to_nad83_picks_proj_operation_point_by_point() {
+fn crs84_and_nad83_pick_proj_operation_point_by_point() {
     let f = fixture();
     let pairs = f["crs84"].as_array().unwrap();
-    assert!(pairs.len() >= 5);
-    let mut shifted = 0;
+    assert!(pairs.len() >= 10);
+    let crs84 = Crs::from_user_input("OGC:CRS84").unwrap();
+    let (mut shifted, mut shifted_back) = (0, 0);
     for e in pairs {
         let name = e["name"].as_str().unwrap();
-        let crs = Crs::from_user_input(e["input"].as_str().unwrap()).unwrap();
-        let t = Transformer::new(&Crs::from_user_input("OGC:CRS84").unwrap(), &crs).unwrap();
+        let crs = Crs::from_user_input(e["input"].as_str().unwrap()).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let to = Transformer::new(&crs84, &crs).unwrap();
+        let back = to.inverse();
+        let tol = if crs.is_geographic() { 1e-9 } else { 1e-2 };
         for p in e["points"].as_array().unwrap() {
             let (lon, lat) = (p["lon"].as_f64().unwrap(), p["lat"].as_f64().unwrap());
             let (ex, ey) = (p["x"].as_f64().unwrap(), p["y"].as_f64().unwrap());
-            let (x, y) = t.transform(lon, lat).unwrap();
+            let (x, y) = to.transform(lon, lat).unwrap();
             let op = p["op"].as_str().unwrap();
             assert!(
-                (x - ex).abs() < 1e-2 && (y - ey).abs() < 1e-2,
+                (x - ex).abs() < tol && (y - ey).abs() < tol,
                 "{name} ({lon}, {lat}) via '{op}': got ({x}, {y}), PROJ ({ex}, {ey})"
             );
+            let (elon, elat) = (p["lon_back"].as_f64().unwrap(), p["lat_back"].as_f64().unwrap());
+            let (lon2, lat2) = back.transform(ex, ey).unwrap();
+            let op_back = p["op_back"].as_str().unwrap();
+            assert!(
+                (lon2 - elon).abs() < 1e-9 && (lat2 - elat).abs() < 1e-9,
+                "{name} back from ({ex}, {ey}) via '{op_back}': got ({lon2}, {lat2}), PROJ ({elon}, {elat})"
+            );
             shifted += usize::from(op.contains("ITRF00"));
-            // Back to CRS84 with the same operation.
-            let (lon2, lat2) = t.inverse().transform(x, y).unwrap();
-            assert!((lon2 - lon).abs() < 1e-7 && (lat2 - lat).abs() < 1e-7, "{name} inverse ({lon}, {lat})");
+            shifted_back += usize::from(op_back.contains("ITRF00"));
         }
     }
-    assert!(shifted > 50, "{shifted} points through ESRI's operation");
+    assert!(shifted > 100 && shifted_back > 100, "{shifted} and {shifted_back} points through ESRI's operation");
 }

@@ -31,7 +31,7 @@ enum VrtPick {
     /// `GDALRasterBand::IRasterIO`'s nearest decimation.
     Nearest(decimate::Sampling),
     /// `GDALRasterBand::RasterIOResampled` of each band, masked by its nodata value.
-    Resampled(resample::Plan),
+    Resampled { plan: resample::Plan, nodata: f64 },
 }
 
 impl VrtBlockRead {
@@ -41,7 +41,7 @@ impl VrtBlockRead {
             VrtPick::Nearest(s) => {
                 s.cols.iter().any(|&c| (x0..x0 + rw).contains(&c)) && s.rows.iter().any(|&r| (y0..y0 + rh).contains(&r))
             }
-            VrtPick::Resampled(plan) => {
+            VrtPick::Resampled { plan, .. } => {
                 plan.chunks.iter().any(|c| c.x < x0 + rw && x0 < c.x + c.w && c.y < y0 + rh && y0 < c.y + c.h)
             }
         }
@@ -184,9 +184,10 @@ impl Reader {
         }
         match block_read.as_ref().map(|b| &b.pick) {
             Some(VrtPick::Nearest(s)) => (data, density) = sample_grid(&data, &density, warp_bands.len(), (gw, gh), s),
-            Some(VrtPick::Resampled(plan)) => {
-                let Validity::Nodata(nd) = p.validity else { unreachable!("resampled VRT reads are nodata reads") };
-                data = resample_grid(&data, warp_bands.len(), (gw, gh), plan, (w, h), nd)?;
+            Some(VrtPick::Resampled { plan, nodata }) => {
+                // The bands read: the others (the alpha band) stay at nodata.
+                let read: Vec<usize> = p.bands.iter().filter_map(|b| warp_bands.iter().position(|x| x == b)).collect();
+                data = resample_grid(&data, (warp_bands.len(), &read), (gw, gh), plan, (w, h), *nodata)?;
                 density = vec![1.0; w * h];
             }
             None => {}
@@ -251,11 +252,11 @@ impl Reader {
             let s = decimate::plan(&levels, &req, decimate::Path::Band, true);
             let size = levels[s.level];
             VrtBlockRead { level: s.level, size, pick: VrtPick::Nearest(s) }
-        } else if resample::is_resampled(opts.resampling) && matches!(p.validity, Validity::Nodata(_)) {
+        } else if let (true, Validity::Nodata(nodata)) = (resample::is_resampled(opts.resampling), p.validity) {
             let (level, r) = decimate::level_for(&levels, &req, false);
             let size = levels[level];
             let plan = resample::plan(opts.resampling, &r, size, size.0.min(512), false);
-            VrtBlockRead { level, size, pick: VrtPick::Resampled(plan) }
+            VrtBlockRead { level, size, pick: VrtPick::Resampled { plan, nodata } }
         } else {
             return None;
         };
@@ -483,7 +484,6 @@ fn alpha_write_max(dtype: DataType) -> f64 {
     alpha_max(dtype).min(dtype.max_value())
 }
 
-/// Copy a warped region into the whole destination.
 /// The `s.cols` x `s.rows` samples of a `gw` x `gh` grid of `bands` planes and its density.
 fn sample_grid(
     data: &Buffer,
@@ -513,7 +513,7 @@ fn sample_grid(
 /// band masked by its own nodata value (a nodata VRT band's mask band) and kept off it.
 fn resample_grid(
     data: &Buffer,
-    bands: usize,
+    (bands, read): (usize, &[usize]),
     (gw, gh): (usize, usize),
     plan: &resample::Plan,
     (w, h): (usize, usize),
@@ -523,7 +523,7 @@ fn resample_grid(
     let mut out = Buffer::filled(dtype, bands * w * h, nd);
     with_buffer!(data, src, T => {
         let Some(dst) = out.as_mut_slice::<T>() else { return Err(Error::unsupported("resampling buffer type")) };
-        for b in 0..bands {
+        for &b in read {
             let plane = &src[b * gw * gh..(b + 1) * gw * gh];
             for chunk in &plan.chunks {
                 let window: Vec<T> = (chunk.y..chunk.y + chunk.h)
@@ -539,6 +539,7 @@ fn resample_grid(
     Ok(out)
 }
 
+/// Copy a warped region into the whole destination.
 #[allow(clippy::too_many_arguments)]
 fn paste_region(
     data: &mut Buffer,

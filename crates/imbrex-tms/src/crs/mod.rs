@@ -16,6 +16,7 @@
 //! ```
 
 mod axis_table;
+mod nad83_names;
 pub(crate) mod wkt;
 
 use std::fmt;
@@ -372,11 +373,11 @@ impl Crs {
             || (p.contains("+nadgrids=@null") && p.contains("+a=6378137") && p.contains("+b=6378137"))
     }
 
-    /// True for a projected CRS without an authority on NAD83, with no explicit shift to
-    /// WGS 84 (`TOWGS84`): the CRSs for which PROJ picks another NAD83 to WGS 84 operation
-    /// into OGC:CRS84 than the null one imbrex's PROJ strings imply (see `transform.rs`).
-    pub(crate) fn is_user_defined_nad83_projected(&self) -> bool {
-        if self.0.geographic || self.proj_param("nadgrids").is_some() {
+    /// True for a CRS on NAD83 (EPSG datum 6269) that is not an EPSG one and gives no shift
+    /// of its own to WGS 84 (`TOWGS84`, grids): PROJ chooses its transformation into
+    /// OGC:CRS84 by whether it can identify it (see `transform.rs`).
+    pub(crate) fn is_nad83_without_shift(&self) -> bool {
+        if self.proj_param("nadgrids").is_some() {
             return false;
         }
         // `+datum=NAD83` without `+towgs84`: a PROJ string, or GeoKeys naming NAD83's code.
@@ -392,6 +393,24 @@ impl Crs {
                         .is_some_and(|d| d.text(0).is_some_and(is_nad83_datum_name) && d.child("TOWGS84").is_none())
             }
             Identity::Epsg(_) | Identity::Crs84 => false,
+        }
+    }
+
+    /// True when PROJ would identify this CRS as a registered one: its WKT carries an
+    /// authority of its own, or its name is the name (or an alias) of a CRS on NAD83 in
+    /// PROJ's database, compared as PROJ does, ignoring ASCII case only.
+    pub(crate) fn has_registered_nad83_name(&self) -> bool {
+        match &self.0.id {
+            Identity::Epsg(_) | Identity::Crs84 => true,
+            Identity::Proj => false,
+            Identity::Wkt(wkt) => {
+                let Some(node) = wkt::parse(wkt) else { return false };
+                if node.child("AUTHORITY").is_some() || node.child("ID").is_some() {
+                    return true;
+                }
+                let name = node.text(0).unwrap_or("").to_ascii_lowercase();
+                nad83_names::REGISTERED_NAD83_NAMES.binary_search(&name.as_str()).is_ok()
+            }
         }
     }
 
