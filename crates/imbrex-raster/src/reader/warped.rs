@@ -48,8 +48,12 @@ impl VrtBlockRead {
     }
 }
 
-/// The most a VRT level warped whole for a decimated read may hold (samples and density).
+/// The most a VRT level warped whole for a resampled read may hold (samples and density).
 const VRT_GRID_LIMIT: f64 = 64.0 * 1024.0 * 1024.0;
+
+/// The most VRT pixels a decimated read warps (GDAL warps every block the decimation
+/// touches; about a second of work here).
+const VRT_WARP_LIMIT: f64 = 32.0 * 1024.0 * 1024.0;
 
 impl Reader {
     /// A warped read: rasterio's WarpedVRT of the dataset on `vrt_gt` (`vrt_w` x `vrt_h`),
@@ -138,8 +142,14 @@ impl Reader {
         }
         let dtype = ds.dtype();
         let init = p.validity.warp_init(dtype);
-        let mut data = Buffer::filled(dtype, warp_bands.len() * gw * gh, init);
-        let mut density = vec![0f32; gw * gh];
+        // Nearest picks go straight into the buffer; other reads hold the grid.
+        let sampling = match block_read.as_ref().map(|b| &b.pick) {
+            Some(VrtPick::Nearest(s)) => Some(s),
+            _ => None,
+        };
+        let (ow, oh) = if sampling.is_some() { (w, h) } else { (gw, gh) };
+        let mut data = Buffer::filled(dtype, warp_bands.len() * ow * oh, init);
+        let mut density = vec![0f32; ow * oh];
         // With an added alpha band (rio-tiler's `add_alpha` for masks and unmasked data)
         // rasterio's read asks for a band the warper does not produce, so
         // `VRTWarpedDataset::IRasterIO` falls back to its block path: each 512x128 block is
@@ -180,17 +190,23 @@ impl Reader {
             let (sub, sub_density) =
                 warp_window(ds, level, &t, (off, rw, rh), win, &warp_bands, p, alpha, opts.reproject, (dtype, init))
                     .await?;
-            paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (gw, gh), off, (rw, rh));
+            match sampling {
+                Some(s) => {
+                    gather_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), s, off, (rw, rh))
+                }
+                None => {
+                    paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (gw, gh), off, (rw, rh))
+                }
+            }
         }
         match block_read.as_ref().map(|b| &b.pick) {
-            Some(VrtPick::Nearest(s)) => (data, density) = sample_grid(&data, &density, warp_bands.len(), (gw, gh), s),
+            Some(VrtPick::Nearest(_)) | None => {}
             Some(VrtPick::Resampled { plan, nodata }) => {
                 // The bands read: the others (the alpha band) stay at nodata.
                 let read: Vec<usize> = p.bands.iter().filter_map(|b| warp_bands.iter().position(|x| x == b)).collect();
                 data = resample_grid(&data, (warp_bands.len(), &read), (gw, gh), plan, (w, h), *nodata)?;
                 density = vec![1.0; w * h];
             }
-            None => {}
         }
         let n = w * h;
         // rio-tiler's masks: nodata → per-band comparison; a source alpha band → that band
@@ -229,7 +245,8 @@ impl Reader {
     /// How GDAL reads a VRT's blocks onto the buffer when rio-tiler reads fewer bands
     /// than the VRT has (see `read_warped`): the VRT level read and the decimation or
     /// resampling from it. `None` for the direct path, or when that level would cost more
-    /// than [`VRT_GRID_LIMIT`] bytes (then the buffer is warped directly, an approximation).
+    /// than [`VRT_WARP_LIMIT`] pixels of work or [`VRT_GRID_LIMIT`] bytes (then the buffer is
+    /// warped directly, an approximation).
     fn vrt_block_read(
         &self,
         p: &Prepared,
@@ -260,8 +277,15 @@ impl Reader {
         } else {
             return None;
         };
-        let bytes = (read.size.0 * read.size.1) as f64 * (ds.count() as f64 * ds.dtype().size() as f64 + 4.0);
-        (bytes <= VRT_GRID_LIMIT).then_some(read)
+        // Nearest picks are gathered block by block (a block's memory); a resampled read
+        // holds the whole level.
+        let pixels = (read.size.0 * read.size.1) as f64;
+        let bytes = pixels * (ds.count() as f64 * ds.dtype().size() as f64 + 4.0);
+        let within = match read.pick {
+            VrtPick::Nearest(_) => pixels <= VRT_WARP_LIMIT,
+            VrtPick::Resampled { .. } => bytes <= VRT_GRID_LIMIT,
+        };
+        within.then_some(read)
     }
 
     /// The destination regions GDAL warps separately (its 64 MiB working-memory split,
@@ -484,33 +508,45 @@ fn alpha_write_max(dtype: DataType) -> f64 {
     alpha_max(dtype).min(dtype.max_value())
 }
 
-/// The `s.cols` x `s.rows` samples of a `gw` x `gh` grid of `bands` planes and its density.
-fn sample_grid(
-    data: &Buffer,
-    density: &[f32],
+/// The picks of `s` that fall in a warped region (at `(x0, y0)`, `rw` x `rh`, `bands`
+/// planes) copied into the buffer (`s.cols.len()` x `s.rows.len()`) and its density.
+#[allow(clippy::too_many_arguments)]
+fn gather_region(
+    data: &mut Buffer,
+    density: &mut [f32],
+    sub: &Buffer,
+    sub_density: &[f32],
     bands: usize,
-    (gw, gh): (usize, usize),
     s: &decimate::Sampling,
-) -> (Buffer, Vec<f32>) {
+    (x0, y0): (usize, usize),
+    (rw, rh): (usize, usize),
+) {
     let (w, h) = (s.cols.len(), s.rows.len());
-    let mut out = Buffer::filled(data.dtype(), bands * w * h, 0.0);
-    with_buffer!(data, src, T => {
-        if let Some(dst) = out.as_mut_slice::<T>() {
+    let cols: Vec<(usize, usize)> =
+        s.cols.iter().enumerate().filter(|(_, c)| (x0..x0 + rw).contains(c)).map(|(i, &c)| (i, c - x0)).collect();
+    let rows: Vec<(usize, usize)> =
+        s.rows.iter().enumerate().filter(|(_, r)| (y0..y0 + rh).contains(r)).map(|(j, &r)| (j, r - y0)).collect();
+    with_buffer!(data, dst, T => {
+        if let Some(src) = sub.as_slice::<T>() {
             for b in 0..bands {
-                for (y, &r) in s.rows.iter().enumerate() {
-                    for (x, &c) in s.cols.iter().enumerate() {
-                        dst[b * w * h + y * w + x] = src[b * gw * gh + r * gw + c];
+                for &(j, r) in &rows {
+                    for &(i, c) in &cols {
+                        dst[b * w * h + j * w + i] = src[b * rw * rh + r * rw + c];
                     }
                 }
             }
         }
     });
-    let dens = s.rows.iter().flat_map(|&r| s.cols.iter().map(move |&c| density[r * gw + c])).collect();
-    (out, dens)
+    for &(j, r) in &rows {
+        for &(i, c) in &cols {
+            density[j * w + i] = sub_density[r * rw + c];
+        }
+    }
 }
 
-/// Each of `bands` planes of a `gw` x `gh` grid resampled onto `w` x `h` by `plan`, each
-/// band masked by its own nodata value (a nodata VRT band's mask band) and kept off it.
+/// The `read` planes of a `gw` x `gh` grid of `bands` planes resampled onto `w` x `h` by
+/// `plan` (the other planes are left at nodata), each band masked by its own nodata value (a
+/// nodata VRT band's mask band) and kept off it.
 fn resample_grid(
     data: &Buffer,
     (bands, read): (usize, &[usize]),
