@@ -56,7 +56,7 @@ fn cases() -> Vec<Case> {
     let tms = TileMatrixSets::default().get("WebMercatorQuad").unwrap();
     let files = [
         ("rgb_jpeg", imbrex_testkit::raster("usda_naip_512_jpeg_z5.tif")),
-        ("dem_f32_deflate", Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/dem_f32_deflate.tif")),
+        ("dem_f32_deflate", imbrex_testkit::manifest_dir().join("benches/data/dem_f32_deflate.tif")),
     ];
     let mut out = Vec::new();
     for (name, path) in files {

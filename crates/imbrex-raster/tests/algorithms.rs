@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 fn fixture(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/algorithms").join(name);
+    let path = imbrex_testkit::manifest_dir().join("tests/fixtures/algorithms").join(name);
     imbrex_testkit::read_json(&path)
 }
 

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 fn fixture_path(name: &str) -> PathBuf {
     if name.starts_with("codecs/") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+        imbrex_testkit::manifest_dir().join("tests/fixtures").join(name)
     } else {
         imbrex_testkit::raster(name)
     }
@@ -39,7 +39,7 @@ fn le_bytes(buf: &imbrex_raster::Buffer) -> Vec<u8> {
 
 #[tokio::test]
 async fn every_level_decodes_like_gdal() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/decode.json");
+    let path = imbrex_testkit::manifest_dir().join("tests/fixtures/decode.json");
     let fixture = imbrex_testkit::read_json(&path);
     let files = fixture["files"].as_object().unwrap();
     assert!(files.len() >= 90, "{} files", files.len());

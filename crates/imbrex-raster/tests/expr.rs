@@ -28,7 +28,7 @@ use imbrex_tms::Bounds;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/expr/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = imbrex_testkit::manifest_dir().join("tests/fixtures/expr").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 

@@ -201,9 +201,8 @@ async fn statistics_match_the_oracle_and_take_titilers_parameters() {
 #[tokio::test]
 async fn geojson_statistics_are_rio_tilers_zonal_statistics() {
     let app = app();
-    let fixture = imbrex_testkit::read_json(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../imbrex-raster/tests/fixtures/reads.json"),
-    );
+    let fixture =
+        imbrex_testkit::read_json(&imbrex_testkit::manifest_dir().join("../imbrex-raster/tests/fixtures/reads.json"));
     let case = fixture["cases"]
         .as_array()
         .unwrap()

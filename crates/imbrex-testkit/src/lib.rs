@@ -15,10 +15,20 @@ use std::sync::OnceLock;
 use sha2::{Digest, Sha256};
 
 /// The repository root.
+/// The directory of the package under test, read at run time (cargo and nextest set
+/// `CARGO_MANIFEST_DIR` when they run a test or bench). Not `env!`: a target directory shared
+/// between clones (CI's) reuses a binary compiled in another clone when the sources are the
+/// same, and its compile-time path points into that other clone.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 fn repo_root() -> PathBuf {
     // crates/<crate>/ -> repository root.
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().and_then(Path::parent).expect("testkit lives in <root>/crates/imbrex-testkit").to_path_buf()
+    let manifest = manifest_dir();
+    manifest.parent().and_then(Path::parent).expect("tests live in <root>/crates/<crate>").to_path_buf()
 }
 
 /// `IMBREX_SHARED_DIR`, when set.

@@ -11,7 +11,7 @@ use imbrex_tms::{Crs, Transformer};
 use serde_json::Value;
 
 fn fixture() -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/proj_points.json");
+    let path = imbrex_testkit::manifest_dir().join("tests/fixtures/proj_points.json");
     imbrex_testkit::read_json(&path)
 }
 
