@@ -94,3 +94,21 @@ fn suggested_warp_output_matches_gdal() {
         }
     }
 }
+
+/// A known difference (docs/reading.md): a square north-up raster in EPSG:3413 has its
+/// diagonal turned exactly vertical in UPS North (the grids are 45 degrees apart).
+/// GDALSuggestedWarpOutput2 then takes the pixel size from the output extent when the
+/// diagonal's x is exactly 0, and from the diagonal otherwise; PROJ leaves a 1e-10 residue
+/// here (GDAL: 41.467 m, 1827 px, rio-tiler zooms 9-12), proj4rs none (imbrex: the extent,
+/// 58.643 m, 1292 px, zooms 8-11). Either is GDAL's rule; the last bit decides.
+#[test]
+fn polar_grids_45_degrees_apart_take_the_extent_when_the_diagonal_is_vertical() {
+    let ups = TileMatrixSets::default().get("UPSArcticWGS84Quad").unwrap();
+    let crs = Crs::from_epsg(3413).unwrap();
+    let (l, b, r, t) = (89530.95436645864, -183846.42396859286, 141805.18122738742, -131572.19710766408);
+    let gt = GeoTransform([l, (r - l) / 1292.0, 0.0, t, 0.0, (b - t) / 1292.0]);
+    let out = suggested_warp_output(&SourceGeoref::affine(gt).unwrap(), &crs, ups.crs(), 1292, 1292).unwrap();
+    assert!((out.gt.0[1] - 58.643279480311236).abs() < 1e-6, "{}", out.gt.0[1]);
+    assert_eq!((out.width, out.height), (1292, 1292));
+    assert_eq!(ups.zoom_range_for(&crs, &gt, 1292, 1292), (8, 11));
+}
