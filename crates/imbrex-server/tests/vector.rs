@@ -891,3 +891,91 @@ async fn refresh_rereads_the_catalog_and_is_admin_only_with_a_token() {
     let r = common::request(&guarded, post(Some("Bearer s3cret"))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
+
+/// Tables in local projections (UTM, a state plane in feet, LAEA, polar stereographic),
+/// EPSG:4326 and geography, with random points (a fixed seed) where each CRS is meant to be
+/// used: every tile of zooms 0-3 of WebMercatorQuad and 0-2 of WorldCRS84Quad answers, the
+/// tiles of a zoom hold exactly the rows PostGIS places in that grid, UPSArcticWGS84Quad's
+/// answer, a deep tile holds its row, and a whole-world bbox matches every row.
+#[tokio::test]
+async fn every_srid_answers_at_every_zoom() {
+    let db = pg().await;
+    // (table, SRID or 0 for geography, lon range, lat range)
+    type Range = (f64, f64);
+    let tables: [(&str, i32, Range, Range); 6] = [
+        ("utm", 26915, (-96.0, -90.0), (30.0, 48.0)),
+        ("stateplane_ft", 2227, (-123.0, -121.0), (37.0, 38.0)),
+        ("laea", 3035, (-10.0, 30.0), (35.0, 70.0)),
+        ("polar", 3413, (-180.0, 180.0), (65.0, 88.0)),
+        ("wgs84", 4326, (-170.0, 170.0), (-80.0, 80.0)),
+        ("geog", 0, (-170.0, 170.0), (-80.0, 80.0)),
+    ];
+    let mut sql =
+        String::from("DROP SCHEMA IF EXISTS srid_matrix CASCADE; CREATE SCHEMA srid_matrix; SELECT setseed(0.42);");
+    for (name, srid, (w, e), (s, n)) in tables {
+        let (ty, value) = if srid == 0 {
+            ("geography(Point, 4326)".to_string(), "ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography".to_string())
+        } else {
+            (
+                format!("geometry(Point, {srid})"),
+                format!("ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326), {srid})"),
+            )
+        };
+        sql += &format!(
+            "CREATE TABLE srid_matrix.{name} (gid integer PRIMARY KEY, geom {ty});
+             INSERT INTO srid_matrix.{name}
+               SELECT i, {value} FROM (SELECT i, {w} + random() * ({e} - {w}) AS lon,
+                 {s} + random() * ({n} - {s}) AS lat FROM generate_series(1, 40) i) p;"
+        );
+    }
+    db.batch_execute(&sql).await.unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["srid_matrix".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+
+    for (name, _, _, _) in tables {
+        let c = format!("srid_matrix.{name}");
+        let lonlat = "ST_Transform(geom::geometry, 4326)";
+        let rows =
+            db.query(&format!("SELECT gid, ST_X({lonlat}), ST_Y({lonlat}) FROM {c} ORDER BY gid"), &[]).await.unwrap();
+        let all: BTreeSet<i64> = rows.iter().map(|r| r.get::<_, i32>(0) as i64).collect();
+        // Web Mercator holds what lies within its latitude limit.
+        let in_mercator: BTreeSet<i64> =
+            rows.iter().filter(|r| r.get::<_, f64>(2).abs() < 85.0511).map(|r| r.get::<_, i32>(0) as i64).collect();
+        for (tms, zooms, cols, want) in
+            [("WebMercatorQuad", 0..=3u32, 1u32, &in_mercator), ("WorldCRS84Quad", 0..=2u32, 2u32, &all)]
+        {
+            for z in zooms {
+                let mut seen = BTreeSet::new();
+                for x in 0..cols << z {
+                    for y in 0..1u32 << z {
+                        let r = get(&app, &format!("/collections/{c}/tiles/{tms}/{z}/{x}/{y}?buffer=0")).await;
+                        assert_eq!(r.status, StatusCode::OK, "{c} {tms} {z}/{x}/{y}: {}", r.text());
+                        seen.extend(decode(&r.body).iter().map(|f| prop_i64(f, "gid")));
+                    }
+                }
+                assert_eq!(&seen, want, "{c} {tms} zoom {z}");
+            }
+        }
+        // A polar grid answers too (its tiles reach the equator from the pole).
+        for (z, x, y) in [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 0, 1), (1, 1, 1)] {
+            let r = get(&app, &format!("/collections/{c}/tiles/UPSArcticWGS84Quad/{z}/{x}/{y}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{c} UPSArcticWGS84Quad {z}/{x}/{y}: {}", r.text());
+        }
+        // A deep tile holds the row it was cut around.
+        let (gid, lon, lat): (i32, f64, f64) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+        if lat.abs() < 85.0 {
+            let z = 14;
+            let n = (1u32 << z) as f64;
+            let x = ((lon + 180.0) / 360.0 * n) as u32;
+            let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u32;
+            let r = get(&app, &format!("/collections/{c}/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{c} deep tile: {}", r.text());
+            assert!(decode(&r.body).iter().any(|f| prop_i64(f, "gid") == gid as i64), "{c}: row {gid} in its z14 tile");
+        }
+        // A whole-world bbox matches every row.
+        let r = get(&app, &format!("/collections/{c}/items?bbox=-180,-90,180,90&limit=1000")).await;
+        let page = ok(&r, &format!("{c} world bbox"));
+        assert_eq!(page["numberMatched"], all.len(), "{c} world bbox");
+    }
+}

@@ -436,18 +436,35 @@ async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<C
     Ok(out)
 }
 
-/// A column's extent in longitude/latitude (`None` when it holds no geometry).
+/// A column's extent in longitude/latitude (`None` when it holds no geometry). A projected
+/// column's rows are taken to longitude/latitude one by one: the image of its projected
+/// box is no box (a polar table's box holds the pole, which none of its corners shows).
+/// Should a row not transform, the box's corners are used, as before.
 async fn extent(client: &Object, qualified: &str, g: &GeometryColumn) -> Result<Option<[f64; 4]>> {
     let col = format!("{}::geometry", ident(&g.name));
     let boxed = format!("ST_SetSRID(ST_Extent({col})::geometry, {})", g.srid);
-    let geographic = if g.geography || g.srid == 4326 { boxed } else { format!("ST_Transform({boxed}, 4326)") };
-    let sql = format!(
-        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {geographic} AS e FROM {qualified}) q"
-    );
-    let row = client.query_one(&sql, &[]).await?;
-    let v: [Option<f64>; 4] = [row.get(0), row.get(1), row.get(2), row.get(3)];
-    Ok(match v {
-        [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
-        _ => None,
-    })
+    let queries = if g.geography || g.srid == 4326 {
+        vec![boxed]
+    } else {
+        vec![
+            format!("ST_SetSRID(ST_Extent(ST_Transform(ST_SetSRID({col}, {}), 4326))::geometry, 4326)", g.srid),
+            format!("ST_Transform({boxed}, 4326)"),
+        ]
+    };
+    for (i, geographic) in queries.iter().enumerate() {
+        let sql = format!(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {geographic} AS e FROM {qualified}) q"
+        );
+        let row = match client.query_one(&sql, &[]).await {
+            Ok(row) => row,
+            Err(e) if i + 1 < queries.len() && e.as_db_error().is_some() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let v: [Option<f64>; 4] = [row.get(0), row.get(1), row.get(2), row.get(3)];
+        return Ok(match v {
+            [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
+            _ => None,
+        });
+    }
+    Ok(None)
 }

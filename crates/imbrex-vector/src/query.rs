@@ -104,7 +104,13 @@ impl Selection {
             }
         }
         if let Some(b) = self.bbox {
-            let boxes = if b[0] > b[2] { vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]] } else { vec![b] };
+            let mut boxes =
+                if b[0] > b[2] { vec![[b[0], b[1], 180.0, b[3]], [-180.0, b[1], b[2], b[3]]] } else { vec![b] };
+            if g.geography {
+                // On the sphere a box as wide as a hemisphere is no longer the box (a world box
+                // has no inside): pieces at most 90 degrees wide.
+                boxes = boxes.into_iter().flat_map(split_lon_90).collect();
+            }
             let parts: Vec<String> = boxes
                 .into_iter()
                 .map(|b| {
@@ -127,6 +133,19 @@ impl Selection {
     }
 }
 
+/// A longitude/latitude box cut into pieces at most 90 degrees of longitude wide.
+fn split_lon_90(b: [f64; 4]) -> Vec<[f64; 4]> {
+    let n = ((b[2] - b[0]) / 90.0).ceil().max(1.0) as usize;
+    let step = (b[2] - b[0]) / n as f64;
+    (0..n)
+        .map(|i| {
+            let w = b[0] + step * i as f64;
+            let e = if i + 1 == n { b[2] } else { w + step };
+            [w, b[1], e, b[3]]
+        })
+        .collect()
+}
+
 /// `ST_Intersects` of column `g` of row `t` with a longitude/latitude shape expression.
 pub fn intersects(g: &GeometryColumn, lonlat: &str) -> String {
     intersects_with("ST_Intersects", g, lonlat)
@@ -137,22 +156,55 @@ pub fn intersects(g: &GeometryColumn, lonlat: &str) -> String {
 pub fn intersects_with(func: &str, g: &GeometryColumn, lonlat: &str) -> String {
     let col = format!("t.{}", ident(&g.name));
     if g.geography && func == "ST_Intersects" {
-        format!("{func}({col}, ({lonlat})::geography)")
+        format!("{func}({col}, {})", as_geography(lonlat))
     } else if g.geography || g.srid == 4326 {
         // PostGIS has only ST_Intersects for geography; the others run on its geometry.
         format!("{func}({col}::geometry, {lonlat})")
     } else {
-        format!("{func}({col}, ST_Transform({}, {}))", clip_to_domain(lonlat, g.srid), g.srid)
+        // Clipping the shape to where the rows are keeps these predicates' answers (the
+        // rows lie inside the clip box); the others (contains, equals, touches...) need the
+        // whole shape.
+        let clip = matches!(func, "ST_Intersects" | "ST_Within" | "ST_Disjoint" | "ST_DWithin");
+        let shape = if clip { clip_to_domain(lonlat, g) } else { clip_to_mercator(lonlat, g.srid) };
+        format!("{func}({col}, ST_Transform({shape}, {}))", g.srid)
     }
 }
 
+/// A longitude/latitude shape as geography, its edges first cut to at most 10 degrees: a
+/// geography edge is a great circle, and one 180 degrees long (a world box) is an error.
+pub fn as_geography(lonlat: &str) -> String {
+    format!("(ST_Segmentize({lonlat}, 10.0))::geography")
+}
+
+/// A longitude/latitude shape clipped to where column `g`'s rows can be before it is
+/// transformed into the column's projected CRS: the column's extent grown by a quarter of
+/// its size (at least a degree), and Web Mercator's latitude limit. Without it a
+/// whole-world shape (a zoom-0 tile, a world bbox) leaves a local projection's domain:
+/// PostGIS fails ("Point outside of projection domain") or folds it into an invalid ring.
+pub fn clip_to_domain(lonlat: &str, g: &GeometryColumn) -> String {
+    let Some([w, s, e, n]) = g.bounds else { return clip_to_mercator(lonlat, g.srid) };
+    let (dx, dy) = (((e - w) / 4.0).max(1.0), ((n - s) / 4.0).max(1.0));
+    let (w, e) = ((w - dx).max(-180.0), (e + dx).min(180.0));
+    let (mut s, mut n) = ((s - dy).max(-90.0), (n + dy).min(90.0));
+    if is_web_mercator(g.srid) {
+        (s, n) = (s.max(-85.06), n.min(85.06));
+    }
+    // The clip's new edges are straight in degrees: densified, so that their image in the
+    // projection (curved, LAEA's parallels say) is followed, not cut across.
+    format!("ST_Segmentize(ST_ClipByBox2D({lonlat}, ST_MakeEnvelope({w:?}, {s:?}, {e:?}, {n:?}, 4326)), 1.0)")
+}
+
 /// Web Mercator cannot hold the poles: clip a geographic shape before projecting to it.
-pub fn clip_to_domain(lonlat: &str, srid: i32) -> String {
-    if srid == 3857 || srid == 900913 {
+pub fn clip_to_mercator(lonlat: &str, srid: i32) -> String {
+    if is_web_mercator(srid) {
         format!("ST_ClipByBox2D({lonlat}, ST_MakeEnvelope(-180, -85.06, 180, 85.06, 4326))")
     } else {
         lonlat.to_string()
     }
+}
+
+fn is_web_mercator(srid: i32) -> bool {
+    srid == 3857 || srid == 900913
 }
 
 #[cfg(test)]
@@ -175,5 +227,15 @@ mod tests {
         assert!(parse_bbox("1,2,3").is_err());
         assert!(parse_bbox("0,10,1,5").is_err());
         assert!(parse_bbox("a,b,c,d").is_err());
+    }
+
+    #[test]
+    fn geography_boxes_split_into_quarters_of_the_sphere() {
+        assert_eq!(split_lon_90([-180.0, -90.0, 180.0, 90.0]).len(), 4);
+        assert_eq!(split_lon_90([10.0, 0.0, 20.0, 5.0]), vec![[10.0, 0.0, 20.0, 5.0]]);
+        let parts = split_lon_90([-100.0, 0.0, 90.0, 5.0]);
+        assert_eq!(parts.len(), 3);
+        assert_eq!((parts[0][0], parts[2][2]), (-100.0, 90.0));
+        assert!(parts.windows(2).all(|w| w[0][2] == w[1][0] && w[0][2] - w[0][0] <= 90.0));
     }
 }

@@ -7,7 +7,7 @@ use crate::catalog::{Catalog, Collection, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::features::{geometry_column, selected_properties};
-use crate::query::{Selection, clip_to_domain};
+use crate::query::{Selection, as_geography, clip_to_domain};
 use crate::sql::{Params, ident};
 
 /// The layer name in every tile, as tipg names it.
@@ -84,10 +84,10 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         let seg = p.push((b.right - b.left) / 16.0);
         let dense = format!("ST_Segmentize(b.env, {seg})");
         let lonlat = if srid == 4326 { dense } else { format!("ST_Transform({dense}, 4326)") };
-        if native == 4326 { lonlat } else { format!("ST_Transform({}, {native})", clip_to_domain(&lonlat, native)) }
+        if native == 4326 { lonlat } else { format!("ST_Transform({}, {native})", clip_to_domain(&lonlat, g)) }
     };
     let filter =
-        if g.geography { format!("{col} && ({filter_env})::geography") } else { format!("{col} && {filter_env}") };
+        if g.geography { format!("{col} && {}", as_geography(&filter_env)) } else { format!("{col} && {filter_env}") };
     let cond = q.selection.conditions(c, g, &mut p)?;
     // A function collection with z, x and y parameters is told which tile is wanted; the
     // path says so, whatever the query string claims.
