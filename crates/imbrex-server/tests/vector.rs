@@ -357,10 +357,11 @@ async fn vector_tiles_hold_the_rows_where_they_belong() {
     assert!(france.is_some(), "France is in tile 2/2/1");
     assert!(features.iter().all(|f| f.properties.as_ref().unwrap().len() == 2));
 
-    // A geographic grid over a Web Mercator table: WorldCRS84Quad z0 is two tiles.
+    // A geographic grid over a Web Mercator table: WorldCRS84Quad z0 is two tiles (without
+    // buffers, so that each row is in one).
     let mut total = 0;
     for x in 0..2 {
-        let r = get(&app, &format!("/collections/public.points3857/tiles/WorldCRS84Quad/0/{x}/0")).await;
+        let r = get(&app, &format!("/collections/public.points3857/tiles/WorldCRS84Quad/0/{x}/0?buffer=0")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         for f in decode(&r.body) {
             let (px, py) = point(&f);
@@ -978,4 +979,57 @@ async fn every_srid_answers_at_every_zoom() {
         let page = ok(&r, &format!("{c} world bbox"));
         assert_eq!(page["numberMatched"], all.len(), "{c} world bbox");
     }
+}
+
+/// Curved geometries come out as lines and polygons (ST_CurveToLine) in items and tiles,
+/// and a tile holds the rows that lie in its buffer, not only in the tile.
+#[tokio::test]
+async fn curves_are_linearized_and_buffers_hold_their_rows() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_edges CASCADE; CREATE SCHEMA vector_edges;
+         CREATE TABLE vector_edges.curves (gid integer PRIMARY KEY, geom geometry(Geometry, 4326));
+         INSERT INTO vector_edges.curves VALUES
+           (1, 'SRID=4326;CIRCULARSTRING(0 0, 1 1, 2 0)'),
+           (2, 'SRID=4326;COMPOUNDCURVE(CIRCULARSTRING(0 0, 1 1, 2 0), (2 0, 3 0))'),
+           (3, 'SRID=4326;CURVEPOLYGON(CIRCULARSTRING(10 10, 12 10, 10 10))'),
+           (4, 'SRID=4326;MULTISURFACE(CURVEPOLYGON(CIRCULARSTRING(20 20, 22 20, 20 20)))'),
+           (5, 'SRID=4326;POINT(5 5)');
+         CREATE TABLE vector_edges.edge (gid integer PRIMARY KEY, geom geometry(Point, 3857));
+         INSERT INTO vector_edges.edge VALUES (1, 'SRID=3857;POINT(1000 10000000)');",
+    )
+    .await
+    .unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_edges".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+
+    let page = ok(&get(&app, "/collections/vector_edges.curves/items?sortby=gid").await, "curves");
+    let got: Vec<String> = page["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["geometry"]["type"].as_str().unwrap().to_string())
+        .collect();
+    let want: Vec<String> = db
+        .query("SELECT ST_AsGeoJSON(ST_CurveToLine(geom))::json->>'type' FROM vector_edges.curves ORDER BY gid", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(want, ["LineString", "LineString", "Polygon", "MultiPolygon", "Point"]);
+    let r = get(&app, "/collections/vector_edges.curves/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(decode(&r.body).len(), 5);
+
+    // The point lies 1 km east of tile 1/0/0, inside its 256-unit buffer (1252 km).
+    let r = get(&app, "/collections/vector_edges.edge/tiles/WebMercatorQuad/1/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let features = decode(&r.body);
+    assert_eq!(features.len(), 1, "the buffered row is in the tile");
+    assert!(point(&features[0]).0 >= 4096.0);
+    let r = get(&app, "/collections/vector_edges.edge/tiles/WebMercatorQuad/1/0/0?buffer=0").await;
+    assert!(decode(&r.body).is_empty(), "no buffer, no row");
 }

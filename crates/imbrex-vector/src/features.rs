@@ -79,7 +79,7 @@ pub fn selected_properties(c: &Collection, wanted: Option<&[String]>) -> Result<
 
 fn select_list(c: &Collection, q: &ItemsQuery) -> Result<String> {
     let g = geometry_column(c, q.geom_column.as_deref())?;
-    let mut geom = format!("t.{}::geometry", ident(&g.name));
+    let mut geom = linearized(g, &format!("t.{}::geometry", ident(&g.name)));
     if !g.geography && g.srid != 4326 {
         geom = format!("ST_Transform({geom}, 4326)");
     }
@@ -165,4 +165,25 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
         Some(row) => Ok(feature(&row)),
         None => Err(Error::NotFound { what: format!("item '{id}' in {}", c.id) }),
     }
+}
+
+/// Curved geometries (CIRCULARSTRING, CURVEPOLYGON, MULTISURFACE...) as lines and polygons,
+/// which GeoJSON and MVT can hold (`ST_CurveToLine`), for columns whose type allows curves.
+pub fn linearized(g: &GeometryColumn, expr: &str) -> String {
+    let ty = g.geometry_type.to_ascii_lowercase();
+    let ty = ty.trim_end_matches("zm").trim_end_matches(['z', 'm']);
+    let linear = g.geography
+        || matches!(
+            ty,
+            "point"
+                | "multipoint"
+                | "linestring"
+                | "multilinestring"
+                | "polygon"
+                | "multipolygon"
+                | "triangle"
+                | "tin"
+                | "polyhedralsurface"
+        );
+    if linear { expr.to_string() } else { format!("ST_CurveToLine({expr})") }
 }

@@ -6,7 +6,7 @@ use imbrex_tms::{Tile, TileMatrixSet};
 use crate::catalog::{Catalog, Collection, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::features::{geometry_column, selected_properties};
+use crate::features::{geometry_column, linearized, selected_properties};
 use crate::query::{Selection, as_geography, clip_to_domain};
 use crate::sql::{Params, ident};
 
@@ -74,15 +74,29 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         p.push(b.right),
         p.push(b.top)
     );
+    // Rows are looked for in the tile plus its buffer (within the grid), so that what
+    // ST_AsMVTGeom keeps in the buffer (symbols, labels at the edge) is there to keep.
+    let (mx, my) = (
+        (b.right - b.left) * q.buffer as f64 / q.extent as f64,
+        (b.top - b.bottom) * q.buffer as f64 / q.extent as f64,
+    );
+    let grid = tms.xy_bbox();
+    let fenv = format!(
+        "ST_MakeEnvelope({}, {}, {}, {}, {srid})",
+        p.push((b.left - mx).max(grid.left)),
+        p.push((b.bottom - my).max(grid.bottom)),
+        p.push((b.right + mx).min(grid.right)),
+        p.push((b.top + my).min(grid.top))
+    );
     // The filter runs in the table's CRS so its spatial index serves; the tile's edges are
     // densified first so a curved image of the tile (polar grids) is not cut by its corners.
     let col = format!("t.{}", ident(&g.name));
     let native = if g.geography { 4326 } else { g.srid };
     let filter_env = if native == srid {
-        "b.env".to_string()
+        "b.fenv".to_string()
     } else {
         let seg = p.push((b.right - b.left) / 16.0);
-        let dense = format!("ST_Segmentize(b.env, {seg})");
+        let dense = format!("ST_Segmentize(b.fenv, {seg})");
         let lonlat = if srid == 4326 { dense } else { format!("ST_Transform({dense}, 4326)") };
         if native == 4326 { lonlat } else { format!("ST_Transform({}, {native})", clip_to_domain(&lonlat, g)) }
     };
@@ -98,7 +112,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         }
     }
     let table = c.from_sql(&args, &mut p)?;
-    let mut geom = format!("{col}::geometry");
+    let mut geom = linearized(g, &format!("{col}::geometry"));
     if native != srid {
         geom = format!("ST_Transform({geom}, {srid})");
     }
@@ -110,7 +124,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let limit = p.push(q.limit as i64);
     let layer = p.push(LAYER.to_string());
     let sql = format!(
-        "WITH b AS (SELECT {env} AS env) \
+        "WITH b AS (SELECT {env} AS env, {fenv} AS fenv) \
          SELECT ST_AsMVT(q, {layer}, {extent}, '__geom') FROM ( \
            SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom{props} \
            FROM {table} t, b WHERE {filter} AND {cond} LIMIT {limit} \
