@@ -42,7 +42,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// What the database publishes and how imbrex talks to it.
     pub db: imbrex_vector::DbOptions,
-    /// When set, admin endpoints (`POST /refresh`) need `Authorization: Bearer <token>`.
+    /// Admin endpoints (`POST /refresh`) need `Authorization: Bearer <token>`; without a
+    /// token they are off.
     pub admin_token: Option<String>,
     /// Redis URL of a tile cache shared by replicas (`redis://host:6379/0`); none when unset.
     pub tile_cache_url: Option<String>,

@@ -687,21 +687,26 @@ fetch({style_js}).then(r => r.json()).then(style => {{
     )))
 }
 
-/// Read the catalog again (admin-only when `admin_token` is set).
+/// Read the catalog again: admin-only, and off when no admin token is configured (an open
+/// refresh lets anyone make the server rescan the database).
 #[utoipa::path(post, path = "/refresh", tag = "OGC Features and Vector Tiles",
     responses((status = 200, description = "The catalog was read again", content_type = "application/json"),
-        (status = 401, description = "An admin token is set and was not given", body = crate::error::Detail)))]
+        (status = 401, description = "The admin token was not given", body = crate::error::Detail),
+        (status = 403, description = "No admin token is configured: refresh is off", body = crate::error::Detail)))]
 pub async fn refresh(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
-    if let Some(token) = &state.config.admin_token {
-        let given =
-            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        // Compare without an early exit so the time taken says nothing about the token.
-        let matches = given.is_some_and(|g| {
-            g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-        });
-        if !matches {
-            return Err(ApiError::Unauthorized("POST /refresh needs Authorization: Bearer <admin token>".into()));
-        }
+    let Some(token) = &state.config.admin_token else {
+        return Err(ApiError::Forbidden(
+            "POST /refresh is off: configure an admin token (--admin-token, IMBREX_ADMIN_TOKEN)".into(),
+        ));
+    };
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // Compare without an early exit so the time taken says nothing about the token.
+    let matches = given.is_some_and(|g| {
+        g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    });
+    if !matches {
+        return Err(ApiError::Unauthorized("POST /refresh needs Authorization: Bearer <admin token>".into()));
     }
     let db = database(&state)?;
     let catalog = db.refresh().await?;
