@@ -1037,3 +1037,63 @@ async fn curves_are_linearized_and_buffers_hold_their_rows() {
     let r = get(&app, "/collections/vector_edges.edge/tiles/WebMercatorQuad/1/0/0?buffer=0").await;
     assert!(decode(&r.body).is_empty(), "no buffer, no row");
 }
+
+/// Id lookups and property filters compare in the column's own type, so that PostgreSQL
+/// uses the column's index (a `col::text = $1` comparison scans the whole table); an id that
+/// is no value of the column's type names no item (404), an `ids` value of the wrong type
+/// is the caller's to fix (400).
+#[tokio::test]
+async fn ids_and_property_filters_use_the_index() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_ids CASCADE; CREATE SCHEMA vector_ids;
+         CREATE TABLE vector_ids.big (gid integer PRIMARY KEY, code bigint, geom geometry(Point, 4326));
+         INSERT INTO vector_ids.big
+           SELECT i, i * 7, ST_SetSRID(ST_MakePoint(i % 360 - 180, (i % 170) - 85), 4326) FROM generate_series(1, 20000) i;
+         CREATE INDEX ON vector_ids.big (code);
+         ANALYZE vector_ids.big;",
+    )
+    .await
+    .unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_ids".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+
+    let item = ok(&get(&app, "/collections/vector_ids.big/items/12345").await, "item");
+    assert_eq!(item["properties"]["code"], 12345 * 7);
+    let page = ok(&get(&app, "/collections/vector_ids.big/items?ids=5,70,19999&sortby=gid").await, "ids");
+    let gids: Vec<i64> =
+        page["features"].as_array().unwrap().iter().map(|f| f["properties"]["gid"].as_i64().unwrap()).collect();
+    assert_eq!(gids, [5, 70, 19999]);
+    let page = ok(&get(&app, "/collections/vector_ids.big/items?code=700").await, "property filter");
+    assert_eq!(page["features"][0]["properties"]["gid"], 100);
+    assert_eq!(get(&app, "/collections/vector_ids.big/items/abc").await.status, StatusCode::NOT_FOUND);
+    let r = get(&app, "/collections/vector_ids.big/tiles/WebMercatorQuad/0/0/0?ids=abc").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+
+    // The conditions imbrex builds are served by the indexes; the text comparison is not.
+    let plan = |cond: String, value: &'static str| {
+        let db = &db;
+        async move {
+            let sql = format!("EXPLAIN (FORMAT JSON) SELECT * FROM vector_ids.big t WHERE {cond}");
+            let stmt = db.prepare(&sql).await.unwrap();
+            let rows = if cond.contains("ANY") {
+                db.query(&stmt, &[&vec![value.to_string()]]).await.unwrap()
+            } else {
+                db.query(&stmt, &[&value.to_string()]).await.unwrap()
+            };
+            rows[0].get::<_, Value>(0).to_string()
+        }
+    };
+    use imbrex_vector::query::{equals_text_param, in_text_params};
+    for (cond, value) in [
+        (equals_text_param("gid", "int4", "$1"), "12345"),
+        (in_text_params("gid", "int4", "$1"), "12345"),
+        (equals_text_param("code", "int8", "$1"), "700"),
+    ] {
+        let p = plan(cond.clone(), value).await;
+        assert!(p.contains("Index") && !p.contains("Seq Scan"), "{cond}: {p}");
+    }
+    let p = plan("t.gid::text = $1".to_string(), "12345").await;
+    assert!(p.contains("Seq Scan"), "the text comparison scans: {p}");
+}

@@ -45,8 +45,10 @@ impl From<tokio_postgres::Error> for Error {
         // is the caller's to fix.
         let message = db_message(&e);
         let lower = message.to_ascii_lowercase();
-        let bad_value = matches!(class, Some("22"))
-            || (matches!(class, Some("XX")) && (lower.contains("parse error") || lower.contains("geojson")));
+        // Writing GeoJSON out (lwgeom_to_geojson) failing is not the caller's doing.
+        let bad_literal =
+            lower.contains("parse error") || (lower.contains("geojson") && !lower.contains("lwgeom_to_geojson"));
+        let bad_value = matches!(class, Some("22")) || (matches!(class, Some("XX")) && bad_literal);
         if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             Error::Timeout
         } else if transient {

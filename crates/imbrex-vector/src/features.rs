@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::catalog::{Collection, GeometryColumn};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::query::Selection;
+use crate::query::{Selection, equals_text_param};
 use crate::sql::{Params, ident};
 
 /// What `/items` asks for (tipg's parameters).
@@ -153,17 +153,18 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
         .ok_or_else(|| Error::NotFound { what: format!("item '{id}' ({} has no id column)", c.id) })?;
     let mut p = Params::default();
     let table = c.from_sql(&q.selection.args, &mut p)?;
-    let sql = format!(
-        "SELECT {} FROM {table} t WHERE t.{}::text = {}",
-        select_list(c, q)?,
-        ident(col),
-        p.push(id.to_string())
-    );
+    let ty = c.property(col).map_or("text", |p| p.pg_type.as_str());
+    let cond = equals_text_param(col, ty, &p.push(id.to_string()));
+    let sql = format!("SELECT {} FROM {table} t WHERE {cond}", select_list(c, q)?);
     let client = db.client().await?;
     let stmt = client.prepare_cached(&sql).await?;
-    match client.query_opt(&stmt, &p.refs()).await? {
-        Some(row) => Ok(feature(&row)),
-        None => Err(Error::NotFound { what: format!("item '{id}' in {}", c.id) }),
+    let not_found = || Error::NotFound { what: format!("item '{id}' in {}", c.id) };
+    match client.query_opt(&stmt, &p.refs()).await.map_err(Error::from) {
+        Ok(Some(row)) => Ok(feature(&row)),
+        Ok(None) => Err(not_found()),
+        // An id that is no value of the id column's type names no item.
+        Err(Error::InvalidParameter { .. }) => Err(not_found()),
+        Err(e) => Err(e),
     }
 }
 

@@ -84,12 +84,13 @@ impl Selection {
         if !self.ids.is_empty() {
             let col =
                 c.id_column.as_deref().ok_or_else(|| Error::invalid("ids", format!("{} has no id column", c.id)))?;
-            out.push(format!("t.{}::text = ANY({})", ident(col), p.push(self.ids.clone())));
+            let ty = c.property(col).map_or("text", |p| p.pg_type.as_str());
+            out.push(in_text_params(col, ty, &p.push(self.ids.clone())));
         }
         for (name, value) in &self.equal {
             let prop =
                 c.property(name).ok_or_else(|| Error::invalid("properties", format!("unknown property '{name}'")))?;
-            out.push(format!("t.{}::text = {}", ident(&prop.name), p.push(value.clone())));
+            out.push(equals_text_param(&prop.name, &prop.pg_type, &p.push(value.clone())));
         }
         if let Some((start, end)) = &self.datetime {
             let col = c
@@ -130,6 +131,49 @@ impl Selection {
             out.push(crate::cql2::to_sql(f, c, p)?);
         }
         Ok(if out.is_empty() { "TRUE".into() } else { out.join(" AND ") })
+    }
+}
+
+/// The built-in scalar types a text parameter is cast to before it meets a column of that
+/// type (others compare as text: their names may need a schema).
+fn castable(pg_type: &str) -> bool {
+    matches!(
+        pg_type,
+        "int2"
+            | "int4"
+            | "int8"
+            | "float4"
+            | "float8"
+            | "numeric"
+            | "bool"
+            | "text"
+            | "varchar"
+            | "bpchar"
+            | "name"
+            | "uuid"
+            | "date"
+            | "timestamp"
+            | "timestamptz"
+    )
+}
+
+/// `t.col` equal to a text parameter, in the column's own type when it is a built-in one so
+/// that its index serves (`col::text = $1` scans the table); a value that does not convert
+/// is a data exception, the caller's to fix.
+pub fn equals_text_param(col: &str, pg_type: &str, param: &str) -> String {
+    if castable(pg_type) {
+        format!("t.{} = {param}::text::{pg_type}", ident(col))
+    } else {
+        format!("t.{}::text = {param}", ident(col))
+    }
+}
+
+/// `t.col` equal to one of a text-array parameter's values, typed as [`equals_text_param`].
+pub fn in_text_params(col: &str, pg_type: &str, param: &str) -> String {
+    if castable(pg_type) {
+        format!("t.{} = ANY({param}::text[]::{pg_type}[])", ident(col))
+    } else {
+        format!("t.{}::text = ANY({param})", ident(col))
     }
 }
 
