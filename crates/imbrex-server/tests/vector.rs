@@ -617,6 +617,21 @@ async fn cql2_filters_select_what_the_database_selects() {
         let r = ok(&get(&app, &format!("{items}&filter-lang=cql2-json&filter={}", enc(json))).await, json);
         assert_eq!(r["numberMatched"], want, "{json}");
     }
+    // Spatial predicates keep their argument order: S_CONTAINS(A, B) is "A contains B",
+    // whichever side the property is on (some of these match nothing, as in PostGIS).
+    let boxed = "POLYGON((-10 35, 30 35, 30 60, -10 60, -10 35))";
+    for (text, sql) in [
+        ("S_CONTAINS(geom, POINT(2 47))".to_string(), "ST_Contains(geom, 'SRID=4326;POINT(2 47)')".to_string()),
+        ("S_CONTAINS(POINT(2 47), geom)".into(), "ST_Contains('SRID=4326;POINT(2 47)', geom)".into()),
+        ("S_WITHIN(POINT(2 47), geom)".into(), "ST_Within('SRID=4326;POINT(2 47)', geom)".into()),
+        (format!("S_WITHIN(geom, {boxed})"), format!("ST_Within(geom, 'SRID=4326;{boxed}')")),
+        (format!("S_CONTAINS({boxed}, geom)"), format!("ST_Contains('SRID=4326;{boxed}', geom)")),
+        (format!("S_CONTAINS(geom, {boxed})"), format!("ST_Contains(geom, 'SRID=4326;{boxed}')")),
+    ] {
+        let want: i64 = db.query_one(&format!("SELECT count(*) FROM countries WHERE {sql}"), &[]).await.unwrap().get(0);
+        let r = ok(&get(&app, &format!("{items}&filter={}", enc(&text))).await, &text);
+        assert_eq!(r["numberMatched"], want, "{text} vs {sql}");
+    }
     // Filters apply to tiles too.
     let r = get(
         &app,

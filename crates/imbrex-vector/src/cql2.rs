@@ -58,6 +58,15 @@ const SPATIAL: &[(&str, &str)] = &[
     ("s_overlaps", "ST_Overlaps"),
     ("s_crosses", "ST_Crosses"),
 ];
+/// The predicate with its arguments swapped (the others are symmetric).
+fn converse(f: &'static str) -> &'static str {
+    match f {
+        "ST_Within" => "ST_Contains",
+        "ST_Contains" => "ST_Within",
+        other => other,
+    }
+}
+
 const WKT_TYPES: &[&str] =
     &["point", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection"];
 
@@ -480,9 +489,11 @@ pub fn to_sql(e: &Expr, c: &Collection, p: &mut Params) -> Result<String> {
         }
         Expr::Spatial(name, a, b) => {
             let f = SPATIAL.iter().find(|(s, _)| s == name).map_or("ST_Intersects", |(_, f)| f);
-            let (prop, lit) = match (a, b) {
-                (Operand::Property(_), lit) => (a, lit),
-                (lit, Operand::Property(_)) => (b, lit),
+            // `S_CONTAINS(A, B)` means A contains B: with the literal first, the property is
+            // the second argument, so the predicate turns into its converse.
+            let (prop, lit, f) = match (a, b) {
+                (Operand::Property(_), lit) => (a, lit, f),
+                (lit, Operand::Property(_)) => (b, lit, converse(f)),
                 _ => return Err(bad("a spatial predicate compares a geometry property with a geometry")),
             };
             let Operand::Property(name) = prop else {
