@@ -1112,3 +1112,35 @@ async fn ids_and_property_filters_use_the_index() {
     let p = plan("t.gid::text = $1".to_string(), "12345").await;
     assert!(p.contains("Seq Scan"), "the text comparison scans: {p}");
 }
+
+/// A relation that fails to describe (a view whose rows raise an error) is skipped, with
+/// its reason listed on request; the rest of the catalog is served.
+#[tokio::test]
+async fn a_broken_relation_is_skipped_not_fatal() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_skip CASCADE; CREATE SCHEMA vector_skip;
+         CREATE TABLE vector_skip.good (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_skip.good VALUES (1, 'SRID=4326;POINT(1 2)');
+         CREATE VIEW vector_skip.broken AS SELECT gid, geom FROM vector_skip.good WHERE 1 / (gid - gid) = 1;",
+    )
+    .await
+    .unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_skip".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+
+    let ids = |doc: &Value| -> Vec<String> {
+        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    let doc = ok(&get(&app, "/collections").await, "collections");
+    assert_eq!(ids(&doc), ["vector_skip.good"]);
+    assert!(doc.get("skipped").is_none());
+    let doc = ok(&get(&app, "/collections?include_skipped=true").await, "with skipped");
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{doc}");
+    assert_eq!(skipped[0]["id"], "vector_skip.broken");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("division by zero"), "{doc}");
+    assert_eq!(get(&app, "/collections/vector_skip.broken").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&app, "/collections?include_skipped=maybe").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

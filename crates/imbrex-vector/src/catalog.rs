@@ -193,6 +193,9 @@ pub struct Catalog {
     pub functions: BTreeMap<String, Arc<TileFunction>>,
     /// SRIDs PostGIS can transform to (`spatial_ref_sys`).
     pub srids: HashSet<i32>,
+    /// Relations left out because describing them failed (a view that errors, a table the
+    /// role cannot read), with the reason: one broken relation never stops the catalog.
+    pub skipped: BTreeMap<String, String>,
 }
 
 const COLUMNS: &str = "
@@ -313,28 +316,23 @@ impl Catalog {
         }
 
         let mut collections = BTreeMap::new();
+        let mut skipped = BTreeMap::new();
         for (_, mut c) in tables {
             // Tables without geometry are not published (tipg and martin skip them too).
             if c.geometry_columns.is_empty() {
                 continue;
             }
-            let qualified = c.qualified();
-            for g in &mut c.geometry_columns {
-                if g.srid == 0 {
-                    let sql = format!(
-                        "SELECT ST_SRID({}::geometry) FROM {qualified} WHERE {0} IS NOT NULL LIMIT 1",
-                        ident(&g.name)
-                    );
-                    g.srid = client
-                        .query_opt(&sql, &[])
-                        .await?
-                        .map(|r| r.get::<_, i32>(0))
-                        .filter(|&s| s != 0)
-                        .unwrap_or(4326);
+            match describe_geometries(client, &mut c).await {
+                Ok(()) => {
+                    collections.insert(c.id.clone(), Arc::new(c));
                 }
-                g.bounds = extent(client, &qualified, g).await?;
+                // The database itself going away is no one relation's fault.
+                Err(e @ Error::Unavailable(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(collection = %c.id, reason = %e, "collection skipped");
+                    skipped.insert(c.id.clone(), e.to_string());
+                }
             }
-            collections.insert(c.id.clone(), Arc::new(c));
         }
         for c in feature_functions(client, options).await? {
             collections.entry(c.id.clone()).or_insert_with(|| Arc::new(c));
@@ -349,12 +347,26 @@ impl Catalog {
             // Ordered by arity: an overload taking query parameters replaces the plain one.
             functions.insert(id.clone(), Arc::new(TileFunction { id, schema, name, params: r.get(2) }));
         }
-        Ok(Catalog { collections, functions, srids })
+        Ok(Catalog { collections, functions, srids, skipped })
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Collection>> {
         self.collections.get(id).cloned()
     }
+}
+
+/// Each geometry column's SRID (from a row when the type does not say) and extent.
+async fn describe_geometries(client: &Object, c: &mut Collection) -> Result<()> {
+    let qualified = c.qualified();
+    for g in &mut c.geometry_columns {
+        if g.srid == 0 {
+            let sql =
+                format!("SELECT ST_SRID({}::geometry) FROM {qualified} WHERE {0} IS NOT NULL LIMIT 1", ident(&g.name));
+            g.srid = client.query_opt(&sql, &[]).await?.map(|r| r.get::<_, i32>(0)).filter(|&s| s != 0).unwrap_or(4326);
+        }
+        g.bounds = extent(client, &qualified, g).await?;
+    }
+    Ok(())
 }
 
 fn allowed(options: &DbOptions, id: &str) -> bool {

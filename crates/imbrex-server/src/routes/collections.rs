@@ -150,7 +150,8 @@ fn json_response(v: Value, media: &'static str) -> Response {
 /// The published collections.
 #[utoipa::path(get, path = "/collections", tag = "OGC Features and Vector Tiles",
     params(("limit" = Option<usize>, Query, description = "Page size"), ("offset" = Option<usize>, Query, description = "Page start"),
-        ("f" = Option<String>, Query, description = "json or html")),
+        ("f" = Option<String>, Query, description = "json or html"),
+        ("include_skipped" = Option<bool>, Query, description = "Also list the relations left out of the catalog, with the reason")),
     responses((status = 200, description = "The published collections", content_type = "application/json")))]
 pub async fn collections(
     State(state): State<AppState>,
@@ -160,9 +161,14 @@ pub async fn collections(
 ) -> ApiResult<Response> {
     let limit = q.get::<usize>("limit")?;
     let offset = q.get::<usize>("offset")?.unwrap_or(0);
+    let include_skipped = q.get::<bool>("include_skipped")?.unwrap_or(false);
+    let mut skipped = Vec::new();
     let all: Vec<Value> = match &state.db {
         Some(db) => {
             let catalog = db.catalog().await?;
+            if include_skipped {
+                skipped = catalog.skipped.iter().map(|(id, reason)| json!({"id": id, "reason": reason})).collect();
+            }
             let tables = catalog.collections.values().map(|c| collection_doc(&base, c, "collection"));
             let functions = catalog.functions.values().map(|f| function_doc(&base, f));
             tables.chain(functions).collect()
@@ -171,12 +177,16 @@ pub async fn collections(
     };
     let limit = limit.unwrap_or(all.len().max(1));
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
-    let doc = json!({
+    let mut doc = json!({
         "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
         "numberMatched": all.len(),
         "numberReturned": page.len(),
         "collections": page,
     });
+    if include_skipped {
+        // Relations left out of the catalog, and why (not part of OGC API Features).
+        doc["skipped"] = Value::Array(skipped);
+    }
     Ok(match Negotiated::from_request(&q, &headers)? {
         Negotiated::Html => Html(collections_html::collections(&base, &doc)).into_response(),
         Negotiated::Json => json_response(doc, "application/json"),
