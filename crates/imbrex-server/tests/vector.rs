@@ -1144,3 +1144,29 @@ async fn a_broken_relation_is_skipped_not_fatal() {
     assert_eq!(get(&app, "/collections/vector_skip.broken").await.status, StatusCode::NOT_FOUND);
     assert_eq!(get(&app, "/collections?include_skipped=maybe").await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A table dropped after the catalog was read is a 404 for its items and tiles, not a 500.
+#[tokio::test]
+async fn a_table_dropped_since_the_catalog_is_not_found() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_drop CASCADE; CREATE SCHEMA vector_drop;
+         CREATE TABLE vector_drop.gone (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_drop.gone VALUES (1, 'SRID=4326;POINT(1 2)');",
+    )
+    .await
+    .unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_drop".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    assert_eq!(get(&app, "/collections/vector_drop.gone/items").await.status, StatusCode::OK);
+    db.batch_execute("DROP TABLE vector_drop.gone").await.unwrap();
+    for path in [
+        "/collections/vector_drop.gone/items",
+        "/collections/vector_drop.gone/items/1",
+        "/collections/vector_drop.gone/tiles/WebMercatorQuad/0/0/0",
+    ] {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+    }
+}

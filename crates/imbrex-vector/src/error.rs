@@ -51,6 +51,9 @@ impl From<tokio_postgres::Error> for Error {
         let bad_value = matches!(class, Some("22")) || (matches!(class, Some("XX")) && bad_literal);
         if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             Error::Timeout
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
+            // A table dropped since the catalog was read: gone, as far as the caller can tell.
+            Error::NotFound { what: format!("the relation ({message})") }
         } else if transient {
             Error::Unavailable(e.to_string())
         } else if bad_value {
