@@ -25,6 +25,13 @@ async fn app_for(url: String) -> axum::Router {
     imbrex_server::app(state)
 }
 
+/// An app over one schema of the test database (the tests that build their own tables).
+async fn app_for_schema(schema: &str) -> axum::Router {
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec![schema.into()];
+    imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap())
+}
+
 async fn app() -> axum::Router {
     app_for(database_url()).await
 }
@@ -949,9 +956,7 @@ async fn every_srid_answers_at_every_zoom() {
         );
     }
     db.batch_execute(&sql).await.unwrap();
-    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
-    config.db.schemas = vec!["srid_matrix".into()];
-    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let app = app_for_schema("srid_matrix").await;
 
     for (name, _, _, _) in tables {
         let c = format!("srid_matrix.{name}");
@@ -1019,9 +1024,7 @@ async fn curves_are_linearized_and_buffers_hold_their_rows() {
     )
     .await
     .unwrap();
-    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
-    config.db.schemas = vec!["vector_edges".into()];
-    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let app = app_for_schema("vector_edges").await;
 
     let page = ok(&get(&app, "/collections/vector_edges.curves/items?sortby=gid").await, "curves");
     let got: Vec<String> = page["features"]
@@ -1070,9 +1073,7 @@ async fn ids_and_property_filters_use_the_index() {
     )
     .await
     .unwrap();
-    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
-    config.db.schemas = vec!["vector_ids".into()];
-    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let app = app_for_schema("vector_ids").await;
 
     let item = ok(&get(&app, "/collections/vector_ids.big/items/12345").await, "item");
     assert_eq!(item["properties"]["code"], 12345 * 7);
@@ -1126,9 +1127,7 @@ async fn a_broken_relation_is_skipped_not_fatal() {
     )
     .await
     .unwrap();
-    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
-    config.db.schemas = vec!["vector_skip".into()];
-    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let app = app_for_schema("vector_skip").await;
 
     let ids = |doc: &Value| -> Vec<String> {
         doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
@@ -1156,9 +1155,7 @@ async fn a_table_dropped_since_the_catalog_is_not_found() {
     )
     .await
     .unwrap();
-    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
-    config.db.schemas = vec!["vector_drop".into()];
-    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let app = app_for_schema("vector_drop").await;
     assert_eq!(get(&app, "/collections/vector_drop.gone/items").await.status, StatusCode::OK);
     db.batch_execute("DROP TABLE vector_drop.gone").await.unwrap();
     for path in [
