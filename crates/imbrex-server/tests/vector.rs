@@ -1167,3 +1167,40 @@ async fn a_table_dropped_since_the_catalog_is_not_found() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
     }
 }
+
+/// numberMatched is exact up to 10,000 matching rows and left out beyond (no full count of a
+/// large table on every page); next links follow full pages then; deep offsets are refused.
+#[tokio::test]
+async fn large_tables_page_without_counting_everything() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_pages CASCADE; CREATE SCHEMA vector_pages;
+         CREATE TABLE vector_pages.many (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_pages.many SELECT i, ST_SetSRID(ST_MakePoint(i % 360 - 180, 0), 4326)
+           FROM generate_series(1, 12000) i;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_pages").await;
+    let rel = |doc: &Value, rel: &str| doc["links"].as_array().unwrap().iter().any(|l| l["rel"] == rel);
+
+    let doc = ok(&get(&app, "/collections/vector_pages.many/items?limit=10").await, "first page");
+    assert!(doc.get("numberMatched").is_none(), "{}", doc["numberMatched"]);
+    assert_eq!(doc["numberReturned"], 10);
+    assert!(rel(&doc, "next"));
+    let doc = ok(&get(&app, "/collections/vector_pages.many/items?limit=10&offset=11990").await, "last page");
+    assert_eq!(doc["numberReturned"], 10);
+    let doc = ok(&get(&app, "/collections/vector_pages.many/items?limit=10&offset=12000").await, "past the end");
+    assert_eq!(doc["numberReturned"], 0);
+    assert!(!rel(&doc, "next"));
+
+    let filtered = "/collections/vector_pages.many/items?limit=10&filter=gid%20%3C%3D%2010000";
+    let doc = ok(&get(&app, filtered).await, "10,000 matching");
+    assert_eq!(doc["numberMatched"], 10000);
+    let doc = ok(&get(&app, &format!("{filtered}&offset=9990")).await, "last full page");
+    assert!(!rel(&doc, "next"), "a counted last page has no next");
+
+    let r = get(&app, "/collections/vector_pages.many/items?offset=100001").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("offset"));
+}

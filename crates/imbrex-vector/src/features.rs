@@ -48,12 +48,17 @@ impl Feature {
     }
 }
 
-/// A page of features and how many match in all.
+/// A page of features and how many match in all: counted exactly up to
+/// [`EXACT_COUNT_LIMIT`], `None` beyond (OGC API Features lets `numberMatched` out).
 #[derive(Clone, Debug)]
 pub struct Items {
     pub features: Vec<Feature>,
-    pub matched: i64,
+    pub matched: Option<i64>,
 }
+
+/// The most matching rows a page counts: every page of a large table would otherwise
+/// cost a full `count(*)`.
+pub const EXACT_COUNT_LIMIT: i64 = 10_000;
 
 /// The geometry column a request names (`geom-column`), or the collection's first.
 pub fn geometry_column<'a>(c: &'a Collection, name: Option<&str>) -> Result<&'a GeometryColumn> {
@@ -132,7 +137,8 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
     }
     let order = if order.is_empty() { String::new() } else { format!("ORDER BY {}", order.join(", ")) };
     let table = c.from_sql(&q.selection.args, &mut p)?;
-    let count_sql = format!("SELECT count(*) FROM {table} t WHERE {cond}");
+    let count_sql =
+        format!("SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {cond} LIMIT {}) q", EXACT_COUNT_LIMIT + 1);
     let limit = p.push(q.limit as i64);
     let offset = p.push(q.offset as i64);
     let sql = format!("SELECT {select} FROM {table} t WHERE {cond} {order} LIMIT {limit} OFFSET {offset}");
@@ -141,7 +147,8 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &params).await?;
     let count_stmt = client.prepare_cached(&count_sql).await?;
-    let matched: i64 = client.query_one(&count_stmt, &params[..params.len() - 2]).await?.get(0);
+    let counted: i64 = client.query_one(&count_stmt, &params[..params.len() - 2]).await?.get(0);
+    let matched = (counted <= EXACT_COUNT_LIMIT).then_some(counted);
     Ok(Items { features: rows.iter().map(feature).collect(), matched })
 }
 

@@ -122,7 +122,14 @@ fn function_doc(base: &BaseUrl, f: &imbrex_vector::catalog::TileFunction) -> Val
     })
 }
 
-fn page_links(base: &BaseUrl, path: &str, q: &QueryMap, offset: usize, limit: usize, matched: usize) -> Vec<Value> {
+/// `self`, `next` and `prev` links of a page; without a count, a full page has a next one.
+fn page_links(
+    base: &BaseUrl,
+    path: &str,
+    q: &QueryMap,
+    (offset, limit): (usize, usize),
+    (returned, matched): (usize, Option<usize>),
+) -> Vec<Value> {
     let with_offset = |o: usize| {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in q.pairs().iter().filter(|(k, _)| k != "offset") {
@@ -132,7 +139,7 @@ fn page_links(base: &BaseUrl, path: &str, q: &QueryMap, offset: usize, limit: us
         base.join(&format!("{path}?{}", s.finish()))
     };
     let mut links = vec![link(base.join(path), "self", "application/json", None)];
-    if offset + limit < matched {
+    if matched.map_or(returned == limit, |m| offset + limit < m) {
         links.push(link(with_offset(offset + limit), "next", "application/json", Some("Next page")));
     }
     if offset > 0 {
@@ -140,6 +147,9 @@ fn page_links(base: &BaseUrl, path: &str, q: &QueryMap, offset: usize, limit: us
     }
     links
 }
+
+/// The deepest `offset` an items page may start at.
+const MAX_OFFSET: usize = 100_000;
 
 fn json_response(v: Value, media: &'static str) -> Response {
     let mut r = axum::Json(v).into_response();
@@ -178,7 +188,7 @@ pub async fn collections(
     let limit = limit.unwrap_or(all.len().max(1));
     let page: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     let mut doc = json!({
-        "links": page_links(&base, "/collections", &q, offset, limit, all.len()),
+        "links": page_links(&base, "/collections", &q, (offset, limit), (page.len(), Some(all.len()))),
         "numberMatched": all.len(),
         "numberReturned": page.len(),
         "collections": page,
@@ -278,7 +288,16 @@ fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<Item
     Ok(ItemsQuery {
         selection: selection(c, q)?,
         limit,
-        offset: q.get::<usize>("offset")?.unwrap_or(0),
+        offset: match q.get::<usize>("offset")?.unwrap_or(0) {
+            // A deep offset makes PostgreSQL produce and drop every row before it.
+            o if o > MAX_OFFSET => {
+                return Err(ApiError::query(
+                    "offset",
+                    format!("at most {MAX_OFFSET}: narrow the query with bbox or filter"),
+                ));
+            }
+            o => o,
+        },
         properties: list(q, "properties"),
         sortby,
         geom_column: q.raw("geom-column").map(str::to_string),
@@ -388,15 +407,19 @@ pub async fn items(
     }
     let path = format!("/collections/{}/items", c.id);
     let features: Vec<Value> = page.features.iter().map(|f| f.to_geojson()).collect();
+    let matched = page.matched.map(|m| m.max(0) as usize);
     let mut doc = json!({
         "type": "FeatureCollection",
         "id": c.id,
         "title": c.id,
-        "numberMatched": page.matched,
         "numberReturned": features.len(),
-        "links": page_links(&base, &path, &q, iq.offset, iq.limit, page.matched.max(0) as usize),
+        "links": page_links(&base, &path, &q, (iq.offset, iq.limit), (features.len(), matched)),
         "features": features,
     });
+    // Left out beyond imbrex_vector::features::EXACT_COUNT_LIMIT matching rows.
+    if let Some(m) = matched {
+        doc["numberMatched"] = json!(m);
+    }
     if let Some(d) = &c.description {
         doc["description"] = json!(d);
     }
