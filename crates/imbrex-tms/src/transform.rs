@@ -69,8 +69,12 @@ impl DatumOperation {
         } else {
             return None;
         };
+        // The datum first: it settles most CRSs (a WGS 84 one, say) before the name lookup.
+        if !user.is_nad83_without_shift() {
+            return None;
+        }
         let identified = user.has_registered_nad83_name() && !(user.is_geographic() && crs84_is_src);
-        if !user.is_nad83_without_shift() || identified {
+        if identified {
             return None;
         }
         let proj_string: Vec<&str> = user

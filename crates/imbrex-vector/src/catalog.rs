@@ -160,6 +160,11 @@ impl Collection {
         self.properties.iter().find(|p| p.name == name)
     }
 
+    /// A non-geometry column's type name, `text` for a name that is no property.
+    pub fn column_type(&self, name: &str) -> &str {
+        self.property(name).map_or("text", |p| p.pg_type.as_str())
+    }
+
     /// The first date/time column: what `datetime=` filters on.
     pub fn datetime_column(&self) -> Option<&Property> {
         self.properties.iter().find(|p| p.is_datetime())

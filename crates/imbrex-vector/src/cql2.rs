@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::catalog::Collection;
 use crate::error::{Error, Result};
-use crate::query::intersects_with;
+use crate::query::{cast_text, intersects_with};
 use crate::sql::{Params, ident};
 
 /// The longest filter accepted, in bytes.
@@ -546,7 +546,7 @@ fn pair(a: &Operand, b: &Operand, c: &Collection, p: &mut Params) -> Result<(Str
         }
         Operand::Wkt(_) | Operand::GeoJson(_) => return Err(bad("a geometry needs a spatial predicate")),
     };
-    Ok((col, format!("CAST({}::text AS {})", p.push(text), ident(typ))))
+    Ok((col, cast_text(&p.push(text), typ)))
 }
 
 #[cfg(test)]

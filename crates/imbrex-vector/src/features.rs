@@ -160,8 +160,7 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
         .ok_or_else(|| Error::NotFound { what: format!("item '{id}' ({} has no id column)", c.id) })?;
     let mut p = Params::default();
     let table = c.from_sql(&q.selection.args, &mut p)?;
-    let ty = c.property(col).map_or("text", |p| p.pg_type.as_str());
-    let cond = equals_text_param(col, ty, &p.push(id.to_string()));
+    let cond = equals_text_param(col, c.column_type(col), &p.push(id.to_string()));
     let sql = format!("SELECT {} FROM {table} t WHERE {cond}", select_list(c, q)?);
     let client = db.client().await?;
     let stmt = client.prepare_cached(&sql).await?;

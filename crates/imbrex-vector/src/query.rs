@@ -84,8 +84,7 @@ impl Selection {
         if !self.ids.is_empty() {
             let col =
                 c.id_column.as_deref().ok_or_else(|| Error::invalid("ids", format!("{} has no id column", c.id)))?;
-            let ty = c.property(col).map_or("text", |p| p.pg_type.as_str());
-            out.push(in_text_params(col, ty, &p.push(self.ids.clone())));
+            out.push(in_text_params(col, c.column_type(col), &p.push(self.ids.clone())));
         }
         for (name, value) in &self.equal {
             let prop =
@@ -157,12 +156,18 @@ fn castable(pg_type: &str) -> bool {
     )
 }
 
-/// `t.col` equal to a text parameter, in the column's own type when it is a built-in one so
-/// that its index serves (`col::text = $1` scans the table); a value that does not convert
-/// is a data exception, the caller's to fix.
+/// A text parameter cast to a column type (its catalog name, quoted), so that PostgreSQL
+/// compares like with like and a column's index serves; a value that does not convert is a
+/// data exception, the caller's to fix.
+pub(crate) fn cast_text(param: &str, pg_type: &str) -> String {
+    format!("CAST({param}::text AS {})", ident(pg_type))
+}
+
+/// `t.col` equal to a text parameter, in the column's own type when it is a built-in one
+/// (`col::text = $1` scans the table).
 pub fn equals_text_param(col: &str, pg_type: &str, param: &str) -> String {
     if castable(pg_type) {
-        format!("t.{} = {param}::text::{pg_type}", ident(col))
+        format!("t.{} = {}", ident(col), cast_text(param, pg_type))
     } else {
         format!("t.{}::text = {param}", ident(col))
     }
@@ -171,7 +176,7 @@ pub fn equals_text_param(col: &str, pg_type: &str, param: &str) -> String {
 /// `t.col` equal to one of a text-array parameter's values, typed as [`equals_text_param`].
 pub fn in_text_params(col: &str, pg_type: &str, param: &str) -> String {
     if castable(pg_type) {
-        format!("t.{} = ANY({param}::text[]::{pg_type}[])", ident(col))
+        format!("t.{} = ANY(CAST({param}::text[] AS {}[]))", ident(col), ident(pg_type))
     } else {
         format!("t.{}::text = ANY({param})", ident(col))
     }
