@@ -9,6 +9,7 @@ mod info;
 mod options;
 mod read;
 mod resample;
+mod validity;
 mod warped;
 
 use std::sync::Arc;

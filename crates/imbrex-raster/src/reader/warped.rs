@@ -7,8 +7,9 @@ use imbrex_tms::{Crs, GenImgProj, GeoTransform, SourceGeoref};
 use super::Reader;
 use super::decimate;
 use super::options::ReadOptions;
-use super::read::{Pixels, Prepared, Validity, gdal_is_nodata, nodata_mask, select_planes};
+use super::read::{Pixels, Prepared};
 use super::resample;
+use super::validity::{Validity, gdal_is_nodata, nodata_mask, select_planes};
 use crate::array::{Buffer, DataType, Sample};
 use crate::error::{Error, Result};
 use crate::warp::{

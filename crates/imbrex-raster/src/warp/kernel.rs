@@ -5,7 +5,7 @@
 //! identical to GDAL's. Bilinear, cubic, cubic spline and Lanczos follow GDAL's code paths
 //! (`GWKRealCase`, the mask-free `GWK*NoMasksOrDstDensityOnly*` kernels, the 4-sample
 //! formulas) with their floating-point order of operations, so values match bit for bit;
-//! average and mode use its corner-based footprints.
+//! average, mode and the other statistics use its corner-based footprints (`footprint.rs`).
 
 use std::f64::consts::PI;
 
@@ -29,7 +29,7 @@ pub struct KernelSource<'a, T> {
 
 impl<T: Sample> KernelSource<'_, T> {
     #[inline]
-    fn pixel_density(&self, off: usize) -> f64 {
+    pub(super) fn pixel_density(&self, off: usize) -> f64 {
         if let Some(v) = self.valid
             && !v[off]
         {
@@ -40,7 +40,7 @@ impl<T: Sample> KernelSource<'_, T> {
 }
 
 /// Threshold below which a source pixel counts as transparent (GDAL's, a `float`).
-const SRC_DENSITY_THRESHOLD: f64 = 1e-9f32 as f64;
+pub(super) const SRC_DENSITY_THRESHOLD: f64 = 1e-9f32 as f64;
 
 /// Destination samples (`bands` x `dst_h` x `dst_w`, pre-filled by the caller with the
 /// init value) and density (0 = nothing written).
@@ -80,7 +80,7 @@ pub fn warp<T: Sample>(
     };
     match resampling {
         Resampling::Nearest => nearest(t, off, dst_w, dst_h, src, out),
-        r if r.is_footprint() => footprint(t, off, dst_w, dst_h, src, r, x_scale, y_scale, out),
+        r if r.is_footprint() => super::footprint::footprint(t, off, dst_w, dst_h, src, r, x_scale, y_scale, out),
         r => interpolate(t, off, dst_w, dst_h, src, r, x_scale, y_scale, out),
     }
 }
@@ -408,7 +408,7 @@ fn round_value<T: Sample>(v: f64) -> T {
 }
 
 /// `GWKClampValueT`: saturate to the type's range, then round.
-fn clamp_value<T: Sample>(v: f64) -> T {
+pub(super) fn clamp_value<T: Sample>(v: f64) -> T {
     if !T::DTYPE.is_float() {
         if v < T::DTYPE.min_value() {
             return T::from_f64(T::DTYPE.min_value());
@@ -439,7 +439,7 @@ fn set_real<T: Sample>(slot: &mut T, density: f64, value: f64, dst_density: f64,
 /// `GWKSetPixelValue`'s last step: an integer value equal to the destination nodata value
 /// moves one step off it (up from the type's minimum, down otherwise), so a valid pixel
 /// never reads as a hole. Floats are written as they are.
-fn avoid_nodata<T: Sample>(slot: &mut T, nodata: Option<f64>) {
+pub(super) fn avoid_nodata<T: Sample>(slot: &mut T, nodata: Option<f64>) {
     if !T::DTYPE.is_float()
         && let Some(nd) = nodata
         && nd == slot.to_f64()
@@ -1086,184 +1086,4 @@ fn interpolate<T: Sample>(
             }
         }
     }
-}
-
-/// Average, mode and the other footprint statistics: every source pixel under the
-/// destination pixel's footprint (its corners transformed) counts.
-#[allow(clippy::too_many_arguments)]
-fn footprint<T: Sample>(
-    t: &ApproxTransformer,
-    off: (f64, f64),
-    dst_w: usize,
-    dst_h: usize,
-    src: &KernelSource<T>,
-    r: Resampling,
-    x_scale: f64,
-    y_scale: f64,
-    out: &mut KernelOutput<T>,
-) {
-    let (sw, sh) = (src.win.xsize, src.win.ysize);
-    let plane = sw * sh;
-    let dplane = dst_w * dst_h;
-    // GDAL's sanity margins, one per axis.
-    let margin_x = 2.0 * (1.0f64).max((1.0 / x_scale).ceil());
-    let margin_y = 2.0 * (1.0f64).max((1.0 / y_scale).ceil());
-    let (xoff, yoff) = (src.win.xoff as f64, src.win.yoff as f64);
-    let mut x0 = vec![0.0; dst_w];
-    let mut y0 = vec![0.0; dst_w];
-    let mut ok0 = vec![false; dst_w];
-    let mut x1 = vec![0.0; dst_w];
-    let mut y1 = vec![0.0; dst_w];
-    let mut ok1 = vec![false; dst_w];
-    let mut samples: Vec<(f64, f64)> = Vec::new();
-    for y in 0..dst_h {
-        for i in 0..dst_w {
-            x0[i] = i as f64 + off.0;
-            y0[i] = y as f64 + off.1;
-            x1[i] = i as f64 + 1.0 + off.0;
-            y1[i] = y as f64 + 1.0 + off.1;
-        }
-        t.transform(&mut x0, &mut y0, &mut ok0);
-        t.transform(&mut x1, &mut y1, &mut ok1);
-        for i in 0..dst_w {
-            if !ok0[i] || !ok1[i] {
-                continue;
-            }
-            let (mut ax, mut bx) = (x0[i] - xoff, x1[i] - xoff);
-            let (mut ay, mut by) = (y0[i] - yoff, y1[i] - yoff);
-            if ax < -margin_x || bx < -margin_x || ay < -margin_y || by < -margin_y {
-                continue;
-            }
-            if ax - sw as f64 > margin_x
-                || bx - sw as f64 > margin_x
-                || ay - sh as f64 > margin_y
-                || by - sh as f64 > margin_y
-            {
-                continue;
-            }
-            if ax > bx {
-                std::mem::swap(&mut ax, &mut bx);
-            }
-            if ay > by {
-                std::mem::swap(&mut ay, &mut by);
-            }
-            const EPS: f64 = 1e-10;
-            if !(bx > -EPS && ax < sw as f64 + EPS && by > -EPS && ay < sh as f64 + EPS) {
-                continue;
-            }
-            let ixmin = (ax + EPS).floor().max(0.0) as usize;
-            let mut ixmax = ((bx - EPS).ceil() as usize).min(sw);
-            if ixmin == ixmax && ixmax < sw {
-                ixmax += 1;
-            }
-            let iymin = (ay + EPS).floor().max(0.0) as usize;
-            let mut iymax = ((by - EPS).ceil() as usize).min(sh);
-            if iymin == iymax && iymax < sh {
-                iymax += 1;
-            }
-            let doff = y * dst_w + i;
-            let mut any = false;
-            for b in 0..src.bands {
-                samples.clear();
-                for sy in iymin..iymax {
-                    let wy = if iymax - iymin == 1 {
-                        1.0
-                    } else if sy == iymin {
-                        1.0 - (ay - iymin as f64)
-                    } else if sy + 1 == iymax {
-                        1.0 - (iymax as f64 - by)
-                    } else {
-                        1.0
-                    };
-                    for sx in ixmin..ixmax {
-                        let wx = if ixmax - ixmin == 1 {
-                            1.0
-                        } else if sx == ixmin {
-                            1.0 - (ax - ixmin as f64)
-                        } else if sx + 1 == ixmax {
-                            1.0 - (ixmax as f64 - bx)
-                        } else {
-                            1.0
-                        };
-                        let off = sy * sw + sx;
-                        if src.pixel_density(off) <= SRC_DENSITY_THRESHOLD {
-                            continue;
-                        }
-                        let w = wx * wy;
-                        if w > 0.0 {
-                            samples.push((src.data[b * plane + off].to_f64(), w));
-                        }
-                    }
-                }
-                if let Some(v) = reduce(r, &mut samples) {
-                    // GWKSetPixelValue: clamp, round, keep off the nodata value.
-                    let slot = &mut out.data[b * dplane + doff];
-                    *slot = clamp_value(v);
-                    avoid_nodata(slot, out.nodata);
-                    any = true;
-                }
-            }
-            if any {
-                out.density[doff] = 1.0;
-            }
-        }
-    }
-}
-
-/// Combine the samples under a footprint.
-fn reduce(r: Resampling, s: &mut [(f64, f64)]) -> Option<f64> {
-    if s.is_empty() {
-        return None;
-    }
-    Some(match r {
-        Resampling::Average => {
-            let (mut m, mut wsum) = (0.0, 0.0);
-            for &(v, w) in s.iter() {
-                wsum += w;
-                m += (w / wsum) * (v - m);
-            }
-            m
-        }
-        Resampling::Rms => {
-            let (num, den) = s.iter().fold((0.0, 0.0), |(n, d), &(v, w)| (n + w * v * v, d + w));
-            (num / den).sqrt()
-        }
-        Resampling::Sum => s.iter().map(|&(v, w)| v * w).sum(),
-        Resampling::Mode => {
-            // The first value to reach the strictly greatest count, scanning in order.
-            let mut best = s[0].0;
-            let mut best_count = 0usize;
-            let mut counts: Vec<(f64, usize)> = Vec::new();
-            for &(v, _) in s.iter() {
-                let c = match counts.iter_mut().find(|(k, _)| *k == v) {
-                    Some((_, c)) => {
-                        *c += 1;
-                        *c
-                    }
-                    None => {
-                        counts.push((v, 1));
-                        1
-                    }
-                };
-                if c > best_count {
-                    best_count = c;
-                    best = v;
-                }
-            }
-            best
-        }
-        Resampling::Min => s.iter().map(|p| p.0).fold(f64::INFINITY, f64::min),
-        Resampling::Max => s.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max),
-        Resampling::Med | Resampling::Q1 | Resampling::Q3 => {
-            let mut v: Vec<f64> = s.iter().map(|p| p.0).collect();
-            v.sort_by(|a, b| a.total_cmp(b));
-            let q = match r {
-                Resampling::Q1 => 0.25,
-                Resampling::Q3 => 0.75,
-                _ => 0.5,
-            };
-            v[((v.len() - 1) as f64 * q).round() as usize]
-        }
-        _ => return None,
-    })
 }

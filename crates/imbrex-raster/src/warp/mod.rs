@@ -1,6 +1,7 @@
 //! Reprojection and resampling, as GDAL's warper does them (see `docs/warping.md`).
 
 pub mod approx;
+mod footprint;
 pub mod kernel;
 pub mod window;
 
