@@ -137,7 +137,7 @@ impl ApiError {
                     V::NotFound { .. } => StatusCode::NOT_FOUND,
                     V::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
                     V::Unavailable(_) | V::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-                    V::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    V::Database(_) | V::Value(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     V::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
             }

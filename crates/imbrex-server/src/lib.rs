@@ -106,8 +106,9 @@ impl AppState {
     /// cache (if any; an unreachable cache is logged and left out, never fatal).
     pub async fn connect_database(mut self) -> Result<AppState, StartError> {
         if let Some(url) = &self.config.database_url {
-            let db = imbrex_vector::Database::connect(url, self.config.db.clone()).await?;
-            self.db = Some(Arc::new(db));
+            let db = Arc::new(imbrex_vector::Database::connect(url, self.config.db.clone()).await?);
+            db.watch();
+            self.db = Some(db);
         }
         if let Some(url) = &self.config.tile_cache_url {
             let c = &self.config;

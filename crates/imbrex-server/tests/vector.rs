@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use axum::http::StatusCode;
 use common::{Reply, get};
 use imbrex_server::{AppState, Config};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn database_url() -> String {
     std::env::var("IMBREX_TEST_DATABASE_URL").expect(
@@ -27,8 +27,14 @@ async fn app_for(url: String) -> axum::Router {
 
 /// An app over one schema of the test database (the tests that build their own tables).
 async fn app_for_schema(schema: &str) -> axum::Router {
+    app_with(schema, |_| {}).await
+}
+
+/// An app over one schema, with settings of the test's own.
+async fn app_with(schema: &str, settings: impl FnOnce(&mut Config)) -> axum::Router {
     let mut config = Config { database_url: Some(database_url()), ..Config::default() };
     config.db.schemas = vec![schema.into()];
+    settings(&mut config);
     imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap())
 }
 
@@ -111,7 +117,8 @@ async fn catalog_publishes_geometry_tables_and_views() {
     assert_eq!(functions, BTreeSet::from(["public.points_fn".to_string(), "public.points_fn_xyz".to_string()]));
     assert_eq!(doc["numberMatched"], ids.len() + functions.len());
 
-    // Extents are the database's, in longitude/latitude.
+    // Extents are the database's, in longitude/latitude (read off the spatial index, whose
+    // boxes are the rows' rounded outwards to single precision).
     for (id, extent, table) in [
         ("public.countries", "ST_Extent(geom)", "countries"),
         ("public.points3857", "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 3857), 4326)", "points3857"),
@@ -122,7 +129,9 @@ async fn catalog_publishes_geometry_tables_and_views() {
         let row = db.query_one(&sql, &[]).await.unwrap();
         let bbox = &c["extent"]["spatial"]["bbox"][0];
         for i in 0..4 {
-            assert!(close(bbox[i].as_f64().unwrap(), row.get::<_, f64>(i)), "{id}: {bbox} vs {row:?}");
+            let (got, exact) = (bbox[i].as_f64().unwrap(), row.get::<_, f64>(i));
+            let outwards = if i < 2 { got <= exact } else { got >= exact };
+            assert!(outwards && (got - exact).abs() < 1e-4, "{id}: {bbox} vs {exact} at {i}");
         }
     }
     let empty = ok(&get(&app, "/collections/public.empty_bounds").await, "empty");
@@ -474,7 +483,7 @@ async fn bad_and_hostile_input_is_a_clear_error_and_harmless() {
         ("bbox=1,2", 400, "bbox"),
         ("bbox=0,10,1,5", 400, "bbox"),
         ("datetime=yesterday", 400, "datetime"),
-        ("limit=0", 422, "limit"),
+        ("limit=-1", 422, "limit"),
         ("limit=abc", 422, "limit"),
         ("f=xml", 422, "f"),
         ("filter=name%20%3D", 400, "filter"),
@@ -1203,4 +1212,549 @@ async fn large_tables_page_without_counting_everything() {
     let r = get(&app, "/collections/vector_pages.many/items?offset=100001").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert!(r.text().contains("offset"));
+}
+
+/// Web-Mercator tile of a longitude/latitude at zoom z.
+fn tile_of(lon: f64, lat: f64, z: u32) -> (u32, u32) {
+    let n = (1u32 << z) as f64;
+    let x = ((lon + 180.0) / 360.0 * n) as u32;
+    let y = ((1.0 - lat.to_radians().tan().asinh() / std::f64::consts::PI) / 2.0 * n) as u32;
+    (x, y)
+}
+
+/// The tile cap keeps the largest polygons (by PostGIS's own ST_Area), the same ones on
+/// every request, with their primary keys as MVT feature ids; features that vanish at the
+/// tile's scale are not counted against the cap.
+#[tokio::test]
+async fn tile_caps_keep_the_largest_and_count_what_survives() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_cap CASCADE; CREATE SCHEMA vector_cap;
+         SELECT setseed(0.3);
+         CREATE TABLE vector_cap.polys (gid integer PRIMARY KEY, geom geometry(Polygon, 4326));
+         INSERT INTO vector_cap.polys SELECT i,
+           ST_Buffer(ST_SetSRID(ST_MakePoint((i % 20) * 8 - 80, (i / 20) * 8 - 40), 4326), 0.2 + random() * 3, 'quad_segs=2')
+           FROM generate_series(0, 199) i;
+         CREATE TABLE vector_cap.mixed (gid integer PRIMARY KEY, geom geometry(Geometry, 4326));
+         INSERT INTO vector_cap.mixed SELECT i, ST_Buffer(ST_SetSRID(ST_MakePoint(i, 0), 4326), 0.00001)
+           FROM generate_series(1, 50) i;
+         INSERT INTO vector_cap.mixed SELECT 100 + i, ST_SetSRID(ST_MakePoint(i, 10), 4326) FROM generate_series(1, 20) i;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_cap").await;
+
+    let path = "/collections/vector_cap.polys/tiles/WebMercatorQuad/0/0/0?limit=25";
+    let r = get(&app, path).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let features = decode(&r.body);
+    let got: BTreeSet<i64> = features.iter().map(|f| prop_i64(f, "gid")).collect();
+    let want: BTreeSet<i64> = db
+        .query("SELECT gid::int8 FROM vector_cap.polys ORDER BY ST_Area(geom) DESC, gid LIMIT 25", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(got, want, "the 25 largest polygons");
+    for f in &features {
+        assert_eq!(f.id, Some(prop_i64(f, "gid") as u64), "the MVT id is the primary key");
+    }
+    assert_eq!(get(&app, path).await.body, r.body, "the same subset every time");
+
+    // 50 polygons far below a tile unit come first by id and vanish at zoom 0: the cap
+    // fills with the points that remain.
+    let r = get(&app, "/collections/vector_cap.mixed/tiles/WebMercatorQuad/0/0/0?limit=5").await;
+    let gids: Vec<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();
+    assert_eq!(gids.len(), 5, "{gids:?}");
+    assert!(gids.iter().all(|g| (101..=105).contains(g)), "{gids:?}");
+}
+
+/// With thinning, a point layer keeps 1/rate of the points of the zoom above below the
+/// set zoom: each zoom's points are a subset of the next one's, all of them from there on.
+/// Polygons are simplified on the tile grid unless told not to be.
+#[tokio::test]
+async fn points_thin_out_and_polygons_simplify_at_low_zooms() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_thin CASCADE; CREATE SCHEMA vector_thin;
+         SELECT setseed(0.7);
+         CREATE TABLE vector_thin.pts (gid bigint PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_thin.pts SELECT i, ST_SetSRID(ST_MakePoint(0.1 + random() * 0.8, 0.1 + random() * 0.8), 4326)
+           FROM generate_series(1, 5000) i;
+         CREATE TABLE vector_thin.round (gid integer PRIMARY KEY, geom geometry(Polygon, 4326));
+         INSERT INTO vector_thin.round VALUES (1, ST_Buffer(ST_SetSRID(ST_MakePoint(20, 20), 4326), 10, 'quad_segs=2000'));",
+    )
+    .await
+    .unwrap();
+    let app = app_with("vector_thin", |c| {
+        c.db.collections.insert(
+            "vector_thin.pts".into(),
+            imbrex_vector::db::CollectionOptions {
+                tiles: Some(imbrex_vector::db::TileOptions {
+                    thin_points_below_zoom: Some(6),
+                    thin_rate: 2.0,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        );
+        c.db.collections.insert(
+            "vector_thin.round".into(),
+            imbrex_vector::db::CollectionOptions {
+                tiles: Some(imbrex_vector::db::TileOptions { simplify: 0.0, ..Default::default() }),
+                ..Default::default()
+            },
+        );
+    })
+    .await;
+    let mut above: Option<BTreeSet<u64>> = None;
+    for z in (0..=7u32).rev() {
+        let (x, y) = tile_of(0.5, 0.5, z);
+        let r = get(&app, &format!("/collections/vector_thin.pts/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let ids: BTreeSet<u64> = decode(&r.body).iter().map(|f| f.id.unwrap()).collect();
+        let want = 5000.0 / 2f64.powi(6 - z.min(6) as i32);
+        assert!((ids.len() as f64 - want).abs() <= want * 0.35 + 5.0, "z{z}: {} points, ~{want}", ids.len());
+        if let Some(above) = &above {
+            assert!(ids.is_subset(above), "z{z}'s points are shown at z{}", z + 1);
+        }
+        above = Some(ids);
+    }
+
+    // 8,000 vertices of a circle: simplified to what a tile can show by default, all of
+    // them (as ST_AsMVTGeom rounds them) with simplify = 0.
+    let vertices = |f: &mvt_reader::feature::Feature<f64>| match &f.geometry {
+        geo_types::Geometry::Polygon(p) => p.exterior().0.len(),
+        geo_types::Geometry::MultiPolygon(m) => m.0.iter().map(|p| p.exterior().0.len()).sum(),
+        other => panic!("not a polygon: {other:?}"),
+    };
+    let bounds = |f: &mvt_reader::feature::Feature<f64>| {
+        let rings: Vec<&geo_types::LineString<f64>> = match &f.geometry {
+            geo_types::Geometry::Polygon(p) => vec![p.exterior()],
+            geo_types::Geometry::MultiPolygon(m) => m.0.iter().map(|p| p.exterior()).collect(),
+            other => panic!("not a polygon: {other:?}"),
+        };
+        rings.iter().flat_map(|r| r.0.iter()).fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, c| {
+            [b[0].min(c.x), b[1].min(c.y), b[2].max(c.x), b[3].max(c.y)]
+        })
+    };
+    let full = decode(&get(&app, "/collections/vector_thin.round/tiles/WebMercatorQuad/2/2/1").await.body);
+    let app = app_for_schema("vector_thin").await;
+    let simple = decode(&get(&app, "/collections/vector_thin.round/tiles/WebMercatorQuad/2/2/1").await.body);
+    assert_eq!((full.len(), simple.len()), (1, 1));
+    let (n_full, n_simple) = (vertices(&full[0]), vertices(&simple[0]));
+    assert!(n_full > 1000 && n_simple < 200, "{n_full} vertices unsimplified, {n_simple} simplified");
+    let (a, b) = (bounds(&full[0]), bounds(&simple[0]));
+    assert!(a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 2.0), "{a:?} vs {b:?}");
+}
+
+/// A client that goes away cancels its query in PostgreSQL, and the connection it ran on
+/// is not handed to the next request while the query runs.
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_query() {
+    use tokio::io::AsyncWriteExt;
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_cancel CASCADE; CREATE SCHEMA vector_cancel;
+         CREATE FUNCTION vector_cancel.slow(seconds float8 DEFAULT 0)
+           RETURNS TABLE (id integer, geom geometry) LANGUAGE sql STABLE AS
+           $$ SELECT 1, ST_SetSRID(ST_MakePoint(0, 0), 4326) FROM (SELECT pg_sleep(seconds)) s $$;",
+    )
+    .await
+    .unwrap();
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_cancel".into()];
+    config.db.pool_size = 1;
+    let state = AppState::new(config).unwrap().connect_database().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, imbrex_server::app(state)).await });
+
+    let running = || async {
+        db.query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%vector_cancel%slow%' AND state = 'active' \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, i64>(0)
+    };
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(b"GET /collections/vector_cancel.slow/items?seconds=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        if running().await == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(seen, "the slow query runs");
+    drop(socket);
+    let gone = tokio::time::Instant::now();
+    while running().await > 0 {
+        assert!(gone.elapsed() < std::time::Duration::from_secs(1), "the query still runs a second after");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // The pool's one connection went with the cancelled query: the next request gets a new
+    // one at once, not the busy one after a minute.
+    let next = tokio::time::Instant::now();
+    let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+    socket
+        .write_all(b"GET /collections/vector_cancel.slow/items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut socket, &mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(next.elapsed() < std::time::Duration::from_secs(5), "the next request waited {:?}", next.elapsed());
+}
+
+/// Each connection keeps at most `statement_cache_size` prepared statements however many
+/// distinct queries it runs, and lists of values bind as one array (one statement).
+#[tokio::test]
+async fn prepared_statements_per_connection_are_bounded() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_stmts CASCADE; CREATE SCHEMA vector_stmts;
+         CREATE TABLE vector_stmts.pts (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_stmts.pts SELECT i, ST_SetSRID(ST_MakePoint(i, 0), 4326) FROM generate_series(1, 50) i;
+         CREATE FUNCTION vector_stmts.prepared() RETURNS TABLE (id integer, n integer, geom geometry)
+           LANGUAGE sql STABLE AS
+           $$ SELECT 1, (SELECT count(*)::integer FROM pg_prepared_statements), ST_SetSRID(ST_MakePoint(0, 0), 4326) $$;",
+    )
+    .await
+    .unwrap();
+    let prepared = |app: axum::Router| async move {
+        let doc = ok(&get(&app, "/collections/vector_stmts.prepared/items").await, "prepared");
+        doc["features"][0]["properties"]["n"].as_i64().unwrap()
+    };
+    let app = app_with("vector_stmts", |c| {
+        c.db.pool_size = 1;
+        c.db.statement_cache_size = 8;
+    })
+    .await;
+    for k in 1..=30 {
+        // 30 filters of distinct shapes: 30 distinct statements.
+        let filter = (1..=k).map(|i| format!("gid%20%3E%3D%20{i}")).collect::<Vec<_>>().join("%20AND%20");
+        let r = get(&app, &format!("/collections/vector_stmts.pts/items?filter={filter}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let n = prepared(app.clone()).await;
+    assert!(n <= 8, "{n} prepared statements on the connection");
+
+    // Lists of any length: one statement each for ids and for CQL2 IN.
+    let app = app_with("vector_stmts", |c| c.db.pool_size = 1).await;
+    // The probe's own two statements (items, count) are there from its second call on.
+    prepared(app.clone()).await;
+    let before = prepared(app.clone()).await;
+    for k in 1..=20 {
+        let list = (1..=k).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let doc = ok(&get(&app, &format!("/collections/vector_stmts.pts/items?ids={list}&limit=50")).await, "ids");
+        assert_eq!(doc["numberReturned"], k);
+        let doc = ok(
+            &get(&app, &format!("/collections/vector_stmts.pts/items?filter=gid%20IN%20({list})&limit=50")).await,
+            "in",
+        );
+        assert_eq!(doc["numberReturned"], k);
+    }
+    let after = prepared(app).await;
+    assert!(after - before <= 4, "{before} then {after} prepared statements");
+}
+
+/// With the event triggers installed, a table created, changed or dropped shows in the
+/// catalog within a moment, without a refresh call or a timer.
+#[tokio::test]
+async fn ddl_refreshes_the_catalog_through_event_triggers() {
+    // Event triggers see every DDL of their database: a database of its own, so that the
+    // other tests' catalogs stay as they read them.
+    let admin = pg().await;
+    admin.batch_execute("DROP DATABASE IF EXISTS imbrex_test_ddl WITH (FORCE)").await.unwrap();
+    admin.batch_execute("CREATE DATABASE imbrex_test_ddl").await.unwrap();
+    let url = database_url();
+    let (base, query) = url.split_once('?').map_or((url.as_str(), ""), |(b, q)| (b, q));
+    let url = format!(
+        "{}/imbrex_test_ddl{}{query}",
+        base.rsplit_once('/').unwrap().0,
+        if query.is_empty() { "" } else { "?" }
+    );
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.batch_execute(
+        "CREATE EXTENSION postgis; CREATE SCHEMA vector_ddl;
+         CREATE TABLE vector_ddl.first (gid integer PRIMARY KEY, geom geometry(Point, 4326));",
+    )
+    .await
+    .unwrap();
+    imbrex_vector::db::execute(&url, imbrex_vector::db::INSTALL_TRIGGERS).await.unwrap();
+    let mut config = Config { database_url: Some(url.clone()), ..Config::default() };
+    config.db.schemas = vec!["vector_ddl".into()];
+    config.db.refresh_interval_s = 0;
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let ids = |app: axum::Router| async move {
+        let doc = ok(&get(&app, "/collections").await, "collections");
+        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(app.clone()).await, ["vector_ddl.first"]);
+    let within = |want: Vec<&'static str>| {
+        let app = app.clone();
+        async move {
+            let start = tokio::time::Instant::now();
+            loop {
+                let got = ids(app.clone()).await;
+                if got == want {
+                    return;
+                }
+                assert!(start.elapsed() < std::time::Duration::from_secs(3), "{got:?}, want {want:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    db.batch_execute("CREATE TABLE vector_ddl.second (gid integer PRIMARY KEY, geom geometry(Point, 4326))")
+        .await
+        .unwrap();
+    within(vec!["vector_ddl.first", "vector_ddl.second"]).await;
+    db.batch_execute("DROP TABLE vector_ddl.first").await.unwrap();
+    within(vec!["vector_ddl.second"]).await;
+    db.batch_execute("ALTER TABLE vector_ddl.second ADD COLUMN label text").await.unwrap();
+    let start = tokio::time::Instant::now();
+    loop {
+        let q = ok(&get(&app, "/collections/vector_ddl.second/queryables").await, "queryables");
+        if q["properties"].get("label").is_some() {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(3), "{q}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A value the database refuses is the request's fault only when the request carried it:
+/// a view that fails on its own rows is a 500, a filter literal of the wrong type a 400.
+#[tokio::test]
+async fn database_errors_are_blamed_on_their_cause() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_blame CASCADE; CREATE SCHEMA vector_blame;
+         CREATE TABLE vector_blame.t (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_blame.t VALUES (1, 'SRID=4326;POINT(1 2)');
+         CREATE VIEW vector_blame.v AS SELECT gid, geom, 1 / (gid - gid) AS broken FROM vector_blame.t;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_blame").await;
+    for path in ["/collections/vector_blame.v/items", "/collections/vector_blame.v/tiles/WebMercatorQuad/0/0/0"] {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR, "{path}: {}", r.text());
+    }
+    let r = get(&app, "/collections/vector_blame.t/items?filter=gid%20%3D%20%27one%27").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("filter"), "{}", r.text());
+}
+
+/// Views get an id column from the settings: ids, items/{id}, stable paging, MVT ids. A
+/// table's extent comes from its spatial index, not from reading its rows.
+#[tokio::test]
+async fn views_take_a_configured_id_column_and_extents_come_from_the_index() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_view CASCADE; CREATE SCHEMA vector_view;
+         CREATE TABLE vector_view.t (code integer NOT NULL, geom geometry(Point, 4326));
+         INSERT INTO vector_view.t SELECT 1000 - i, ST_SetSRID(ST_MakePoint(i % 90, i % 45), 4326) FROM generate_series(1, 200) i;
+         CREATE INDEX ON vector_view.t USING gist (geom);
+         CREATE VIEW vector_view.v AS SELECT code, geom FROM vector_view.t;",
+    )
+    .await
+    .unwrap();
+    let app = app_with("vector_view", |c| {
+        c.db.collections.insert(
+            "vector_view.v".into(),
+            imbrex_vector::db::CollectionOptions { id_column: Some("code".into()), ..Default::default() },
+        );
+    })
+    .await;
+    let doc = ok(&get(&app, "/collections/vector_view.v/items?limit=3").await, "items");
+    let codes: Vec<i64> = doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+    assert_eq!(codes, [800, 801, 802], "paged in id order");
+    let doc = ok(&get(&app, "/collections/vector_view.v/items/900").await, "item");
+    assert_eq!(doc["properties"]["code"], 900);
+    let r = get(&app, "/collections/vector_view.v/tiles/WebMercatorQuad/0/0/0").await;
+    assert!(decode(&r.body).iter().all(|f| f.id == Some(prop_i64(f, "code") as u64)));
+
+    // A configured id column the view lacks: the view is skipped, with the reason.
+    let app = app_with("vector_view", |c| {
+        c.db.collections.insert(
+            "vector_view.v".into(),
+            imbrex_vector::db::CollectionOptions { id_column: Some("nope".into()), ..Default::default() },
+        );
+    })
+    .await;
+    let doc = ok(&get(&app, "/collections?include_skipped=true").await, "skipped");
+    assert!(doc["skipped"][0]["reason"].as_str().unwrap().contains("nope"), "{doc}");
+
+    // The table's extent without reading it: PostGIS answers from the index.
+    let doc = ok(&get(&app, "/collections/vector_view.t").await, "collection");
+    let bbox: Vec<f64> =
+        doc["extent"]["spatial"]["bbox"][0].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let exact = db.query_one("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) e FROM vector_view.t) q", &[]).await.unwrap();
+    for (i, got) in bbox.iter().enumerate() {
+        let want: f64 = exact.get(i);
+        assert!((got - want).abs() < 1e-4, "extent {bbox:?} vs {want} at {i}");
+    }
+}
+
+/// `a,b` in a tile path: one MVT with a layer per collection, each named after it, and the
+/// TileJSON and style that describe them.
+#[tokio::test]
+async fn composite_tiles_hold_a_layer_per_collection() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_multi CASCADE; CREATE SCHEMA vector_multi;
+         CREATE TABLE vector_multi.a (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_multi.a SELECT i, ST_SetSRID(ST_MakePoint(i, i), 4326) FROM generate_series(1, 7) i;
+         CREATE TABLE vector_multi.b (gid integer PRIMARY KEY, kind text, geom geometry(Polygon, 3857));
+         INSERT INTO vector_multi.b SELECT i, 'k' || i, ST_Buffer(ST_Transform(ST_SetSRID(ST_MakePoint(-i * 10, 0), 4326), 3857), 1e5)
+           FROM generate_series(1, 3) i;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_multi").await;
+    let r = get(&app, "/collections/vector_multi.a,vector_multi.b/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let reader = mvt_reader::Reader::new(r.body.clone()).expect("a valid MVT");
+    assert_eq!(reader.get_layer_names().unwrap(), ["vector_multi.a", "vector_multi.b"]);
+    assert_eq!(reader.get_features_as::<f64>(0).unwrap().len(), 7);
+    let polys = reader.get_features_as::<f64>(1).unwrap();
+    assert_eq!(polys.len(), 3);
+    assert!(polys.iter().all(|f| f.properties.as_ref().unwrap().contains_key("kind")));
+
+    let tj = ok(
+        &get(&app, "/collections/vector_multi.a,vector_multi.b/tiles/WebMercatorQuad/tilejson.json").await,
+        "tilejson",
+    );
+    let names: Vec<&str> = tj["vector_layers"].as_array().unwrap().iter().map(|l| l["id"].as_str().unwrap()).collect();
+    assert_eq!(names, ["vector_multi.a", "vector_multi.b"]);
+    assert!(
+        tj["tiles"][0]
+            .as_str()
+            .unwrap()
+            .contains("/collections/vector_multi.a,vector_multi.b/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    );
+    let style =
+        ok(&get(&app, "/collections/vector_multi.a,vector_multi.b/tiles/WebMercatorQuad/style.json").await, "style");
+    let source_layers: BTreeSet<&str> =
+        style["layers"].as_array().unwrap().iter().map(|l| l["source-layer"].as_str().unwrap()).collect();
+    assert_eq!(source_layers, BTreeSet::from(["vector_multi.a", "vector_multi.b"]));
+
+    for (path, status) in [
+        ("/collections/vector_multi.a,vector_multi.nope/tiles/WebMercatorQuad/0/0/0", StatusCode::NOT_FOUND),
+        ("/collections/vector_multi.a,vector_multi.a/tiles/WebMercatorQuad/0/0/0", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, status, "{path}: {}", r.text());
+    }
+}
+
+/// CQL2 integers beyond 2^53 compare exactly (a double would round them onto a neighbour).
+#[tokio::test]
+async fn cql2_integers_beyond_two_to_the_53_stay_exact() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_bigint CASCADE; CREATE SCHEMA vector_bigint;
+         CREATE TABLE vector_bigint.t (gid bigint PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_bigint.t VALUES (9007199254740992, 'SRID=4326;POINT(1 2)'), (9007199254740993, 'SRID=4326;POINT(1 2)');",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_bigint").await;
+    for filter in [
+        "gid%20%3D%209007199254740993",
+        "gid%20IN%20(9007199254740993)",
+        "%7B%22op%22%3A%22%3D%22%2C%22args%22%3A%5B%7B%22property%22%3A%22gid%22%7D%2C9007199254740993%5D%7D&filter-lang=cql2-json",
+    ] {
+        let doc = ok(&get(&app, &format!("/collections/vector_bigint.t/items?filter={filter}")).await, filter);
+        let ids: Vec<String> = doc["features"].as_array().unwrap().iter().map(|f| f["id"].to_string()).collect();
+        assert_eq!(ids, ["9007199254740993"], "{filter}");
+    }
+}
+
+/// tipg's parameters and documents: `sortby`, `simplify` and `datetime-column` on tiles,
+/// `datetime-column` on items, `limit=0`, a `self` link with its query, queryables with the
+/// geometry's own type, temporal extents, and `/collections` filtered by type, bbox and
+/// datetime.
+#[tokio::test]
+async fn tipg_parameters_and_documents() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_tipg CASCADE; CREATE SCHEMA vector_tipg;
+         CREATE TABLE vector_tipg.events (gid integer PRIMARY KEY, rank integer, created date, seen timestamptz,
+                                          geom geometry(Point, 4326));
+         INSERT INTO vector_tipg.events SELECT i, (i * 7) % 20, DATE '2020-01-01' + i, TIMESTAMPTZ '2021-06-01 00:00Z' + i * INTERVAL '1 day',
+           ST_SetSRID(ST_MakePoint(i, i), 4326) FROM generate_series(1, 20) i;
+         ANALYZE vector_tipg.events;
+         CREATE TABLE vector_tipg.far (gid integer PRIMARY KEY, geom geometry(Polygon, 4326));
+         INSERT INTO vector_tipg.far VALUES (1, 'SRID=4326;POLYGON((100 -40, 110 -40, 110 -30, 100 -30, 100 -40))');
+         CREATE FUNCTION vector_tipg.near(n integer DEFAULT 1) RETURNS TABLE (id integer, geom geometry)
+           LANGUAGE sql STABLE AS $$ SELECT i, ST_SetSRID(ST_MakePoint(i, 0), 4326) FROM generate_series(1, n) i $$;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_tipg").await;
+    let tile = "/collections/vector_tipg.events/tiles/WebMercatorQuad/0/0/0";
+
+    // The cap keeps the highest ranks first with sortby=-rank.
+    let r = get(&app, &format!("{tile}?limit=3&sortby=-rank")).await;
+    let ranks: BTreeSet<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "rank")).collect();
+    assert_eq!(ranks, BTreeSet::from([17, 18, 19]));
+    assert_eq!(get(&app, &format!("{tile}?sortby=nope")).await.status, StatusCode::BAD_REQUEST);
+    // datetime= on the second date/time column.
+    let r = get(&app, &format!("{tile}?datetime=2021-06-02T00:00:00Z/2021-06-04T00:00:00Z&datetime-column=seen")).await;
+    let gids: BTreeSet<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();
+    assert_eq!(gids, BTreeSet::from([1, 2, 3]));
+    let r = get(&app, "/collections/vector_tipg.events/items?datetime=2020-01-02/2020-01-03").await;
+    assert_eq!(ok(&r, "first column")["numberReturned"], 2);
+    let r = get(&app, "/collections/vector_tipg.events/items?datetime=2020-01-02/..&datetime-column=rank").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(r.text().contains("datetime-column"));
+    // simplify in the tile CRS's units: a polygon simplified away to its bare bones.
+    let r = get(&app, "/collections/vector_tipg.far/tiles/WebMercatorQuad/0/0/0?simplify=1e7").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        get(&app, "/collections/vector_tipg.far/tiles/WebMercatorQuad/0/0/0?simplify=-1").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // limit=0: the count and no features, and no next link that would loop.
+    let doc = ok(&get(&app, "/collections/vector_tipg.events/items?limit=0&rank=3").await, "limit 0");
+    assert_eq!((doc["numberReturned"].as_i64(), doc["numberMatched"].as_i64()), (Some(0), Some(1)));
+    let links = doc["links"].as_array().unwrap();
+    assert!(!links.iter().any(|l| l["rel"] == "next"));
+    let this = links.iter().find(|l| l["rel"] == "self").unwrap()["href"].as_str().unwrap();
+    assert!(this.ends_with("/collections/vector_tipg.events/items?limit=0&rank=3"), "{this}");
+
+    let q = ok(&get(&app, "/collections/vector_tipg.far/queryables").await, "queryables");
+    assert_eq!(q["properties"]["geom"]["$ref"], "https://geojson.org/schema/Polygon.json");
+    let doc = ok(&get(&app, "/collections/vector_tipg.events").await, "collection");
+    assert_eq!(doc["extent"]["temporal"]["interval"][0], json!(["2020-01-02T00:00:00Z", "2020-01-21T00:00:00Z"]));
+
+    let ids = |doc: Value| -> Vec<String> {
+        doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect()
+    };
+    for (query, want) in [
+        ("type=Function", vec!["vector_tipg.near"]),
+        ("type=Table", vec!["vector_tipg.events", "vector_tipg.far"]),
+        ("bbox=90,-50,120,-20", vec!["vector_tipg.far"]),
+        ("bbox=170,-50,105,-35", vec!["vector_tipg.far"]),
+        ("datetime=2020-01-10T00:00:00Z", vec!["vector_tipg.events"]),
+        ("datetime=2019-01-01/2019-12-31", vec![]),
+    ] {
+        let got = ids(ok(&get(&app, &format!("/collections?{query}")).await, query));
+        assert_eq!(got, want, "{query}");
+    }
+    assert_eq!(get(&app, "/collections?type=View").await.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
-use deadpool_postgres::Object;
+use crate::db::Conn;
 use serde::Serialize;
 
-use crate::db::DbOptions;
+use crate::db::{DbOptions, TileOptions};
 use crate::error::{Error, Result};
 use crate::sql::{Params, ident};
 
@@ -101,8 +101,12 @@ pub struct Collection {
     pub description: Option<String>,
     pub geometry_columns: Vec<GeometryColumn>,
     pub properties: Vec<Property>,
-    /// The single-column primary key, if any.
+    /// The single-column primary key, or the column the settings name for it.
     pub id_column: Option<String>,
+    /// How its tiles are made (the settings' defaults, or its own).
+    pub tiles: TileOptions,
+    /// First and last instant of its first date/time column (RFC 3339, UTC), when known.
+    pub temporal: Option<[String; 2]>,
 }
 
 impl Collection {
@@ -170,6 +174,14 @@ impl Collection {
         self.properties.iter().find(|p| p.is_datetime())
     }
 
+    /// Whether its temporal extent meets an interval (open ends `None`); a collection
+    /// without one never does.
+    pub fn meets_interval(&self, start: Option<&str>, end: Option<&str>) -> bool {
+        let Some([first, last]) = &self.temporal else { return false };
+        let (Some(first), Some(last)) = (instant(first), instant(last)) else { return false };
+        start.and_then(instant).is_none_or(|s| s <= last) && end.and_then(instant).is_none_or(|e| e >= first)
+    }
+
     /// Union of the geometry columns' extents.
     pub fn bounds(&self) -> Option<[f64; 4]> {
         self.geometry_columns
@@ -177,6 +189,16 @@ impl Collection {
             .filter_map(|g| g.bounds)
             .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
     }
+}
+
+/// An RFC 3339 instant, or a date (its midnight, UTC).
+pub fn instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    Some(d.and_hms_opt(0, 0, 0)?.and_utc())
 }
 
 /// A function serving whole tiles, with martin's and timvt's signature
@@ -275,7 +297,7 @@ ORDER BY 1, 6";
 
 impl Catalog {
     /// Read the catalog of the schemas `options` allows.
-    pub async fn discover(client: &Object, options: &DbOptions) -> Result<Catalog> {
+    pub async fn discover(client: &Conn, options: &DbOptions) -> Result<Catalog> {
         let rows = client.query(COLUMNS, &[&options.schemas]).await?;
         let keys = client.query(PRIMARY_KEYS, &[&options.schemas]).await?;
         let pks: BTreeMap<(String, String), String> =
@@ -306,6 +328,8 @@ impl Catalog {
                 geometry_columns: Vec::new(),
                 properties: Vec::new(),
                 id_column: pks.get(&(schema.clone(), table.clone())).cloned(),
+                tiles: TileOptions::default(),
+                temporal: None,
             });
             let (name, typ): (String, String) = (r.get(4), r.get(5));
             match typ.as_str() {
@@ -327,6 +351,11 @@ impl Catalog {
             if c.geometry_columns.is_empty() {
                 continue;
             }
+            if let Err(e) = configure(&mut c, options) {
+                tracing::warn!(collection = %c.id, reason = %e, "collection skipped");
+                skipped.insert(c.id.clone(), e.to_string());
+                continue;
+            }
             match describe_geometries(client, &mut c).await {
                 Ok(()) => {
                     collections.insert(c.id.clone(), Arc::new(c));
@@ -339,8 +368,17 @@ impl Catalog {
                 }
             }
         }
-        for c in feature_functions(client, options).await? {
+        for mut c in feature_functions(client, options).await? {
+            if let Err(e) = configure(&mut c, options) {
+                skipped.insert(c.id.clone(), e.to_string());
+                continue;
+            }
             collections.entry(c.id.clone()).or_insert_with(|| Arc::new(c));
+        }
+        for id in options.collections.keys() {
+            if !collections.contains_key(id) && !skipped.contains_key(id) {
+                tracing::warn!(collection = %id, "settings name a collection the database does not publish");
+            }
         }
         let mut functions = BTreeMap::new();
         for r in client.query(TILE_FUNCTIONS, &[&options.schemas]).await? {
@@ -361,15 +399,76 @@ impl Catalog {
 }
 
 /// Each geometry column's SRID (from a row when the type does not say) and extent.
-async fn describe_geometries(client: &Object, c: &mut Collection) -> Result<()> {
+async fn describe_geometries(client: &Conn, c: &mut Collection) -> Result<()> {
     let qualified = c.qualified();
-    for g in &mut c.geometry_columns {
+    for i in 0..c.geometry_columns.len() {
+        let g = &mut c.geometry_columns[i];
         if g.srid == 0 {
             let sql =
                 format!("SELECT ST_SRID({}::geometry) FROM {qualified} WHERE {0} IS NOT NULL LIMIT 1", ident(&g.name));
             g.srid = client.query_opt(&sql, &[]).await?.map(|r| r.get::<_, i32>(0)).filter(|&s| s != 0).unwrap_or(4326);
         }
-        g.bounds = extent(client, &qualified, g).await?;
+        let bounds = extent(client, c, &c.geometry_columns[i]).await?;
+        c.geometry_columns[i].bounds = bounds;
+    }
+    c.temporal = temporal_extent(client, c).await?;
+    Ok(())
+}
+
+/// The first and last instant of the first date/time column: from ANALYZE's statistics
+/// (histogram bounds and most common values), else from at most [`EXTENT_ROWS`] rows.
+async fn temporal_extent(client: &Conn, c: &Collection) -> Result<Option<[String; 2]>> {
+    let Some(col) = c.datetime_column() else { return Ok(None) };
+    let typ = ident(&col.pg_type);
+    let utc = |v: &str| format!("to_char({v}::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+    let stats = format!(
+        "SELECT {}, {} FROM pg_stats s, \
+         unnest(coalesce(s.histogram_bounds::text::{typ}[], '{{}}') || coalesce(s.most_common_vals::text::{typ}[], '{{}}')) v \
+         WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3",
+        utc("min(v)"),
+        utc("max(v)")
+    );
+    let rows = format!(
+        "SELECT {}, {} FROM (SELECT {col} AS v FROM {} LIMIT {EXTENT_ROWS}) s",
+        utc("min(v)"),
+        utc("max(v)"),
+        c.qualified(),
+        col = ident(&col.name)
+    );
+    for (sql, params) in [(stats.as_str(), true), (rows.as_str(), false)] {
+        let args: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&c.schema, &c.table, &col.name];
+        let r = client.query_one(sql, if params { &args[..] } else { &[] }).await;
+        match r {
+            Ok(row) => {
+                if let (Some(a), Some(b)) = (row.get::<_, Option<String>>(0), row.get::<_, Option<String>>(1)) {
+                    return Ok(Some([a, b]));
+                }
+            }
+            Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
+            Err(_) => {}
+        }
+    }
+    Ok(None)
+}
+
+/// Apply a collection's settings: its tile options, and the id column a view or a table
+/// without a primary key is given (a column it must have).
+fn configure(c: &mut Collection, options: &DbOptions) -> Result<()> {
+    c.tiles = options.tiles.clone();
+    if let Some(o) = options.collections.get(&c.id) {
+        if let Some(t) = &o.tiles {
+            c.tiles = t.clone();
+        }
+        if let Some(col) = &o.id_column {
+            if c.property(col).is_none() {
+                return Err(Error::Database(format!("the settings' id_column '{col}' is no column of {}", c.id)));
+            }
+            c.id_column = Some(col.clone());
+        }
+    }
+    let t = &c.tiles;
+    if !(t.simplify.is_finite() && t.simplify >= 0.0 && t.thin_rate.is_finite() && t.thin_rate > 1.0) {
+        return Err(Error::Database(format!("tile settings of {}: simplify >= 0 and thin_rate > 1", c.id)));
     }
     Ok(())
 }
@@ -383,7 +482,7 @@ fn allowed(options: &DbOptions, id: &str) -> bool {
 /// column: the primary key of the table type they return, else a result named `id`).
 /// Overloaded names, and functions with an unnamed or variadic input or an unnamed result,
 /// are left out: requests pass arguments by name and results are read by name.
-async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<Collection>> {
+async fn feature_functions(client: &Conn, options: &DbOptions) -> Result<Vec<Collection>> {
     let rows = client.query(FEATURE_FUNCTIONS, &[&options.schemas, &options.tables]).await?;
     let mut by_oid: BTreeMap<i64, Vec<&tokio_postgres::Row>> = BTreeMap::new();
     for r in &rows {
@@ -448,40 +547,107 @@ async fn feature_functions(client: &Object, options: &DbOptions) -> Result<Vec<C
             geometry_columns,
             properties,
             id_column,
+            tiles: TileOptions::default(),
+            temporal: None,
         });
     }
     Ok(out)
 }
 
-/// A column's extent in longitude/latitude (`None` when it holds no geometry). A projected
-/// column's rows are taken to longitude/latitude one by one: the image of its projected
-/// box is no box (a polar table's box holds the pole, which none of its corners shows).
-/// Should a row not transform, the box's corners are used, as before.
-async fn extent(client: &Object, qualified: &str, g: &GeometryColumn) -> Result<Option<[f64; 4]>> {
-    let col = format!("{}::geometry", ident(&g.name));
-    let boxed = format!("ST_SetSRID(ST_Extent({col})::geometry, {})", g.srid);
-    let queries = if g.geography || g.srid == 4326 {
-        vec![boxed]
+/// Rows read for the extent of a relation PostgreSQL knows nothing about (a view, a table
+/// with neither a spatial index nor statistics): start-up never scans a large table.
+const EXTENT_ROWS: i64 = 100_000;
+
+/// A column's extent in longitude/latitude (`None` when it holds no geometry, or when it
+/// cannot be had in bounded time).
+///
+/// A table's box comes from `ST_EstimatedExtent`: PostGIS reads it off the spatial index's
+/// root page (exact, and a few pages whatever the size) or, without an index, from the
+/// statistics ANALYZE gathered (which may leave out outliers). Anything else is the extent
+/// of its first [`EXTENT_ROWS`] rows. A projected box is then taken to longitude/latitude
+/// along its densified edges, and holds a pole when the pole's image lies inside it (a
+/// polar table's box holds the pole, which none of its edges shows).
+async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Option<[f64; 4]>> {
+    let indexed = matches!(c.kind, "Table" | "MaterializedView") && !g.geography;
+    let estimated = if indexed {
+        let sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ST_EstimatedExtent($1, $2, $3) e";
+        match client.query_one(sql, &[&c.schema, &c.table, &g.name]).await {
+            Ok(row) => corners(&row),
+            Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
+            Err(_) => None,
+        }
     } else {
-        vec![
-            format!("ST_SetSRID(ST_Extent(ST_Transform(ST_SetSRID({col}, {}), 4326))::geometry, 4326)", g.srid),
-            format!("ST_Transform({boxed}, 4326)"),
-        ]
+        None
     };
-    for (i, geographic) in queries.iter().enumerate() {
-        let sql = format!(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {geographic} AS e FROM {qualified}) q"
-        );
-        let row = match client.query_one(&sql, &[]).await {
-            Ok(row) => row,
-            Err(e) if i + 1 < queries.len() && e.as_db_error().is_some() => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let v: [Option<f64>; 4] = [row.get(0), row.get(1), row.get(2), row.get(3)];
-        return Ok(match v {
-            [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
-            _ => None,
-        });
+    let native = match estimated {
+        Some(b) => Some(b),
+        None => {
+            let sql = format!(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM \
+                 (SELECT ST_Extent({col}::geometry) AS e FROM (SELECT {col} FROM {} LIMIT {EXTENT_ROWS}) s) q",
+                c.qualified(),
+                col = ident(&g.name)
+            );
+            match client.query_one(&sql, &[]).await {
+                Ok(row) => corners(&row),
+                Err(Error::Timeout) => {
+                    tracing::warn!(collection = %c.id, column = %g.name, "extent timed out; left unknown");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let Some(b) = native else { return Ok(None) };
+    if g.geography || g.srid == 4326 {
+        return Ok(Some(b));
     }
-    Ok(None)
+    let sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM \
+               (SELECT ST_Transform(ST_Segmentize(ST_MakeEnvelope($1, $2, $3, $4, $5), $6), 4326)::box2d AS e) q";
+    let seg = ((b[2] - b[0]).max(b[3] - b[1]) / 64.0).max(1e-9);
+    let mut lonlat = match client.query_one(sql, &[&b[0], &b[1], &b[2], &b[3], &g.srid, &seg]).await {
+        Ok(row) => corners(&row),
+        Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
+        // A box whose corners leave the projection's domain: its rows, one by one.
+        Err(_) => rows_extent(client, c, g).await?,
+    };
+    if let Some(ll) = &mut lonlat {
+        for (lat, side) in [(90.0f64, 3usize), (-90.0, 1)] {
+            let sql = "SELECT ST_Intersects(ST_MakeEnvelope($1, $2, $3, $4, $5), \
+                       ST_Transform(ST_SetSRID(ST_Point(0, $6), 4326), $5))";
+            // A pole the projection cannot hold is an error here: not in the box.
+            if let Ok(row) = client.query_one(sql, &[&b[0], &b[1], &b[2], &b[3], &g.srid, &lat]).await
+                && row.get::<_, Option<bool>>(0) == Some(true)
+            {
+                ll[side] = lat;
+                (ll[0], ll[2]) = (-180.0, 180.0);
+            }
+        }
+    }
+    Ok(lonlat)
+}
+
+/// The extent of a projected column's first [`EXTENT_ROWS`] rows, each taken to
+/// longitude/latitude.
+async fn rows_extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Option<[f64; 4]>> {
+    let col = ident(&g.name);
+    let sql = format!(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM \
+         (SELECT ST_Extent(ST_Transform(ST_SetSRID({col}::geometry, {}), 4326)) AS e \
+          FROM (SELECT {col} FROM {} LIMIT {EXTENT_ROWS}) s) q",
+        g.srid,
+        c.qualified()
+    );
+    match client.query_one(&sql, &[]).await {
+        Ok(row) => Ok(corners(&row)),
+        Err(e @ (Error::Unavailable(_) | Error::Timeout)) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+fn corners(row: &tokio_postgres::Row) -> Option<[f64; 4]> {
+    match [row.get(0), row.get(1), row.get(2), row.get(3)] {
+        [Some(a), Some(b), Some(c), Some(d)] => Some([a, b, c, d]),
+        _ => None,
+    }
 }

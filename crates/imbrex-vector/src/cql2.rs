@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::catalog::Collection;
 use crate::error::{Error, Result};
-use crate::query::{cast_text, intersects_with};
+use crate::query::{cast_text, in_text_params, intersects_with};
 use crate::sql::{Params, ident};
 
 /// The longest filter accepted, in bytes.
@@ -21,7 +21,9 @@ pub const MAX_FILTER_LEN: usize = 64 * 1024;
 pub enum Operand {
     Property(String),
     Str(String),
-    Num(f64),
+    /// A number as the text bound for it: integers exactly as written (beyond 2^53 too),
+    /// other numbers as their nearest double.
+    Num(String),
     Bool(bool),
     Timestamp(String),
     /// A geometry literal: WKT text or a GeoJSON geometry, in longitude/latitude.
@@ -144,10 +146,24 @@ fn json_expr(v: &Value, depth: usize) -> Result<Expr> {
     })
 }
 
+/// A numeric literal's text for SQL: an integer as written (a double would round ids beyond
+/// 2^53), anything else through a finite double (`1e5` is `100000`, which an integer column
+/// takes).
+fn number_text(raw: &str) -> Result<String> {
+    let digits = raw.strip_prefix(['-', '+']).unwrap_or(raw);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(raw.trim_start_matches('+').to_string());
+    }
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(format!("{v}")),
+        _ => Err(bad(format!("bad number '{raw}'"))),
+    }
+}
+
 fn json_operand(v: &Value) -> Result<Operand> {
     Ok(match v {
         Value::String(s) => Operand::Str(s.clone()),
-        Value::Number(n) => Operand::Num(n.as_f64().ok_or_else(|| bad("a number out of range"))?),
+        Value::Number(n) => Operand::Num(number_text(&n.to_string())?),
         Value::Bool(b) => Operand::Bool(*b),
         Value::Object(o) => {
             if let Some(p) = o.get("property").and_then(Value::as_str) {
@@ -171,7 +187,7 @@ enum Tok {
     Word(String),
     Quoted(String),
     Str(String),
-    Num(f64),
+    Num(String),
     Op(&'static str),
     LParen,
     RParen,
@@ -241,7 +257,7 @@ impl Text {
                         }
                         j += 1;
                     }
-                    let v = s[i..j].parse::<f64>().map_err(|_| bad(format!("bad number '{}' at {start}", &s[i..j])))?;
+                    let v = number_text(&s[i..j]).map_err(|_| bad(format!("bad number '{}' at {start}", &s[i..j])))?;
                     toks.push((Tok::Num(v), start));
                     i = j - 1;
                 }
@@ -483,9 +499,15 @@ pub fn to_sql(e: &Expr, c: &Collection, p: &mut Params) -> Result<String> {
             format!("({l} BETWEEN {lo} AND {hi})")
         }
         Expr::In(a, list) => {
-            let l = column(a, c)?.0;
-            let items = list.iter().map(|v| pair(a, v, c, p).map(|x| x.1)).collect::<Result<Vec<_>>>()?;
-            format!("({l} IN ({}))", items.join(", "))
+            let (l, typ) = column(a, c)?;
+            match (a, list.iter().map(literal_text).collect::<Option<Vec<String>>>()) {
+                // Values only: one array parameter, so lists of any length share a statement.
+                (Operand::Property(name), Some(values)) => format!("({})", in_text_params(name, typ, &p.push(values))),
+                _ => {
+                    let items = list.iter().map(|v| pair(a, v, c, p).map(|x| x.1)).collect::<Result<Vec<_>>>()?;
+                    format!("({l} IN ({}))", items.join(", "))
+                }
+            }
         }
         Expr::Spatial(name, a, b) => {
             let f = SPATIAL.iter().find(|(s, _)| s == name).map_or("ST_Intersects", |(_, f)| f);
@@ -533,20 +555,29 @@ fn column<'a>(o: &Operand, c: &'a Collection) -> Result<(String, &'a str)> {
 /// is a data error, answered as a bad filter).
 fn pair(a: &Operand, b: &Operand, c: &Collection, p: &mut Params) -> Result<(String, String)> {
     let (col, typ) = column(a, c)?;
-    let text = match b {
-        Operand::Str(s) | Operand::Timestamp(s) => s.clone(),
-        Operand::Num(n) => format!("{n}"),
-        Operand::Bool(b) => b.to_string(),
+    if let Some(text) = literal_text(b) {
+        return Ok((col, cast_text(&p.push(text), typ)));
+    }
+    match b {
         Operand::Property(_) => {
             let (other, other_typ) = column(b, c)?;
             if other_typ != typ {
                 return Err(bad(format!("cannot compare a {typ} with a {other_typ}")));
             }
-            return Ok((col, other));
+            Ok((col, other))
         }
-        Operand::Wkt(_) | Operand::GeoJson(_) => return Err(bad("a geometry needs a spatial predicate")),
-    };
-    Ok((col, cast_text(&p.push(text), typ)))
+        _ => Err(bad("a geometry needs a spatial predicate")),
+    }
+}
+
+/// A scalar literal as the text bound for it (cast to its column's type in SQL).
+fn literal_text(o: &Operand) -> Option<String> {
+    match o {
+        Operand::Str(s) | Operand::Timestamp(s) => Some(s.clone()),
+        Operand::Num(n) => Some(n.clone()),
+        Operand::Bool(b) => Some(b.to_string()),
+        Operand::Property(_) | Operand::Wkt(_) | Operand::GeoJson(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -574,11 +605,11 @@ mod tests {
     fn predicates() {
         assert_eq!(
             parse("gid BETWEEN 1 AND 3", None).unwrap(),
-            Expr::Between(prop("gid"), Operand::Num(1.0), Operand::Num(3.0))
+            Expr::Between(prop("gid"), Operand::Num("1".into()), Operand::Num("3".into()))
         );
         assert_eq!(
             parse("gid IN (1, 2)", None).unwrap(),
-            Expr::In(prop("gid"), vec![Operand::Num(1.0), Operand::Num(2.0)])
+            Expr::In(prop("gid"), vec![Operand::Num("1".into()), Operand::Num("2".into())])
         );
         assert_eq!(parse("x IS NOT NULL", None).unwrap(), Expr::Not(Box::new(Expr::IsNull(prop("x")))));
         assert_eq!(
@@ -617,5 +648,17 @@ mod tests {
         );
         let deep = "(".repeat(200) + "a = 1" + &")".repeat(200);
         assert!(parse(&deep, None).is_err());
+    }
+
+    #[test]
+    fn integers_stay_exact_beyond_two_to_the_53() {
+        assert_eq!(number_text("9007199254740993").unwrap(), "9007199254740993");
+        assert_eq!(number_text("-9223372036854775808").unwrap(), "-9223372036854775808");
+        assert_eq!(number_text("+7").unwrap(), "7");
+        assert_eq!(number_text("1e5").unwrap(), "100000");
+        assert_eq!(number_text("1.5").unwrap(), "1.5");
+        assert!(number_text("1e999").is_err() && number_text("1.2.3").is_err() && number_text("-").is_err());
+        let e = parse(r#"{"op": "=", "args": [{"property": "gid"}, 9007199254740993]}"#, Some("cql2-json")).unwrap();
+        assert_eq!(e, Expr::Compare("=", prop("gid"), Operand::Num("9007199254740993".into())));
     }
 }

@@ -1,11 +1,14 @@
 //! The connection pool and the catalog it discovered.
 
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, StatementCache};
 use serde::{Deserialize, Serialize};
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row, Statement, ToStatement};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
@@ -24,8 +27,52 @@ pub struct DbOptions {
     pub pool_size: usize,
     /// Longest a statement may run, in milliseconds (PostgreSQL's `statement_timeout`).
     pub statement_timeout_ms: u64,
-    /// Refresh the catalog this often, in seconds (0: only on `POST /refresh`).
+    /// Refresh the catalog this often, in seconds (0: never on a timer).
     pub refresh_interval_s: u64,
+    /// Listen for `NOTIFY imbrex_catalog` (sent on DDL by the event triggers `imbrex db
+    /// install-triggers` installs) and refresh the catalog within a moment of one.
+    pub listen: bool,
+    /// Most prepared statements kept on one connection; the least recently used one is
+    /// closed to make room (each holds memory in its PostgreSQL backend).
+    pub statement_cache_size: usize,
+    /// How every collection's tiles are made, unless `collections` says otherwise.
+    pub tiles: TileOptions,
+    /// Settings of one collection (`schema.table`): its id column, its tiles.
+    pub collections: BTreeMap<String, CollectionOptions>,
+}
+
+/// How a collection's vector tiles are made.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TileOptions {
+    /// Geometries are snapped to the tile's grid and simplified (Douglas-Peucker) with this
+    /// tolerance, in tile units (1/4096 of a tile by default), before `ST_AsMVTGeom` clips
+    /// and validates them: a low-zoom tile of detailed polygons costs what it shows, not
+    /// every vertex of the table. 0 turns it off.
+    pub simplify: f64,
+    /// Point layers show every point from this zoom on; below it each zoom keeps
+    /// 1/`thin_rate` of the points of the zoom above (tippecanoe's drop rate), picked by a
+    /// hash of the id, so a point shown at one zoom is shown at every deeper one. None: off.
+    pub thin_points_below_zoom: Option<u8>,
+    /// The ratio of points kept from one zoom to the next below `thin_points_below_zoom`.
+    pub thin_rate: f64,
+}
+
+impl Default for TileOptions {
+    fn default() -> Self {
+        TileOptions { simplify: 1.0, thin_points_below_zoom: None, thin_rate: 2.5 }
+    }
+}
+
+/// Settings of one collection; what is not given comes from the database-wide settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollectionOptions {
+    /// The column that identifies a row (ids, `ids=`, paging order, MVT feature ids) for a
+    /// view or a table without a single-column primary key.
+    pub id_column: Option<String>,
+    /// Tile settings of this collection.
+    pub tiles: Option<TileOptions>,
 }
 
 impl Default for DbOptions {
@@ -36,7 +83,11 @@ impl Default for DbOptions {
             exclude_tables: Vec::new(),
             pool_size: 16,
             statement_timeout_ms: 10_000,
-            refresh_interval_s: 0,
+            refresh_interval_s: 60,
+            listen: true,
+            statement_cache_size: 256,
+            tiles: TileOptions::default(),
+            collections: BTreeMap::new(),
         }
     }
 }
@@ -44,8 +95,11 @@ impl Default for DbOptions {
 /// A PostGIS database: a bounded pool of connections and the current catalog.
 pub struct Database {
     pool: Pool,
+    /// How to open a connection of its own (the catalog listener's).
+    pg: tokio_postgres::Config,
     pub options: DbOptions,
     catalog: RwLock<Option<Arc<Catalog>>>,
+    statements: Arc<StatementLru>,
 }
 
 impl std::fmt::Debug for Database {
@@ -63,14 +117,21 @@ impl Database {
         // JIT off: PostGIS functions' high cost estimates push every tile query past
         // jit_above_cost, and compiling then takes longer than the query (a z6 tile of the
         // bench table: 830 ms with JIT, 390 ms without). Options in the URL come first and
-        // are kept.
+        // are kept. Plans are made for each execution's values (plan_cache_mode): a generic
+        // plan of a tile query picks one strategy for every tile, and the right one for a
+        // tile holding half the table (walk the id index, stop at the feature cap) is the
+        // wrong one for a tile holding ten features (the spatial index, then sort).
         let given = pg.get_options().map(|o| format!("{o} ")).unwrap_or_default();
-        pg.options(format!("{given}-c statement_timeout={} -c jit=off", options.statement_timeout_ms));
+        pg.options(format!(
+            "{given}-c statement_timeout={} -c jit=off -c plan_cache_mode=force_custom_plan",
+            options.statement_timeout_ms
+        ));
         if pg.get_application_name().is_none() {
             pg.application_name("imbrex");
         }
         pg.connect_timeout(Duration::from_secs(5));
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(pg.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.pool_size.max(1))
             .runtime(Runtime::Tokio1)
@@ -79,7 +140,8 @@ impl Database {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| Error::invalid("database_url", e.to_string()))?;
-        let db = Database { pool, options, catalog: RwLock::new(None) };
+        let statements = Arc::new(StatementLru::new(options.statement_cache_size));
+        let db = Database { pool, pg, options, catalog: RwLock::new(None), statements };
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
             Err(Error::Unavailable(e)) => tracing::warn!(error = %e, "database unavailable; catalog loads later"),
@@ -90,8 +152,9 @@ impl Database {
     }
 
     /// A pooled connection (a 503 when the database is away).
-    pub(crate) async fn client(&self) -> Result<Object> {
-        Ok(self.pool.get().await?)
+    pub(crate) async fn client(&self) -> Result<Conn> {
+        let obj = self.pool.get().await?;
+        Ok(Conn { obj: Some(obj), busy: AtomicBool::new(false), statements: self.statements.clone() })
     }
 
     /// Read the catalog again from the database.
@@ -102,6 +165,29 @@ impl Database {
         Ok(catalog)
     }
 
+    /// Keep the catalog fresh without a restart: read again every `refresh_interval_s`, and
+    /// within a moment of a `NOTIFY` on [`CATALOG_CHANNEL`]. The tasks end with the database.
+    pub fn watch(self: &Arc<Self>) {
+        let every = self.options.refresh_interval_s;
+        if every > 0 {
+            let db = Arc::downgrade(self);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(every));
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(db) = db.upgrade() else { return };
+                    if let Err(e) = db.refresh().await {
+                        tracing::warn!(error = %e, "catalog refresh failed");
+                    }
+                }
+            });
+        }
+        if self.options.listen {
+            tokio::spawn(listen(Arc::downgrade(self), self.pg.clone()));
+        }
+    }
+
     /// The current catalog, read first if it never could be.
     pub async fn catalog(&self) -> Result<Arc<Catalog>> {
         let current = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -109,5 +195,249 @@ impl Database {
             Some(c) => Ok(c),
             None => self.refresh().await,
         }
+    }
+}
+
+/// The channel DDL notifications arrive on (see [`INSTALL_TRIGGERS`]).
+pub const CATALOG_CHANNEL: &str = "imbrex_catalog";
+
+/// Event triggers that `NOTIFY` [`CATALOG_CHANNEL`] after every DDL command and drop, so
+/// that servers listening re-read their catalog within a moment (`imbrex db
+/// install-triggers`; creating event triggers takes a superuser).
+pub const INSTALL_TRIGGERS: &str = "
+CREATE OR REPLACE FUNCTION public.imbrex_catalog_notify() RETURNS event_trigger
+LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('imbrex_catalog', tg_tag); END $$;
+DROP EVENT TRIGGER IF EXISTS imbrex_catalog_ddl;
+CREATE EVENT TRIGGER imbrex_catalog_ddl ON ddl_command_end EXECUTE FUNCTION public.imbrex_catalog_notify();
+DROP EVENT TRIGGER IF EXISTS imbrex_catalog_drop;
+CREATE EVENT TRIGGER imbrex_catalog_drop ON sql_drop EXECUTE FUNCTION public.imbrex_catalog_notify();
+";
+
+/// Removes what [`INSTALL_TRIGGERS`] installs.
+pub const UNINSTALL_TRIGGERS: &str = "
+DROP EVENT TRIGGER IF EXISTS imbrex_catalog_ddl;
+DROP EVENT TRIGGER IF EXISTS imbrex_catalog_drop;
+DROP FUNCTION IF EXISTS public.imbrex_catalog_notify();
+";
+
+/// Run SQL on the database of `url` (the `imbrex db` commands).
+pub async fn execute(url: &str, sql: &str) -> Result<()> {
+    let pg: tokio_postgres::Config =
+        url.parse().map_err(|e: tokio_postgres::Error| Error::invalid("database_url", e.to_string()))?;
+    let (client, conn) = pg.connect(NoTls).await?;
+    let driver = tokio::spawn(conn);
+    let r = client.batch_execute(sql).await;
+    drop(client);
+    let _ = driver.await;
+    Ok(r?)
+}
+
+/// LISTEN on [`CATALOG_CHANNEL`] on a connection of its own, refreshing the catalog after
+/// each burst of notifications (one DDL script sends many); reconnects when the database
+/// goes away.
+async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
+    loop {
+        let (client, mut conn) = match pg.connect(NoTls).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(error = %e, "catalog listener cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if db.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // The connection is driven here; its notifications go to the loop below.
+        let driver = tokio::spawn(async move {
+            while let Some(m) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                match m {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                        if tx.send(()).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        if let Err(e) = client.batch_execute(&format!("LISTEN {CATALOG_CHANNEL}")).await {
+            tracing::warn!(error = %e, "LISTEN failed; the catalog refreshes on its timer only");
+            driver.abort();
+            return;
+        }
+        // What changed before LISTEN took effect (or while the connection was away).
+        match db.upgrade() {
+            Some(db) => {
+                if let Err(e) = db.refresh().await {
+                    tracing::warn!(error = %e, "catalog refresh failed");
+                }
+            }
+            None => return,
+        }
+        loop {
+            // Wake now and then to notice that the database was dropped.
+            let got = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+            let Some(db) = db.upgrade() else {
+                driver.abort();
+                return;
+            };
+            match got {
+                Ok(Some(())) => {
+                    // The rest of the burst, then one refresh.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    while rx.try_recv().is_ok() {}
+                    match db.refresh().await {
+                        Ok(c) => tracing::info!(collections = c.collections.len(), "catalog refreshed on NOTIFY"),
+                        Err(e) => tracing::warn!(error = %e, "catalog refresh failed"),
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {}
+            }
+        }
+        tracing::debug!("catalog listener lost its connection; reconnecting");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// A pooled connection that knows whether a query of its is running. Should the future
+/// waiting on a query be dropped (the HTTP client went away), the query is cancelled in
+/// PostgreSQL and the connection leaves the pool: it is never handed to the next request
+/// while a statement still runs on it.
+pub struct Conn {
+    obj: Option<Object>,
+    busy: AtomicBool,
+    statements: Arc<StatementLru>,
+}
+
+impl Conn {
+    fn client(&self) -> &Object {
+        self.obj.as_ref().expect("a connection is only taken in drop")
+    }
+
+    async fn run<T>(&self, f: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T> {
+        self.busy.store(true, Ordering::Release);
+        let r = f.await;
+        self.busy.store(false, Ordering::Release);
+        Ok(r?)
+    }
+
+    /// A prepared statement from this connection's bounded cache.
+    pub async fn prepare(&self, sql: &str) -> Result<Statement> {
+        let client = self.client();
+        for old in self.statements.touch(&client.statement_cache, sql) {
+            // Dropping the statement closes it in the backend.
+            client.statement_cache.remove(&old, &[]);
+        }
+        self.run(client.prepare_cached(sql)).await
+    }
+
+    pub async fn query<T>(&self, statement: &T, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.run(self.client().query(statement, params)).await
+    }
+
+    pub async fn query_one<T>(&self, statement: &T, params: &[&(dyn ToSql + Sync)]) -> Result<Row>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.run(self.client().query_one(statement, params)).await
+    }
+
+    pub async fn query_opt<T>(&self, statement: &T, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>>
+    where
+        T: ?Sized + ToStatement,
+    {
+        self.run(self.client().query_opt(statement, params)).await
+    }
+
+    pub async fn batch_execute(&self, sql: &str) -> Result<()> {
+        self.run(self.client().batch_execute(sql)).await
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if !self.busy.load(Ordering::Acquire) {
+            return;
+        }
+        let (Some(obj), Ok(rt)) = (self.obj.take(), tokio::runtime::Handle::try_current()) else { return };
+        let client = Object::take(obj);
+        let token = client.cancel_token();
+        tracing::debug!("request dropped while its query ran: cancelling it");
+        rt.spawn(async move {
+            if let Err(e) = token.cancel_query(NoTls).await {
+                tracing::warn!(error = %e, "cancelling an abandoned query failed");
+            }
+            drop(client);
+        });
+    }
+}
+
+/// Which statements each connection holds, least recently used first; connections are
+/// known by their statement cache (one per connection, dropped with it).
+struct StatementLru<C = StatementCache> {
+    max: usize,
+    conns: Mutex<HashMap<usize, ConnStatements<C>>>,
+}
+
+/// One connection's statement cache (weakly: it goes with the connection) and the SQL of
+/// its statements, least recently used first.
+type ConnStatements<C> = (Weak<C>, VecDeque<String>);
+
+impl<C> StatementLru<C> {
+    fn new(max: usize) -> StatementLru<C> {
+        StatementLru { max: max.max(1), conns: Mutex::new(HashMap::new()) }
+    }
+
+    /// Note `sql` as used on the connection of `cache`; returns the statements to close.
+    fn touch(&self, cache: &Arc<C>, sql: &str) -> Vec<String> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let key = Arc::as_ptr(cache) as usize;
+        if !conns.contains_key(&key) {
+            // A new connection: forget the ones closed since.
+            conns.retain(|_, (weak, _)| weak.strong_count() > 0);
+        }
+        let (weak, order) = conns.entry(key).or_insert_with(|| (Arc::downgrade(cache), VecDeque::new()));
+        if weak.strong_count() == 0 {
+            // The address of a closed connection's cache, reused by a new one.
+            *weak = Arc::downgrade(cache);
+            order.clear();
+        }
+        if let Some(i) = order.iter().position(|s| s == sql) {
+            let s = order.remove(i).expect("position is in range");
+            order.push_back(s);
+            return Vec::new();
+        }
+        order.push_back(sql.to_string());
+        let mut evicted = Vec::new();
+        while order.len() > self.max {
+            evicted.extend(order.pop_front());
+        }
+        evicted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_lru_evicts_the_least_recently_used() {
+        let lru = StatementLru::<u8>::new(2);
+        let cache = Arc::new(0u8);
+        assert!(lru.touch(&cache, "a").is_empty());
+        assert!(lru.touch(&cache, "b").is_empty());
+        assert!(lru.touch(&cache, "a").is_empty());
+        assert_eq!(lru.touch(&cache, "c"), vec!["b".to_string()]);
+        assert_eq!(lru.touch(&cache, "b"), vec!["a".to_string()]);
+        // Another connection has its own list.
+        let other = Arc::new(1u8);
+        assert!(lru.touch(&other, "a").is_empty());
     }
 }

@@ -16,6 +16,11 @@ pub enum Error {
     /// request): retry later or ask for less (503).
     #[error("the database query timed out (statement_timeout)")]
     Timeout,
+    /// The database refused a value (class 22, data exception, or a geometry literal it
+    /// cannot parse). The caller's fault only when the request carried values: see
+    /// [`Error::blame`]; otherwise a broken row or a bug (500).
+    #[error("the database refused a value: {0}")]
+    Value(String),
     /// A query failed for a reason that is not the caller's (a bug or a broken table): 500.
     #[error("database error: {0}")]
     Database(String),
@@ -29,6 +34,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn invalid(name: impl Into<std::borrow::Cow<'static, str>>, reason: impl Into<String>) -> Error {
         Error::InvalidParameter { name: name.into(), reason: reason.into() }
+    }
+}
+
+impl Error {
+    /// A refused value blamed on the request parameter that carried values into the
+    /// query (`filter`, `ids`, ...), or on no one when none did: PostGIS failing on a row
+    /// of the table is no 400.
+    pub(crate) fn blame(self, param: Option<&str>) -> Error {
+        match (self, param) {
+            (Error::Value(m), Some(p)) => Error::invalid(p.to_string(), m),
+            (Error::Value(m), None) => Error::Database(m),
+            (e, _) => e,
+        }
     }
 }
 
@@ -57,7 +75,7 @@ impl From<tokio_postgres::Error> for Error {
         } else if transient {
             Error::Unavailable(e.to_string())
         } else if bad_value {
-            Error::invalid("query", message)
+            Error::Value(message)
         } else {
             Error::Database(message)
         }

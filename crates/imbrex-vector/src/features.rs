@@ -144,10 +144,11 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
     let sql = format!("SELECT {select} FROM {table} t WHERE {cond} {order} LIMIT {limit} OFFSET {offset}");
     let client = db.client().await?;
     let params = p.refs();
-    let stmt = client.prepare_cached(&sql).await?;
-    let rows = client.query(&stmt, &params).await?;
-    let count_stmt = client.prepare_cached(&count_sql).await?;
-    let counted: i64 = client.query_one(&count_stmt, &params[..params.len() - 2]).await?.get(0);
+    let blame = |e: Error| e.blame(q.selection.value_param());
+    let stmt = client.prepare(&sql).await?;
+    let rows = client.query(&stmt, &params).await.map_err(blame)?;
+    let count_stmt = client.prepare(&count_sql).await?;
+    let counted: i64 = client.query_one(&count_stmt, &params[..params.len() - 2]).await.map_err(blame)?.get(0);
     let matched = (counted <= EXACT_COUNT_LIMIT).then_some(counted);
     Ok(Items { features: rows.iter().map(feature).collect(), matched })
 }
@@ -163,14 +164,14 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
     let cond = equals_text_param(col, c.column_type(col), &p.push(id.to_string()));
     let sql = format!("SELECT {} FROM {table} t WHERE {cond}", select_list(c, q)?);
     let client = db.client().await?;
-    let stmt = client.prepare_cached(&sql).await?;
+    let stmt = client.prepare(&sql).await?;
     let not_found = || Error::NotFound { what: format!("item '{id}' in {}", c.id) };
-    match client.query_opt(&stmt, &p.refs()).await.map_err(Error::from) {
+    match client.query_opt(&stmt, &p.refs()).await {
         Ok(Some(row)) => Ok(feature(&row)),
         Ok(None) => Err(not_found()),
         // An id that is no value of the id column's type names no item.
-        Err(Error::InvalidParameter { .. }) => Err(not_found()),
-        Err(e) => Err(e),
+        Err(Error::Value(_)) => Err(not_found()),
+        Err(e) => Err(e.blame(q.selection.value_param())),
     }
 }
 

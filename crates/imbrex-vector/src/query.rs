@@ -17,6 +17,8 @@ pub struct Selection {
     pub equal: Vec<(String, String)>,
     /// `datetime=`: an instant or an interval with open ends (`..`).
     pub datetime: Option<(Option<String>, Option<String>)>,
+    /// `datetime-column=`: the date/time column `datetime=` filters on (default: the first).
+    pub datetime_column: Option<String>,
     /// `bbox=` in longitude/latitude; west > east crosses the antimeridian.
     pub bbox: Option<[f64; 4]>,
     /// `filter=` (CQL2).
@@ -78,6 +80,22 @@ pub fn parse_bbox(s: &str) -> Result<[f64; 4]> {
 }
 
 impl Selection {
+    /// The parameter a value the database refuses came from: the request's values go into
+    /// the query only through these (bbox is numbers checked here).
+    pub fn value_param(&self) -> Option<&str> {
+        if self.filter.is_some() {
+            Some("filter")
+        } else if !self.ids.is_empty() {
+            Some("ids")
+        } else if let Some((name, _)) = self.equal.first() {
+            Some(name)
+        } else if self.datetime.is_some() {
+            Some("datetime")
+        } else {
+            self.args.keys().next().map(String::as_str)
+        }
+    }
+
     /// SQL conditions (joined with AND; `TRUE` when empty) over the row alias `t`.
     pub fn conditions(&self, c: &Collection, g: &GeometryColumn, p: &mut Params) -> Result<String> {
         let mut out: Vec<String> = Vec::new();
@@ -92,9 +110,14 @@ impl Selection {
             out.push(equals_text_param(&prop.name, &prop.pg_type, &p.push(value.clone())));
         }
         if let Some((start, end)) = &self.datetime {
-            let col = c
-                .datetime_column()
-                .ok_or_else(|| Error::invalid("datetime", format!("{} has no date/time column", c.id)))?;
+            let col = match &self.datetime_column {
+                Some(name) => c.property(name).filter(|p| p.is_datetime()).ok_or_else(|| {
+                    Error::invalid("datetime-column", format!("'{name}' is no date/time column of {}", c.id))
+                })?,
+                None => c
+                    .datetime_column()
+                    .ok_or_else(|| Error::invalid("datetime", format!("{} has no date/time column", c.id)))?,
+            };
             let col = ident(&col.name);
             if let Some(s) = start {
                 out.push(format!("t.{col} >= {}::text::timestamptz", p.push(s.clone())));

@@ -3,7 +3,7 @@
 
 use imbrex_tms::{Tile, TileMatrixSet};
 
-use crate::catalog::{Catalog, Collection, TileFunction};
+use crate::catalog::{Catalog, Collection, GeometryColumn, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::features::{geometry_column, linearized, selected_properties};
@@ -27,6 +27,14 @@ pub struct TileQuery {
     pub buffer: u32,
     /// Clip geometries to the buffered tile.
     pub clip: bool,
+    /// `(property, ascending)`: which features the cap keeps first (default: the largest
+    /// polygons or longest lines, else the lowest ids).
+    pub sortby: Vec<(String, bool)>,
+    /// Simplification tolerance in the units of the tile's CRS (tipg's `simplify`), instead
+    /// of the collection's tile-grid setting.
+    pub simplify: Option<f64>,
+    /// The layer's name in the tile.
+    pub layer: String,
 }
 
 impl Default for TileQuery {
@@ -39,6 +47,9 @@ impl Default for TileQuery {
             extent: 4096,
             buffer: 256,
             clip: true,
+            sortby: Vec::new(),
+            simplify: None,
+            layer: LAYER.to_string(),
         }
     }
 }
@@ -116,24 +127,103 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     if native != srid {
         geom = format!("ST_Transform({geom}, {srid})");
     }
+    let kind = Shape::of(g);
+    let opts = &c.tiles;
+    if let Some(tol) = q.simplify {
+        if !(tol.is_finite() && tol >= 0.0) {
+            return Err(Error::invalid("simplify", "a tolerance >= 0"));
+        }
+        geom = format!("ST_Simplify({geom}, {}, true)", p.push(tol));
+    } else if opts.simplify > 0.0 && kind != Shape::Points {
+        // Snapped to the grid ST_AsMVTGeom rounds to (origin at the tile's top-left corner,
+        // one cell per tile unit), so the rounding it does next changes nothing, and
+        // simplified within `simplify` cells; collapsed parts are kept for it to judge.
+        let (cx, cy) = ((b.right - b.left) / q.extent as f64, (b.top - b.bottom) / q.extent as f64);
+        let snapped =
+            format!("ST_SnapToGrid({geom}, {}, {}, {}, {})", p.push(b.left), p.push(b.top), p.push(cx), p.push(cy));
+        geom = format!("ST_Simplify({snapped}, {}, true)", p.push(opts.simplify * cx.max(cy)));
+    }
+    let mut cond = cond;
+    if let (Some(below), Some(id)) = (opts.thin_points_below_zoom, &c.id_column)
+        && kind == Shape::Points
+        && (tile.z as i64) < below as i64
+    {
+        // A hash of the id picks the points a zoom keeps: the same ones on every request,
+        // and each zoom's a subset of the next one's.
+        let keep = (THIN_SCALE as f64 * opts.thin_rate.powi(tile.z - below as i32)).ceil() as i64;
+        cond =
+            format!("{cond} AND (hashtextextended(t.{}::text, 0) & {}) < {}", ident(id), THIN_SCALE - 1, p.push(keep));
+    }
     let props: Vec<String> = selected_properties(c, q.properties.as_deref())?.iter().map(|n| mvt_value(c, n)).collect();
     let props = if props.is_empty() { String::new() } else { format!(", {}", props.join(", ")) };
+    // MVT feature ids are integers: an integer id column gives them.
+    let feature_id = c.id_column.as_deref().filter(|id| matches!(c.column_type(id), "int2" | "int4" | "int8"));
+    let (id_select, id_name) = match feature_id {
+        Some(id) => (format!(", t.{} AS __id", ident(id)), ", '__id'"),
+        None => (String::new(), ""),
+    };
+    // The cap keeps the same features on every request, and the ones worth keeping: the
+    // largest polygons or longest lines first, else the first ids. Only features that
+    // survive clipping count (the filter is on ST_AsMVTGeom's result, computed once per
+    // row in the lateral subquery).
+    let mut order: Vec<String> = Vec::new();
+    for (name, asc) in &q.sortby {
+        let prop = c.property(name).ok_or_else(|| Error::invalid("sortby", format!("unknown property '{name}'")))?;
+        order.push(format!("t.{} {}", ident(&prop.name), if *asc { "ASC" } else { "DESC" }));
+    }
+    order.extend(match kind {
+        Shape::Polygons => Some(format!("ST_Area({}) DESC", linearized(g, &format!("{col}::geometry")))),
+        Shape::Lines => Some(format!("ST_Length({}) DESC", linearized(g, &format!("{col}::geometry")))),
+        Shape::Points | Shape::Mixed => None,
+    });
+    if let Some(id) = &c.id_column {
+        order.push(format!("t.{}", ident(id)));
+    }
+    let order = if order.is_empty() { String::new() } else { format!("ORDER BY {}", order.join(", ")) };
     let extent = p.push(q.extent as i32);
     let buffer = p.push(q.buffer as i32);
     let clip = p.push(q.clip);
     let limit = p.push(q.limit as i64);
-    let layer = p.push(LAYER.to_string());
+    let layer = p.push(q.layer.clone());
     let sql = format!(
         "WITH b AS (SELECT {env} AS env, {fenv} AS fenv) \
-         SELECT ST_AsMVT(q, {layer}, {extent}, '__geom') FROM ( \
-           SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom{props} \
-           FROM {table} t, b WHERE {filter} AND {cond} LIMIT {limit} \
-         ) q WHERE q.__geom IS NOT NULL"
+         SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
+           SELECT m.__geom{id_select}{props} FROM {table} t CROSS JOIN b \
+           CROSS JOIN LATERAL (SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom OFFSET 0) m \
+           WHERE {filter} AND {cond} AND m.__geom IS NOT NULL {order} LIMIT {limit} \
+         ) q"
     );
     let client = db.client().await?;
-    let stmt = client.prepare_cached(&sql).await?;
-    let row = client.query_one(&stmt, &p.refs()).await?;
+    let stmt = client.prepare(&sql).await?;
+    let row = client.query_one(&stmt, &p.refs()).await.map_err(|e| e.blame(q.selection.value_param()))?;
     Ok(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default())
+}
+
+/// The hash range point thinning draws from (2^20 buckets).
+const THIN_SCALE: i64 = 1 << 20;
+
+/// What a geometry column holds, for the order the feature cap keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Points,
+    Lines,
+    Polygons,
+    Mixed,
+}
+
+impl Shape {
+    fn of(g: &GeometryColumn) -> Shape {
+        let t = g.geometry_type.to_ascii_lowercase();
+        if t.contains("polygon") || t.contains("surface") {
+            Shape::Polygons
+        } else if t.contains("line") || t.contains("curve") || t.contains("circularstring") {
+            Shape::Lines
+        } else if t.contains("point") {
+            Shape::Points
+        } else {
+            Shape::Mixed
+        }
+    }
 }
 
 /// A property as an MVT value: numbers, booleans and text as they are, anything else as text.
@@ -171,11 +261,12 @@ pub async fn function_tile(
         Some(t) => {
             let cast = if t == "jsonb" { "jsonb" } else { "json" };
             let sql = format!("SELECT {call}($1::int4, $2::int4, $3::int4, $4::text::{cast})");
-            let stmt = client.prepare_cached(&sql).await?;
-            client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await?
+            let stmt = client.prepare(&sql).await?;
+            // The function reads the request's values: what it refuses, the request gave.
+            client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await.map_err(|e| e.blame(Some("query")))?
         }
         None => {
-            let stmt = client.prepare_cached(&format!("SELECT {call}($1::int4, $2::int4, $3::int4)")).await?;
+            let stmt = client.prepare(&format!("SELECT {call}($1::int4, $2::int4, $3::int4)")).await?;
             client.query_one(&stmt, &[&z, &x, &y]).await?
         }
     };

@@ -25,6 +25,29 @@ pub enum Command {
     Info(InfoArgs),
     /// List the tile matrix sets, or print one as OGC JSON.
     Tms(TmsArgs),
+    /// Set up a PostGIS database for imbrex.
+    Db(DbArgs),
+}
+
+/// Options of `imbrex db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+    /// PostgreSQL connection URL (`postgresql://user@host/db`).
+    #[arg(long, env = "DATABASE_URL", value_name = "postgresql://...", global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Install event triggers that NOTIFY imbrex of DDL (new, changed and dropped tables),
+    /// so running servers re-read their catalog within a second. Needs a superuser.
+    InstallTriggers,
+    /// Remove what install-triggers installed.
+    UninstallTriggers,
+    /// Print the SQL install-triggers runs (to review it, or run it with psql).
+    TriggersSql,
 }
 
 /// Options of `imbrex info`.

@@ -32,5 +32,24 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
             runtime.block_on(info::run(args))
         }
         cli::Command::Tms(args) => cli::tms(args),
+        cli::Command::Db(args) => db(args),
     }
+}
+
+/// `imbrex db ...`.
+fn db(args: cli::DbArgs) -> anyhow::Result<()> {
+    use imbrex_vector::db::{INSTALL_TRIGGERS, UNINSTALL_TRIGGERS, execute};
+    let (sql, done) = match args.action {
+        cli::DbAction::TriggersSql => {
+            print!("{}", INSTALL_TRIGGERS.trim_start());
+            return Ok(());
+        }
+        cli::DbAction::InstallTriggers => (INSTALL_TRIGGERS, "event triggers installed: DDL now notifies imbrex"),
+        cli::DbAction::UninstallTriggers => (UNINSTALL_TRIGGERS, "event triggers removed"),
+    };
+    let url = args.database_url.ok_or_else(|| anyhow::anyhow!("--database-url (or DATABASE_URL) is required"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(execute(&url, sql))?;
+    println!("{done}");
+    Ok(())
 }

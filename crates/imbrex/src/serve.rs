@@ -5,20 +5,7 @@ use imbrex_server::{AppState, Config};
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
-    let refresh = config.db.refresh_interval_s;
     let state = AppState::new(config).context("loading configuration")?.connect_database().await.context("database")?;
-    if let (Some(db), true) = (state.db.clone(), refresh > 0) {
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(refresh));
-            every.tick().await;
-            loop {
-                every.tick().await;
-                if let Err(e) = db.refresh().await {
-                    tracing::warn!(error = %e, "catalog refresh failed");
-                }
-            }
-        });
-    }
     let app = imbrex_server::app(state);
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;

@@ -39,6 +39,7 @@ const RESERVED: &[&str] = &[
     "simplify",
     "filter",
     "filter-lang",
+    "datetime-column",
     "minzoom",
     "maxzoom",
     "extent",
@@ -70,6 +71,28 @@ async fn find(state: &AppState, id: &str) -> ApiResult<(Arc<Database>, Arc<Colle
     let db = database(state)?;
     let c = db.catalog().await?.get(id).ok_or_else(|| ApiError::NotFound(format!("collection '{id}' not found")))?;
     Ok((db.clone(), c))
+}
+
+/// The collections a tile path names, each with its layer's name: one collection (layer
+/// `default`, as tipg), or several joined by commas (`a,b`: one layer each, named after it).
+async fn layers_of(state: &AppState, id: &str) -> ApiResult<Vec<(String, Arc<Collection>)>> {
+    let catalog = database(state)?.catalog().await?;
+    if let Some(c) = catalog.get(id) {
+        return Ok(vec![(imbrex_vector::tiles::LAYER.to_string(), c)]);
+    }
+    let parts: Vec<&str> = id.split(',').collect();
+    if parts.len() < 2 {
+        return Err(ApiError::NotFound(format!("collection '{id}' not found")));
+    }
+    let mut out: Vec<(String, Arc<Collection>)> = Vec::new();
+    for part in parts {
+        let c = catalog.get(part).ok_or_else(|| ApiError::NotFound(format!("collection '{part}' not found")))?;
+        if out.iter().any(|(name, _)| name == part) {
+            return Err(ApiError::path("collectionId", format!("'{part}' is named twice")));
+        }
+        out.push((part.to_string(), c));
+    }
+    Ok(out)
 }
 
 /// The TileMatrixSet and the collection a tileset path names.
@@ -107,6 +130,10 @@ fn collection_doc(base: &BaseUrl, c: &Collection, rel_self: &str) -> Value {
     if let Some(b) = c.bounds() {
         doc["extent"] = json!({"spatial": {"bbox": [b], "crs": CRS84}});
     }
+    if let Some(t) = &c.temporal {
+        doc["extent"]["temporal"] =
+            json!({"interval": [t], "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"});
+    }
     doc
 }
 
@@ -138,8 +165,13 @@ fn page_links(
         s.append_pair("offset", &o.to_string());
         base.join(&format!("{path}?{}", s.finish()))
     };
-    let mut links = vec![link(base.join(path), "self", "application/json", None)];
-    if matched.map_or(returned == limit, |m| offset + limit < m) {
+    // `self` is this very page: the path with its query string, percent-encoded.
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    s.extend_pairs(q.pairs().iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let qs = s.finish();
+    let this = if qs.is_empty() { base.join(path) } else { base.join(&format!("{path}?{qs}")) };
+    let mut links = vec![link(this, "self", "application/json", None)];
+    if limit > 0 && matched.map_or(returned == limit, |m| offset + limit < m) {
         links.push(link(with_offset(offset + limit), "next", "application/json", Some("Next page")));
     }
     if offset > 0 {
@@ -161,7 +193,10 @@ fn json_response(v: Value, media: &'static str) -> Response {
 #[utoipa::path(get, path = "/collections", tag = "OGC Features and Vector Tiles",
     params(("limit" = Option<usize>, Query, description = "Page size"), ("offset" = Option<usize>, Query, description = "Page start"),
         ("f" = Option<String>, Query, description = "json or html"),
-        ("include_skipped" = Option<bool>, Query, description = "Also list the relations left out of the catalog, with the reason")),
+        ("include_skipped" = Option<bool>, Query, description = "Also list the relations left out of the catalog, with the reason"),
+        ("type" = Option<String>, Query, description = "Table or Function"),
+        ("bbox" = Option<String>, Query, description = "Collections whose extent meets this longitude/latitude box"),
+        ("datetime" = Option<String>, Query, description = "Collections whose temporal extent meets this instant or interval")),
     responses((status = 200, description = "The published collections", content_type = "application/json")))]
 pub async fn collections(
     State(state): State<AppState>,
@@ -172,6 +207,20 @@ pub async fn collections(
     let limit = q.get::<usize>("limit")?;
     let offset = q.get::<usize>("offset")?.unwrap_or(0);
     let include_skipped = q.get::<bool>("include_skipped")?.unwrap_or(false);
+    // tipg's filters: `type` (Table: relations; Function: functions), `bbox` and `datetime`
+    // against each collection's extents (one without an extent matches no such filter).
+    let kind = match q.raw("type") {
+        None => None,
+        Some(t @ ("Table" | "Function")) => Some(t == "Function"),
+        Some(_) => return Err(ApiError::query("type", "one of Table, Function")),
+    };
+    let bbox = q.raw("bbox").map(query::parse_bbox).transpose()?;
+    let datetime = q.raw("datetime").map(query::parse_datetime).transpose()?;
+    let wanted = |c: &Collection| {
+        kind.is_none_or(|f| f == (c.kind == "Function"))
+            && bbox.is_none_or(|b| c.bounds().is_some_and(|e| boxes_meet(b, e)))
+            && datetime.as_ref().is_none_or(|(s, e)| c.meets_interval(s.as_deref(), e.as_deref()))
+    };
     let mut skipped = Vec::new();
     let all: Vec<Value> = match &state.db {
         Some(db) => {
@@ -179,8 +228,14 @@ pub async fn collections(
             if include_skipped {
                 skipped = catalog.skipped.iter().map(|(id, reason)| json!({"id": id, "reason": reason})).collect();
             }
-            let tables = catalog.collections.values().map(|c| collection_doc(&base, c, "collection"));
-            let functions = catalog.functions.values().map(|f| function_doc(&base, f));
+            let tables =
+                catalog.collections.values().filter(|c| wanted(c)).map(|c| collection_doc(&base, c, "collection"));
+            // Tile functions have no extents: only a type filter can keep them.
+            let functions = catalog
+                .functions
+                .values()
+                .filter(|_| kind != Some(false) && bbox.is_none() && datetime.is_none())
+                .map(|f| function_doc(&base, f));
             tables.chain(functions).collect()
         }
         None => Vec::new(),
@@ -201,6 +256,13 @@ pub async fn collections(
         Negotiated::Html => Html(collections_html::collections(&base, &doc)).into_response(),
         Negotiated::Json => json_response(doc, "application/json"),
     })
+}
+
+/// Whether two longitude/latitude boxes meet (the first may cross the antimeridian).
+fn boxes_meet(b: [f64; 4], e: [f64; 4]) -> bool {
+    let lat = b[1] <= e[3] && b[3] >= e[1];
+    let lon = |w: f64, east: f64| w <= e[2] && east >= e[0];
+    lat && if b[0] > b[2] { lon(b[0], 180.0) || lon(-180.0, b[2]) } else { lon(b[0], b[2]) }
 }
 
 /// One collection's metadata.
@@ -231,7 +293,7 @@ pub async fn queryables(State(state): State<AppState>, Path(id): Path<String>, b
     let (_, c) = find(&state, &id).await?;
     let mut props = serde_json::Map::new();
     for g in &c.geometry_columns {
-        props.insert(g.name.clone(), json!({"$ref": "https://geojson.org/schema/Geometry.json"}));
+        props.insert(g.name.clone(), json!({"$ref": geojson_schema(&g.geometry_type)}));
     }
     for p in &c.properties {
         props.insert(p.name.clone(), json!({"name": p.name, "type": p.json_type()}));
@@ -246,6 +308,16 @@ pub async fn queryables(State(state): State<AppState>, Path(id): Path<String>, b
         }),
         "application/schema+json",
     ))
+}
+
+/// The GeoJSON schema of a column's geometry type (`PointZ` is a Point; curves, which come
+/// out as lines and polygons, and unconstrained columns are any Geometry).
+fn geojson_schema(geometry_type: &str) -> String {
+    let t = geometry_type.trim_end_matches("ZM").trim_end_matches(['Z', 'M']);
+    let known =
+        ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"];
+    let name = known.iter().find(|k| k.eq_ignore_ascii_case(t)).copied().unwrap_or("Geometry");
+    format!("https://geojson.org/schema/{name}.json")
 }
 
 fn list(q: &QueryMap, name: &str) -> Option<Vec<String>> {
@@ -267,24 +339,29 @@ fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
             .collect(),
         args: q.pairs().iter().filter(|(k, _)| is_arg(k)).cloned().collect(),
         datetime: q.raw("datetime").map(query::parse_datetime).transpose()?,
+        datetime_column: q.raw("datetime-column").map(str::to_string),
         bbox: q.raw("bbox").map(query::parse_bbox).transpose()?,
     })
 }
 
-fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<ItemsQuery> {
-    let max = state.config.limits.max_items_per_page;
-    let limit = q.get::<usize>("limit")?.unwrap_or(10);
-    if limit == 0 || limit > max {
-        return Err(ApiError::query("limit", format!("between 1 and {max}")));
-    }
-    let sortby = list(q, "sortby")
+/// `sortby=a,-b`: properties, ascending unless prefixed with `-`.
+fn sortby(q: &QueryMap) -> Vec<(String, bool)> {
+    list(q, "sortby")
         .unwrap_or_default()
         .into_iter()
         .map(|s| match s.strip_prefix('-') {
             Some(name) => (name.to_string(), false),
             None => (s.trim_start_matches('+').to_string(), true),
         })
-        .collect();
+        .collect()
+}
+
+fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<ItemsQuery> {
+    let max = state.config.limits.max_items_per_page;
+    let limit = q.get::<usize>("limit")?.unwrap_or(10);
+    if limit > max {
+        return Err(ApiError::query("limit", format!("between 0 and {max}")));
+    }
     Ok(ItemsQuery {
         selection: selection(c, q)?,
         limit,
@@ -299,7 +376,7 @@ fn items_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<Item
             o => o,
         },
         properties: list(q, "properties"),
-        sortby,
+        sortby: sortby(q),
         geom_column: q.raw("geom-column").map(str::to_string),
         bbox_only: q.get_bool("bbox-only")?.unwrap_or(false),
         simplify: q.get::<f64>("simplify")?,
@@ -369,6 +446,7 @@ fn csv(features: &[imbrex_vector::Feature], columns: &[String]) -> String {
         ("properties" = Option<String>, Query, description = "Comma-separated properties to return"),
         ("filter" = Option<String>, Query, description = "CQL2 filter"),
         ("filter-lang" = Option<String>, Query, description = "cql2-text (default) or cql2-json"),
+        ("datetime-column" = Option<String>, Query, description = "The date/time column datetime= filters on (default: the first)"),
         ("geom-column" = Option<String>, Query, description = "Geometry column (default: the first)"),
         ("limit" = Option<usize>, Query, description = "Page size (default 10)"), ("offset" = Option<usize>, Query, description = "Page start"),
         ("sortby" = Option<String>, Query, description = "Comma-separated properties, - for descending"),
@@ -480,6 +558,9 @@ fn tile_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<TileQ
         extent: q.get::<u32>("extent")?.unwrap_or(d.extent),
         buffer: q.get::<u32>("buffer")?.unwrap_or(d.buffer),
         clip: q.get_bool("clip")?.unwrap_or(d.clip),
+        sortby: sortby(q),
+        simplify: q.get::<f64>("simplify")?,
+        layer: d.layer,
     })
 }
 
@@ -493,6 +574,9 @@ fn tile_query(state: &AppState, c: &Collection, q: &QueryMap) -> ApiResult<TileQ
         ("properties" = Option<String>, Query, description = "Comma-separated properties to return"),
         ("filter" = Option<String>, Query, description = "CQL2 filter"),
         ("filter-lang" = Option<String>, Query, description = "cql2-text (default) or cql2-json"),
+        ("datetime-column" = Option<String>, Query, description = "The date/time column datetime= filters on (default: the first)"),
+        ("sortby" = Option<String>, Query, description = "Properties the feature cap keeps first (-name: descending)"),
+        ("simplify" = Option<f64>, Query, description = "Simplification tolerance in the units of the TileMatrixSet CRS"),
         ("geom-column" = Option<String>, Query, description = "Geometry column (default: the first)"),
         ("limit" = Option<usize>, Query, description = "Most features in the tile (default 10000)"),
         ("extent" = Option<u32>, Query, description = "Tile extent (default 4096)"),
@@ -512,14 +596,23 @@ pub async fn tile(
     );
     let db = database(&state)?.clone();
     let catalog = db.catalog().await?;
-    let bytes = match (catalog.get(&id), catalog.functions.get(&id)) {
-        (Some(c), _) => imbrex_vector::tiles::tile(&db, &c, &tms, tile, &tile_query(&state, &c, &q)?).await?,
-        (None, Some(f)) => {
-            // A tile function gets every query parameter, as one JSON object of strings.
-            let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-            imbrex_vector::tiles::function_tile(&db, f, &tms, tile, &Value::Object(params)).await?
-        }
-        (None, None) => return Err(ApiError::NotFound(format!("collection '{id}' not found"))),
+    let bytes = if let Some(f) = catalog.functions.get(&id) {
+        // A tile function gets every query parameter, as one JSON object of strings.
+        let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        imbrex_vector::tiles::function_tile(&db, f, &tms, tile, &Value::Object(params)).await?
+    } else {
+        // Several collections: their layers are queried at once (a connection each) and
+        // joined; an MVT is its layers one after another.
+        let layers = layers_of(&state, &id).await?;
+        let queries = layers
+            .iter()
+            .map(|(name, c)| Ok((c, TileQuery { layer: name.clone(), ..tile_query(&state, c, &q)? })))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let tiles = futures::future::try_join_all(
+            queries.iter().map(|(c, tq)| imbrex_vector::tiles::tile(&db, c, &tms, tile, tq)),
+        )
+        .await?;
+        tiles.concat()
     };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
@@ -537,21 +630,27 @@ pub async fn tilejson(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let (tms, c) = tileset_of(&state, &id, &tms_path).await?;
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let layers = layers_of(&state, &id).await?;
     let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url =
-        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
-    let fields: serde_json::Map<String, Value> =
-        c.properties.iter().map(|p| (p.name.clone(), json!(p.json_type()))).collect();
-    let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let url = base.join(&format!("/collections/{id}/tiles/{}/{{z}}/{{x}}/{{y}}{}", tms.id(), tile_query_string(&q)));
+    let vector_layers: Vec<Value> = layers
+        .iter()
+        .map(|(name, c)| {
+            let fields: serde_json::Map<String, Value> =
+                c.properties.iter().map(|p| (p.name.clone(), json!(p.json_type()))).collect();
+            json!({"id": name, "fields": fields, "minzoom": minzoom, "maxzoom": maxzoom})
+        })
+        .collect();
+    let b = union_bounds(&layers);
     Ok(json_response(
         json!({
             "tilejson": "3.0.0",
-            "name": c.id,
+            "name": id,
             "version": "1.0.0",
             "scheme": "xyz",
             "tiles": [url],
-            "vector_layers": [{"id": imbrex_vector::tiles::LAYER, "fields": fields, "minzoom": minzoom, "maxzoom": maxzoom}],
+            "vector_layers": vector_layers,
             "minzoom": minzoom,
             "maxzoom": maxzoom,
             "bounds": b,
@@ -559,6 +658,15 @@ pub async fn tilejson(
         }),
         "application/json",
     ))
+}
+
+/// The union of the layers' extents (the world when none is known).
+fn union_bounds(layers: &[(String, Arc<Collection>)]) -> [f64; 4] {
+    layers
+        .iter()
+        .filter_map(|(_, c)| c.bounds())
+        .reduce(|a, b| [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])])
+        .unwrap_or([-180.0, -90.0, 180.0, 90.0])
 }
 
 /// The query string to pass on to tile URLs (all but the document's own parameters).
@@ -651,28 +759,53 @@ pub async fn style(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let (tms, c) = tileset_of(&state, &id, &tms_path).await?;
+    let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let layers = layers_of(&state, &id).await?;
     let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url =
-        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", c.id, tms.id(), tile_query_string(&q)));
-    let b = c.bounds().unwrap_or([-180.0, -90.0, 180.0, 90.0]);
+    let url = base.join(&format!("/collections/{id}/tiles/{}/{{z}}/{{x}}/{{y}}{}", tms.id(), tile_query_string(&q)));
+    let b = union_bounds(&layers);
     // MapLibre 4 reports multi-part geometries as `Multi...` (tipg's filter on the single
     // type alone draws no MultiPolygon country), so each layer matches both.
-    let layer = |suffix: &str, kind: &str, geometry: &str, paint: Value| {
-        json!({"id": format!("{}_{suffix}", c.id), "source": c.id, "source-layer": imbrex_vector::tiles::LAYER,
+    let layer = |c: &Collection, source_layer: &str, suffix: &str, kind: &str, geometry: &str, paint: Value| {
+        json!({"id": format!("{}_{suffix}", c.id), "source": id, "source-layer": source_layer,
             "type": kind, "filter": ["match", ["geometry-type"], [geometry, format!("Multi{geometry}")], true, false],
             "paint": paint})
     };
+    let mut style_layers = Vec::new();
+    for (name, c) in &layers {
+        style_layers.extend([
+            layer(
+                c,
+                name,
+                "fill",
+                "fill",
+                "Polygon",
+                json!({"fill-color": "rgba(200, 100, 240, 0.4)", "fill-outline-color": "#000"}),
+            ),
+            layer(
+                c,
+                name,
+                "stroke",
+                "line",
+                "LineString",
+                json!({"line-color": "#000", "line-width": 1, "line-opacity": 0.75}),
+            ),
+            layer(
+                c,
+                name,
+                "point",
+                "circle",
+                "Point",
+                json!({"circle-color": "#000", "circle-radius": 2.5, "circle-opacity": 0.75}),
+            ),
+        ]);
+    }
     Ok(json_response(
         json!({
             "version": 8,
             "name": "imbrex",
-            "sources": {c.id.clone(): {"type": "vector", "scheme": "xyz", "tiles": [url], "bounds": b, "minzoom": minzoom, "maxzoom": maxzoom}},
-            "layers": [
-                layer("fill", "fill", "Polygon", json!({"fill-color": "rgba(200, 100, 240, 0.4)", "fill-outline-color": "#000"})),
-                layer("stroke", "line", "LineString", json!({"line-color": "#000", "line-width": 1, "line-opacity": 0.75})),
-                layer("point", "circle", "Point", json!({"circle-color": "#000", "circle-radius": 2.5, "circle-opacity": 0.75})),
-            ],
+            "sources": {id.clone(): {"type": "vector", "scheme": "xyz", "tiles": [url], "bounds": b, "minzoom": minzoom, "maxzoom": maxzoom}},
+            "layers": style_layers,
             "center": [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0],
             "zoom": minzoom,
         }),
@@ -695,11 +828,11 @@ pub async fn map_html(
     if tms.id() != "WebMercatorQuad" {
         return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
     }
-    let (_, c) = find(&state, &id).await?;
-    let style = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/style.json{}", c.id, tile_query_string(&q)));
+    layers_of(&state, &id).await?;
+    let style = base.join(&format!("/collections/{id}/tiles/WebMercatorQuad/style.json{}", tile_query_string(&q)));
     let style_js = crate::html::script_json(&style);
     let root = crate::html::escape(&base.0);
-    let title = crate::html::escape(&c.id);
+    let title = crate::html::escape(&id);
     Ok(Html(format!(
         r##"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
