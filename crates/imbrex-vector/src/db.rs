@@ -116,14 +116,17 @@ impl Database {
             url.parse().map_err(|e: tokio_postgres::Error| Error::invalid("database_url", e.to_string()))?;
         // JIT off: PostGIS functions' high cost estimates push every tile query past
         // jit_above_cost, and compiling then takes longer than the query (a z6 tile of the
-        // bench table: 830 ms with JIT, 390 ms without). Options in the URL come first and
-        // are kept. Plans are made for each execution's values (plan_cache_mode): a generic
-        // plan of a tile query picks one strategy for every tile, and the right one for a
-        // tile holding half the table (walk the id index, stop at the feature cap) is the
-        // wrong one for a tile holding ten features (the spatial index, then sort).
-        let given = pg.get_options().map(|o| format!("{o} ")).unwrap_or_default();
+        // bench table: 830 ms with JIT, 390 ms without). Options in the URL come after
+        // these, so they win. Plans are made for each execution's values (plan_cache_mode):
+        // a generic plan of a tile query picks one strategy for every tile, and the right one
+        // for a tile holding half the table is the wrong one for a tile holding ten features.
+        // No parallel workers: a tile server's cores are busy with other requests, and
+        // gathering encoded rows from workers made concurrent tiles slower (84 against 145
+        // tiles/s in scripts/bench vector).
+        let given = pg.get_options().map(|o| format!(" {o}")).unwrap_or_default();
         pg.options(format!(
-            "{given}-c statement_timeout={} -c jit=off -c plan_cache_mode=force_custom_plan",
+            "-c statement_timeout={} -c jit=off -c plan_cache_mode=force_custom_plan \
+             -c max_parallel_workers_per_gather=0{given}",
             options.statement_timeout_ms
         ));
         if pg.get_application_name().is_none() {

@@ -104,10 +104,10 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let col = format!("t.{}", ident(&g.name));
     let native = if g.geography { 4326 } else { g.srid };
     let filter_env = if native == srid {
-        "b.fenv".to_string()
+        fenv.clone()
     } else {
         let seg = p.push((b.right - b.left) / 16.0);
-        let dense = format!("ST_Segmentize(b.fenv, {seg})");
+        let dense = format!("ST_Segmentize({fenv}, {seg})");
         let lonlat = if srid == 4326 { dense } else { format!("ST_Transform({dense}, 4326)") };
         if native == 4326 { lonlat } else { format!("ST_Transform({}, {native})", clip_to_domain(&lonlat, g)) }
     };
@@ -183,15 +183,26 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let extent = p.push(q.extent as i32);
     let buffer = p.push(q.buffer as i32);
     let clip = p.push(q.clip);
-    let limit = p.push(q.limit as i64);
+    let limit = format!("{}::int8", p.push(q.limit as i64));
     let layer = p.push(q.layer.clone());
+    // Most tiles hold fewer rows than the cap, which counting the first `limit + 1`
+    // candidates tells cheaply: then every row is the tile, encoded as it comes (ST_AsMVT
+    // skips the rows ST_AsMVTGeom clipped away; a filter on them here would have
+    // PostgreSQL encode each geometry twice, as the subquery is flattened). Past the
+    // cap the candidates are sorted first (by size or id, not yet encoded) and encoded in
+    // that order until `limit` of them survive ST_AsMVTGeom (once per row, in a lateral
+    // subquery): the features kept are the first that show, and a heavy tile encodes no
+    // more than it keeps.
+    let mvt_geom = format!("ST_AsMVTGeom({geom}, {env}, {extent}, {buffer}, {clip})");
+    let rows = format!("{table} t WHERE {filter} AND {cond}");
     let sql = format!(
-        "WITH b AS (SELECT {env} AS env, {fenv} AS fenv) \
-         SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
-           SELECT m.__geom{id_select}{props} FROM {table} t CROSS JOIN b \
-           CROSS JOIN LATERAL (SELECT ST_AsMVTGeom({geom}, b.env, {extent}, {buffer}, {clip}) AS __geom OFFSET 0) m \
-           WHERE {filter} AND {cond} AND m.__geom IS NOT NULL {order} LIMIT {limit} \
-         ) q"
+        "SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {limit} + 1) k) <= {limit} \
+           THEN (SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
+             SELECT {mvt_geom} AS __geom{id_select}{props} FROM {rows}) q) \
+           ELSE (SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
+             SELECT m.__geom{id_select}{props} FROM (SELECT t.* FROM {rows} {order}) t \
+             CROSS JOIN LATERAL (SELECT {mvt_geom} AS __geom OFFSET 0) m \
+             WHERE m.__geom IS NOT NULL LIMIT {limit}) q) END"
     );
     let client = db.client().await?;
     let stmt = client.prepare(&sql).await?;
