@@ -38,6 +38,9 @@ pub struct GeometryColumn {
     pub geography: bool,
     /// Extent in longitude/latitude; `None` for an empty table.
     pub bounds: Option<[f64; 4]>,
+    /// The extent holds every row for certain (read off the spatial index or from all
+    /// rows), not an estimate from statistics or a sample: how far queries may trust it.
+    pub bounds_complete: bool,
 }
 
 /// A non-geometry column.
@@ -191,11 +194,17 @@ impl Collection {
     }
 }
 
-/// An RFC 3339 instant, or a date (its midnight, UTC).
+/// An RFC 3339 instant, a date and time without an offset (UTC), or a date (its midnight,
+/// UTC).
 pub fn instant(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     let s = s.trim();
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&chrono::Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, format) {
+            return Some(t.and_utc());
+        }
     }
     let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     Some(d.and_hms_opt(0, 0, 0)?.and_utc())
@@ -316,6 +325,7 @@ impl Catalog {
                 "v" => "View",
                 "m" => "MaterializedView",
                 "f" => "ForeignTable",
+                "p" => "PartitionedTable",
                 _ => "Table",
             };
             let c = tables.entry((schema.clone(), table.clone())).or_insert_with(|| Collection {
@@ -339,6 +349,7 @@ impl Catalog {
                     geometry_type: r.get::<_, Option<String>>(7).unwrap_or_else(|| "Geometry".into()),
                     geography: typ == "geography",
                     bounds: None,
+                    bounds_complete: false,
                 }),
                 _ => c.properties.push(Property { name, pg_type: typ }),
             }
@@ -408,8 +419,11 @@ async fn describe_geometries(client: &Conn, c: &mut Collection) -> Result<()> {
                 format!("SELECT ST_SRID({}::geometry) FROM {qualified} WHERE {0} IS NOT NULL LIMIT 1", ident(&g.name));
             g.srid = client.query_opt(&sql, &[]).await?.map(|r| r.get::<_, i32>(0)).filter(|&s| s != 0).unwrap_or(4326);
         }
-        let bounds = extent(client, c, &c.geometry_columns[i]).await?;
-        c.geometry_columns[i].bounds = bounds;
+        let (bounds, complete) = extent(client, c, &c.geometry_columns[i]).await?;
+        // Single-precision index boxes are rounded outwards, past the world's edges too.
+        c.geometry_columns[i].bounds =
+            bounds.map(|[w, s, e, n]| [w.max(-180.0), s.max(-90.0), e.min(180.0), n.min(90.0)]);
+        c.geometry_columns[i].bounds_complete = complete;
     }
     c.temporal = temporal_extent(client, c).await?;
     Ok(())
@@ -444,7 +458,8 @@ async fn temporal_extent(client: &Conn, c: &Collection) -> Result<Option<[String
                     return Ok(Some([a, b]));
                 }
             }
-            Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
+            Err(e @ Error::Unavailable(_)) => return Err(e),
+            // A slow view keeps its place in the catalog, without a temporal extent.
             Err(_) => {}
         }
     }
@@ -466,11 +481,7 @@ fn configure(c: &mut Collection, options: &DbOptions) -> Result<()> {
             c.id_column = Some(col.clone());
         }
     }
-    let t = &c.tiles;
-    if !(t.simplify.is_finite() && t.simplify >= 0.0 && t.thin_rate.is_finite() && t.thin_rate > 1.0) {
-        return Err(Error::Database(format!("tile settings of {}: simplify >= 0 and thin_rate > 1", c.id)));
-    }
-    Ok(())
+    c.tiles.check().map_err(|reason| Error::Database(format!("tile settings of {}: {reason}", c.id)))
 }
 
 fn allowed(options: &DbOptions, id: &str) -> bool {
@@ -523,6 +534,7 @@ async fn feature_functions(client: &Conn, options: &DbOptions) -> Result<Vec<Col
                         geometry_type: "Geometry".into(),
                         geography: false,
                         bounds: None,
+                        bounds_complete: false,
                     }),
                     _ => {
                         if r.get::<_, bool>(10) {
@@ -559,20 +571,32 @@ async fn feature_functions(client: &Conn, options: &DbOptions) -> Result<Vec<Col
 const EXTENT_ROWS: i64 = 100_000;
 
 /// A column's extent in longitude/latitude (`None` when it holds no geometry, or when it
-/// cannot be had in bounded time).
+/// cannot be had in bounded time), and whether it surely holds every row.
 ///
 /// A table's box comes from `ST_EstimatedExtent`: PostGIS reads it off the spatial index's
-/// root page (exact, and a few pages whatever the size) or, without an index, from the
-/// statistics ANALYZE gathered (which may leave out outliers). Anything else is the extent
-/// of its first [`EXTENT_ROWS`] rows. A projected box is then taken to longitude/latitude
-/// along its densified edges, and holds a pole when the pole's image lies inside it (a
-/// polar table's box holds the pole, which none of its edges shows).
-async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Option<[f64; 4]>> {
+/// root page (every row's box, rounded outwards to single precision; a few pages whatever
+/// the size) or, without an index, from the statistics ANALYZE gathered (which may leave
+/// out outliers). Anything else is the extent of its first [`EXTENT_ROWS`] rows (complete
+/// when there are no more). A projected box is then taken to longitude/latitude along its
+/// densified edges, and holds a pole when the pole's image lies inside it (a polar table's
+/// box holds the pole, which none of its edges shows).
+async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<(Option<[f64; 4]>, bool)> {
     let indexed = matches!(c.kind, "Table" | "MaterializedView") && !g.geography;
+    let mut complete = false;
     let estimated = if indexed {
-        let sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ST_EstimatedExtent($1, $2, $3) e";
+        let sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), \
+                   EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                           JOIN pg_am am ON am.oid = ic.relam JOIN pg_attribute a ON a.attrelid = i.indrelid \
+                           AND a.attnum = i.indkey[0] \
+                           WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass \
+                           AND am.amname = 'gist' AND a.attname = $3 AND i.indpred IS NULL) \
+                   FROM ST_EstimatedExtent($1, $2, $3) e";
         match client.query_one(sql, &[&c.schema, &c.table, &g.name]).await {
-            Ok(row) => corners(&row),
+            Ok(row) => {
+                // From a whole (not partial) GiST index on the column: every row's box.
+                complete = row.get::<_, Option<bool>>(4).unwrap_or(false);
+                corners(&row)
+            }
             Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
             Err(_) => None,
         }
@@ -583,24 +607,29 @@ async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Opt
         Some(b) => Some(b),
         None => {
             let sql = format!(
-                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM \
-                 (SELECT ST_Extent({col}::geometry) AS e FROM (SELECT {col} FROM {} LIMIT {EXTENT_ROWS}) s) q",
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), n FROM \
+                 (SELECT ST_Extent({col}::geometry) AS e, count(*) AS n \
+                  FROM (SELECT {col} FROM {} LIMIT {}) s) q",
                 c.qualified(),
+                EXTENT_ROWS + 1,
                 col = ident(&g.name)
             );
             match client.query_one(&sql, &[]).await {
-                Ok(row) => corners(&row),
+                Ok(row) => {
+                    complete = row.get::<_, i64>(4) <= EXTENT_ROWS;
+                    corners(&row)
+                }
                 Err(Error::Timeout) => {
                     tracing::warn!(collection = %c.id, column = %g.name, "extent timed out; left unknown");
-                    return Ok(None);
+                    return Ok((None, false));
                 }
                 Err(e) => return Err(e),
             }
         }
     };
-    let Some(b) = native else { return Ok(None) };
+    let Some(b) = native else { return Ok((None, complete)) };
     if g.geography || g.srid == 4326 {
-        return Ok(Some(b));
+        return Ok((Some(b), complete));
     }
     let sql = "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM \
                (SELECT ST_Transform(ST_Segmentize(ST_MakeEnvelope($1, $2, $3, $4, $5), $6), 4326)::box2d AS e) q";
@@ -609,7 +638,10 @@ async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Opt
         Ok(row) => corners(&row),
         Err(e @ (Error::Unavailable(_) | Error::Timeout)) => return Err(e),
         // A box whose corners leave the projection's domain: its rows, one by one.
-        Err(_) => rows_extent(client, c, g).await?,
+        Err(_) => {
+            complete = false;
+            rows_extent(client, c, g).await?
+        }
     };
     if let Some(ll) = &mut lonlat {
         for (lat, side) in [(90.0f64, 3usize), (-90.0, 1)] {
@@ -624,7 +656,7 @@ async fn extent(client: &Conn, c: &Collection, g: &GeometryColumn) -> Result<Opt
             }
         }
     }
-    Ok(lonlat)
+    Ok((lonlat, complete))
 }
 
 /// The extent of a projected column's first [`EXTENT_ROWS`] rows, each taken to

@@ -58,6 +58,19 @@ pub struct TileOptions {
     pub thin_rate: f64,
 }
 
+impl TileOptions {
+    /// Settings that make sense, or why not.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if !(self.simplify.is_finite() && self.simplify >= 0.0) {
+            return Err(format!("simplify is a tolerance >= 0, not {}", self.simplify));
+        }
+        if self.thin_points_below_zoom.is_some() && !(self.thin_rate.is_finite() && self.thin_rate > 1.0) {
+            return Err(format!("thin_rate is a ratio > 1, not {}", self.thin_rate));
+        }
+        Ok(())
+    }
+}
+
 impl Default for TileOptions {
     fn default() -> Self {
         TileOptions { simplify: 1.0, thin_points_below_zoom: None, thin_rate: 2.5 }
@@ -99,6 +112,9 @@ pub struct Database {
     pg: tokio_postgres::Config,
     pub options: DbOptions,
     catalog: RwLock<Option<Arc<Catalog>>>,
+    /// One refresh at a time: the timer's, NOTIFY's and `POST /refresh`'s, so a catalog
+    /// read before a DDL never replaces one read after it.
+    refreshing: tokio::sync::Mutex<()>,
     statements: Arc<StatementLru>,
 }
 
@@ -122,11 +138,12 @@ impl Database {
         // for a tile holding half the table is the wrong one for a tile holding ten features.
         // No parallel workers: a tile server's cores are busy with other requests, and
         // gathering encoded rows from workers made concurrent tiles slower (84 against 145
-        // tiles/s in scripts/bench vector).
+        // tiles/s in scripts/bench vector). Times in UTC: dates and timestamps without a zone
+        // (temporal extents, `datetime=`) mean the same on every server.
         let given = pg.get_options().map(|o| format!(" {o}")).unwrap_or_default();
         pg.options(format!(
             "-c statement_timeout={} -c jit=off -c plan_cache_mode=force_custom_plan \
-             -c max_parallel_workers_per_gather=0{given}",
+             -c max_parallel_workers_per_gather=0 -c TimeZone=UTC{given}",
             options.statement_timeout_ms
         ));
         if pg.get_application_name().is_none() {
@@ -143,8 +160,23 @@ impl Database {
             .recycle_timeout(Some(Duration::from_secs(5)))
             .build()
             .map_err(|e| Error::invalid("database_url", e.to_string()))?;
+        for (name, t) in std::iter::once(("db.tiles".to_string(), &options.tiles)).chain(
+            options
+                .collections
+                .iter()
+                .filter_map(|(id, o)| Some((format!("db.collections.\"{id}\".tiles"), o.tiles.as_ref()?))),
+        ) {
+            t.check().map_err(|reason| Error::invalid(name, reason))?;
+        }
         let statements = Arc::new(StatementLru::new(options.statement_cache_size));
-        let db = Database { pool, pg, options, catalog: RwLock::new(None), statements };
+        let db = Database {
+            pool,
+            pg,
+            options,
+            catalog: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+            statements,
+        };
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
             Err(Error::Unavailable(e)) => tracing::warn!(error = %e, "database unavailable; catalog loads later"),
@@ -162,6 +194,7 @@ impl Database {
 
     /// Read the catalog again from the database.
     pub async fn refresh(&self) -> Result<Arc<Catalog>> {
+        let _one_at_a_time = self.refreshing.lock().await;
         let client = self.client().await?;
         let catalog = Arc::new(Catalog::discover(&client, &self.options).await?);
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Some(catalog.clone());
@@ -357,6 +390,20 @@ impl Conn {
         T: ?Sized + ToStatement,
     {
         self.run(self.client().query_opt(statement, params)).await
+    }
+
+    /// Whose fault a refused value (`Error::Value`) from `sql` is: the request's, named by
+    /// `param`, when the statement fails on it before reading a row (the request's values
+    /// are constants PostgreSQL folds while planning: a probe that plans the statement and
+    /// reads nothing fails too), else the data's (a 500).
+    pub async fn blame(&self, e: Error, sql: &str, params: &[&(dyn ToSql + Sync)], param: Option<&str>) -> Error {
+        let Error::Value(message) = e else { return e };
+        let Some(param) = param else { return Error::Database(message) };
+        // Every output is selected, so that PostgreSQL plans them all (it drops unused ones).
+        match self.query(&format!("SELECT * FROM ({sql}) AS probe LIMIT 0"), params).await {
+            Err(Error::Value(m)) => Error::invalid(param.to_string(), m),
+            _ => Error::Database(message),
+        }
     }
 
     pub async fn batch_execute(&self, sql: &str) -> Result<()> {

@@ -17,8 +17,8 @@ pub enum Error {
     #[error("the database query timed out (statement_timeout)")]
     Timeout,
     /// The database refused a value (class 22, data exception, or a geometry literal it
-    /// cannot parse). The caller's fault only when the request carried values: see
-    /// [`Error::blame`]; otherwise a broken row or a bug (500).
+    /// cannot parse): the request's fault or the data's, which `Conn::blame` tells apart;
+    /// a `Value` that reaches a response is a 500.
     #[error("the database refused a value: {0}")]
     Value(String),
     /// A query failed for a reason that is not the caller's (a bug or a broken table): 500.
@@ -37,18 +37,7 @@ impl Error {
     }
 }
 
-impl Error {
-    /// A refused value blamed on the request parameter that carried values into the
-    /// query (`filter`, `ids`, ...), or on no one when none did: PostGIS failing on a row
-    /// of the table is no 400.
-    pub(crate) fn blame(self, param: Option<&str>) -> Error {
-        match (self, param) {
-            (Error::Value(m), Some(p)) => Error::invalid(p.to_string(), m),
-            (Error::Value(m), None) => Error::Database(m),
-            (e, _) => e,
-        }
-    }
-}
+impl Error {}
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Error {
@@ -72,6 +61,9 @@ impl From<tokio_postgres::Error> for Error {
         } else if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
             // A table dropped since the catalog was read: gone, as far as the caller can tell.
             Error::NotFound { what: format!("the relation ({message})") }
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_FUNCTION) && lower.contains("unaccent") {
+            // Only a filter's ACCENTI calls unaccent; the database lacks the extension.
+            Error::invalid("filter", "ACCENTI needs PostgreSQL's unaccent extension in the database")
         } else if transient {
             Error::Unavailable(e.to_string())
         } else if bad_value {

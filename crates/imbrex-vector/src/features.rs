@@ -144,11 +144,18 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
     let sql = format!("SELECT {select} FROM {table} t WHERE {cond} {order} LIMIT {limit} OFFSET {offset}");
     let client = db.client().await?;
     let params = p.refs();
-    let blame = |e: Error| e.blame(q.selection.value_param());
+    let param = q.selection.value_param();
     let stmt = client.prepare(&sql).await?;
-    let rows = client.query(&stmt, &params).await.map_err(blame)?;
+    let rows = match client.query(&stmt, &params).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(client.blame(e, &sql, &params, param).await),
+    };
     let count_stmt = client.prepare(&count_sql).await?;
-    let counted: i64 = client.query_one(&count_stmt, &params[..params.len() - 2]).await.map_err(blame)?.get(0);
+    let count_params = &params[..params.len() - 2];
+    let counted: i64 = match client.query_one(&count_stmt, count_params).await {
+        Ok(row) => row.get(0),
+        Err(e) => return Err(client.blame(e, &count_sql, count_params, param).await),
+    };
     let matched = (counted <= EXACT_COUNT_LIMIT).then_some(counted);
     Ok(Items { features: rows.iter().map(feature).collect(), matched })
 }
@@ -166,12 +173,15 @@ pub async fn item(db: &Database, c: &Collection, id: &str, q: &ItemsQuery) -> Re
     let client = db.client().await?;
     let stmt = client.prepare(&sql).await?;
     let not_found = || Error::NotFound { what: format!("item '{id}' in {}", c.id) };
-    match client.query_opt(&stmt, &p.refs()).await {
+    let params = p.refs();
+    match client.query_opt(&stmt, &params).await {
         Ok(Some(row)) => Ok(feature(&row)),
         Ok(None) => Err(not_found()),
         // An id that is no value of the id column's type names no item.
-        Err(Error::Value(_)) => Err(not_found()),
-        Err(e) => Err(e.blame(q.selection.value_param())),
+        Err(e) => match client.blame(e, &sql, &params, Some("itemId")).await {
+            Error::InvalidParameter { .. } => Err(not_found()),
+            e => Err(e),
+        },
     }
 }
 

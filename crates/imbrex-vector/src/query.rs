@@ -250,12 +250,15 @@ pub fn as_geography(lonlat: &str) -> String {
 
 /// A longitude/latitude shape clipped to where column `g`'s rows can be before it is
 /// transformed into the column's projected CRS: the column's extent grown by a quarter of
-/// its size (at least a degree), and Web Mercator's latitude limit. Without it a
-/// whole-world shape (a zoom-0 tile, a world bbox) leaves a local projection's domain:
-/// PostGIS fails ("Point outside of projection domain") or folds it into an invalid ring.
+/// its size (at least a degree) when the extent surely holds every row, by twice its size
+/// (at least ten degrees) when it is an estimate (statistics trim outliers, a sample may
+/// miss some), and Web Mercator's latitude limit. Without it a whole-world shape (a zoom-0
+/// tile, a world bbox) leaves a local projection's domain: PostGIS fails ("Point outside of
+/// projection domain") or folds it into an invalid ring.
 pub fn clip_to_domain(lonlat: &str, g: &GeometryColumn) -> String {
     let Some([w, s, e, n]) = g.bounds else { return clip_to_mercator(lonlat, g.srid) };
-    let (dx, dy) = (((e - w) / 4.0).max(1.0), ((n - s) / 4.0).max(1.0));
+    let (grow, least) = if g.bounds_complete { (0.25, 1.0) } else { (2.0, 10.0) };
+    let (dx, dy) = (((e - w) * grow).max(least), ((n - s) * grow).max(least));
     let (w, e) = ((w - dx).max(-180.0), (e + dx).min(180.0));
     let (mut s, mut n) = ((s - dy).max(-90.0), (n + dy).min(90.0));
     if is_web_mercator(g.srid) {

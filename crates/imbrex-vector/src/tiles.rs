@@ -180,6 +180,9 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         order.push(format!("t.{}", ident(id)));
     }
     let order = if order.is_empty() { String::new() } else { format!("ORDER BY {}", order.join(", ")) };
+    // Asked-for orders hold under the cap too (they set the drawing order); the default
+    // one only chooses what the cap keeps.
+    let under_cap_order = if q.sortby.is_empty() { "" } else { order.as_str() };
     let extent = p.push(q.extent as i32);
     let buffer = p.push(q.buffer as i32);
     let clip = p.push(q.clip);
@@ -198,7 +201,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let sql = format!(
         "SELECT CASE WHEN (SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {limit} + 1) k) <= {limit} \
            THEN (SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
-             SELECT {mvt_geom} AS __geom{id_select}{props} FROM {rows}) q) \
+             SELECT {mvt_geom} AS __geom{id_select}{props} FROM {rows} {under_cap_order}) q) \
            ELSE (SELECT ST_AsMVT(q, {layer}, {extent}, '__geom'{id_name}) FROM ( \
              SELECT m.__geom{id_select}{props} FROM (SELECT t.* FROM {rows} {order}) t \
              CROSS JOIN LATERAL (SELECT {mvt_geom} AS __geom OFFSET 0) m \
@@ -206,7 +209,11 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     );
     let client = db.client().await?;
     let stmt = client.prepare(&sql).await?;
-    let row = client.query_one(&stmt, &p.refs()).await.map_err(|e| e.blame(q.selection.value_param()))?;
+    let params = p.refs();
+    let row = match client.query_one(&stmt, &params).await {
+        Ok(row) => row,
+        Err(e) => return Err(client.blame(e, &sql, &params, q.selection.value_param()).await),
+    };
     Ok(row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default())
 }
 
@@ -274,7 +281,10 @@ pub async fn function_tile(
             let sql = format!("SELECT {call}($1::int4, $2::int4, $3::int4, $4::text::{cast})");
             let stmt = client.prepare(&sql).await?;
             // The function reads the request's values: what it refuses, the request gave.
-            client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await.map_err(|e| e.blame(Some("query")))?
+            client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await.map_err(|e| match e {
+                Error::Value(m) => Error::invalid("query", m),
+                e => e,
+            })?
         }
         None => {
             let stmt = client.prepare(&format!("SELECT {call}($1::int4, $2::int4, $3::int4)")).await?;

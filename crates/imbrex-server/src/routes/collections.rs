@@ -174,7 +174,7 @@ fn page_links(
     if limit > 0 && matched.map_or(returned == limit, |m| offset + limit < m) {
         links.push(link(with_offset(offset + limit), "next", "application/json", Some("Next page")));
     }
-    if offset > 0 {
+    if offset > 0 && limit > 0 {
         links.push(link(with_offset(offset.saturating_sub(limit)), "prev", "application/json", Some("Previous page")));
     }
     links
@@ -216,6 +216,11 @@ pub async fn collections(
     };
     let bbox = q.raw("bbox").map(query::parse_bbox).transpose()?;
     let datetime = q.raw("datetime").map(query::parse_datetime).transpose()?;
+    if let Some((start, end)) = &datetime
+        && [start, end].into_iter().flatten().any(|t| imbrex_vector::catalog::instant(t).is_none())
+    {
+        return Err(ApiError::query("datetime", "an RFC 3339 date-time or date"));
+    }
     let wanted = |c: &Collection| {
         kind.is_none_or(|f| f == (c.kind == "Function"))
             && bbox.is_none_or(|b| c.bounds().is_some_and(|e| boxes_meet(b, e)))
@@ -596,7 +601,9 @@ pub async fn tile(
     );
     let db = database(&state)?.clone();
     let catalog = db.catalog().await?;
-    let bytes = if let Some(f) = catalog.functions.get(&id) {
+    // A collection of that id first (as the other routes find it), then a tile function.
+    let function = catalog.get(&id).is_none().then(|| catalog.functions.get(&id)).flatten();
+    let bytes = if let Some(f) = function {
         // A tile function gets every query parameter, as one JSON object of strings.
         let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         imbrex_vector::tiles::function_tile(&db, f, &tms, tile, &Value::Object(params)).await?
