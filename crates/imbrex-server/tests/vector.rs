@@ -1576,13 +1576,15 @@ async fn views_take_a_configured_id_column_and_extents_come_from_the_index() {
     )
     .await
     .unwrap();
-    let app = app_with("vector_view", |c| {
-        c.db.collections.insert(
-            "vector_view.v".into(),
-            imbrex_vector::db::CollectionOptions { id_column: Some("code".into()), ..Default::default() },
-        );
-    })
-    .await;
+    let with_id_column = |column: &'static str| {
+        app_with("vector_view", move |c| {
+            c.db.collections.insert(
+                "vector_view.v".into(),
+                imbrex_vector::db::CollectionOptions { id_column: Some(column.into()), ..Default::default() },
+            );
+        })
+    };
+    let app = with_id_column("code").await;
     let doc = ok(&get(&app, "/collections/vector_view.v/items?limit=3").await, "items");
     let codes: Vec<i64> = doc["features"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
     assert_eq!(codes, [800, 801, 802], "paged in id order");
@@ -1592,13 +1594,7 @@ async fn views_take_a_configured_id_column_and_extents_come_from_the_index() {
     assert!(decode(&r.body).iter().all(|f| f.id == Some(prop_i64(f, "code") as u64)));
 
     // A configured id column the view lacks: the view is skipped, with the reason.
-    let app = app_with("vector_view", |c| {
-        c.db.collections.insert(
-            "vector_view.v".into(),
-            imbrex_vector::db::CollectionOptions { id_column: Some("nope".into()), ..Default::default() },
-        );
-    })
-    .await;
+    let app = with_id_column("nope").await;
     let doc = ok(&get(&app, "/collections?include_skipped=true").await, "skipped");
     assert!(doc["skipped"][0]["reason"].as_str().unwrap().contains("nope"), "{doc}");
 
@@ -1865,4 +1861,50 @@ async fn outliers_beyond_an_estimated_extent_are_not_lost() {
     assert_eq!(doc["numberMatched"], json!(null), "more than 10,000 match: not counted");
     let doc = ok(&get(&app, "/collections/vector_outliers.t/items?bbox=-94,35,-92,37&limit=1").await, "outliers");
     assert_eq!(doc["numberMatched"], 50);
+}
+
+/// A role with partial grants: tables it may read are served, a table it may not read is
+/// left out, and a table in a schema it cannot use is skipped with the reason.
+#[tokio::test]
+async fn a_role_with_partial_grants_sees_what_it_may_read() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_grants CASCADE; DROP SCHEMA IF EXISTS vector_grants_hidden CASCADE;
+         DO $$ BEGIN
+           IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'imbrex_test_reader') THEN
+             DROP OWNED BY imbrex_test_reader; DROP ROLE imbrex_test_reader;
+           END IF;
+         END $$;
+         CREATE ROLE imbrex_test_reader LOGIN;
+         CREATE SCHEMA vector_grants; CREATE SCHEMA vector_grants_hidden;
+         CREATE TABLE vector_grants.open (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         CREATE TABLE vector_grants.closed (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         CREATE TABLE vector_grants_hidden.t (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_grants.open VALUES (1, 'SRID=4326;POINT(1 2)');
+         GRANT USAGE ON SCHEMA vector_grants TO imbrex_test_reader;
+         GRANT SELECT ON vector_grants.open TO imbrex_test_reader;
+         GRANT SELECT ON vector_grants_hidden.t TO imbrex_test_reader;",
+    )
+    .await
+    .unwrap();
+    let url = database_url();
+    let url = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://imbrex_test_reader@{host}")
+        }
+        None => panic!("{url}"),
+    };
+    let mut config = Config { database_url: Some(url), ..Config::default() };
+    config.db.schemas = vec!["vector_grants".into(), "vector_grants_hidden".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let doc = ok(&get(&app, "/collections?include_skipped=true").await, "collections");
+    let ids: Vec<&str> = doc["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["vector_grants.open"]);
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{doc}");
+    assert_eq!(skipped[0]["id"], "vector_grants_hidden.t");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("permission denied"), "{doc}");
+    assert_eq!(ok(&get(&app, "/collections/vector_grants.open/items").await, "items")["numberReturned"], 1);
+    assert_eq!(get(&app, "/collections/vector_grants.closed/items").await.status, StatusCode::NOT_FOUND);
 }
