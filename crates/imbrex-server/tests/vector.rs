@@ -1694,9 +1694,9 @@ async fn tipg_parameters_and_documents() {
     db.batch_execute(
         "DROP SCHEMA IF EXISTS vector_tipg CASCADE; CREATE SCHEMA vector_tipg;
          CREATE TABLE vector_tipg.events (gid integer PRIMARY KEY, rank integer, created date, seen timestamptz,
-                                          geom geometry(Point, 4326));
+                                          doc json, geom geometry(Point, 4326));
          INSERT INTO vector_tipg.events SELECT i, (i * 7) % 20, DATE '2020-01-01' + i, TIMESTAMPTZ '2021-06-01 00:00Z' + i * INTERVAL '1 day',
-           ST_SetSRID(ST_MakePoint(i, i), 4326) FROM generate_series(1, 20) i;
+           '{}', ST_SetSRID(ST_MakePoint(i, i), 4326) FROM generate_series(1, 20) i;
          ANALYZE vector_tipg.events;
          CREATE TABLE vector_tipg.far (gid integer PRIMARY KEY, geom geometry(Polygon, 4326));
          INSERT INTO vector_tipg.far VALUES (1, 'SRID=4326;POLYGON((100 -40, 110 -40, 110 -30, 100 -30, 100 -40))');
@@ -1713,6 +1713,12 @@ async fn tipg_parameters_and_documents() {
     let ranks: BTreeSet<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "rank")).collect();
     assert_eq!(ranks, BTreeSet::from([17, 18, 19]));
     assert_eq!(get(&app, &format!("{tile}?sortby=nope")).await.status, StatusCode::BAD_REQUEST);
+    // A json column has no order: the caller's mistake, named.
+    for path in [format!("{tile}?sortby=doc"), "/collections/vector_tipg.events/items?sortby=-doc".to_string()] {
+        let r = get(&app, &path).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text());
+        assert!(r.text().contains("sortby"), "{}", r.text());
+    }
     // datetime= on the second date/time column.
     let r = get(&app, &format!("{tile}?datetime=2021-06-02T00:00:00Z/2021-06-04T00:00:00Z&datetime-column=seen")).await;
     let gids: BTreeSet<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();

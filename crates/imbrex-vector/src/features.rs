@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use crate::catalog::{Collection, GeometryColumn};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::query::{Selection, equals_text_param};
+use crate::query::{Selection, equals_text_param, sort_key};
 use crate::sql::{Params, ident};
 
 /// What `/items` asks for (tipg's parameters).
@@ -129,8 +129,7 @@ pub async fn items(db: &Database, c: &Collection, q: &ItemsQuery) -> Result<Item
     let cond = q.selection.conditions(c, g, &mut p)?;
     let mut order: Vec<String> = Vec::new();
     for (name, asc) in &q.sortby {
-        let prop = c.property(name).ok_or_else(|| Error::invalid("sortby", format!("unknown property '{name}'")))?;
-        order.push(format!("t.{} {}", ident(&prop.name), if *asc { "ASC" } else { "DESC" }));
+        order.push(sort_key(c, name, *asc)?);
     }
     if let Some(id) = &c.id_column {
         order.push(format!("t.{} ASC", ident(id)));

@@ -156,6 +156,19 @@ impl Selection {
     }
 }
 
+/// `t.col ASC|DESC` for `sortby=`: a property whose type PostgreSQL can order (json, xml
+/// and the geometric types cannot be).
+pub fn sort_key(c: &Collection, name: &str, ascending: bool) -> Result<String> {
+    let prop = c.property(name).ok_or_else(|| Error::invalid("sortby", format!("unknown property '{name}'")))?;
+    if matches!(
+        prop.pg_type.as_str(),
+        "json" | "xml" | "point" | "line" | "lseg" | "box" | "path" | "polygon" | "circle"
+    ) {
+        return Err(Error::invalid("sortby", format!("'{name}' ({}) has no order", prop.pg_type)));
+    }
+    Ok(format!("t.{} {}", ident(&prop.name), if ascending { "ASC" } else { "DESC" }))
+}
+
 /// The built-in scalar types a text parameter is cast to before it meets a column of that
 /// type (others compare as text: their names may need a schema).
 fn castable(pg_type: &str) -> bool {

@@ -7,7 +7,7 @@ use crate::catalog::{Catalog, Collection, GeometryColumn, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::features::{geometry_column, linearized, selected_properties};
-use crate::query::{Selection, as_geography, clip_to_domain};
+use crate::query::{Selection, as_geography, clip_to_domain, sort_key};
 use crate::sql::{Params, ident};
 
 /// The layer name in every tile, as tipg names it.
@@ -168,8 +168,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     // row in the lateral subquery).
     let mut order: Vec<String> = Vec::new();
     for (name, asc) in &q.sortby {
-        let prop = c.property(name).ok_or_else(|| Error::invalid("sortby", format!("unknown property '{name}'")))?;
-        order.push(format!("t.{} {}", ident(&prop.name), if *asc { "ASC" } else { "DESC" }));
+        order.push(sort_key(c, name, *asc)?);
     }
     order.extend(match kind {
         Shape::Polygons => Some(format!("ST_Area({}) DESC", linearized(g, &format!("{col}::geometry")))),
