@@ -1914,3 +1914,49 @@ async fn a_role_with_partial_grants_sees_what_it_may_read() {
     assert_eq!(ok(&get(&app, "/collections/vector_grants.open/items").await, "items")["numberReturned"], 1);
     assert_eq!(get(&app, "/collections/vector_grants.closed/items").await.status, StatusCode::NOT_FOUND);
 }
+
+/// A refresh keeps the extents it had to read rows for (a view's) while the view's columns
+/// are unchanged, and reads them again when they change.
+#[tokio::test]
+async fn a_refresh_reuses_extents_that_cost_a_read_of_rows() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_reuse CASCADE; CREATE SCHEMA vector_reuse;
+         CREATE SEQUENCE vector_reuse.reads;
+         CREATE FUNCTION vector_reuse.read() RETURNS boolean LANGUAGE sql VOLATILE AS $$ SELECT nextval('vector_reuse.reads') > 0 $$;
+         CREATE TABLE vector_reuse.t (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_reuse.t SELECT i, ST_SetSRID(ST_MakePoint(i, i), 4326) FROM generate_series(1, 10) i;
+         CREATE VIEW vector_reuse.v AS SELECT gid, geom FROM vector_reuse.t WHERE vector_reuse.read();",
+    )
+    .await
+    .unwrap();
+    let reads =
+        || async { db.query_one("SELECT last_value FROM vector_reuse.reads", &[]).await.unwrap().get::<_, i64>(0) };
+    let mut config =
+        Config { database_url: Some(database_url()), admin_token: Some("s3cret".into()), ..Config::default() };
+    config.db.schemas = vec!["vector_reuse".into()];
+    let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
+    let refresh = || async {
+        let r = common::request(
+            &app,
+            Request::post("/refresh").header("authorization", "Bearer s3cret").body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    };
+    refresh().await;
+    let before = reads().await;
+    refresh().await;
+    assert_eq!(reads().await, before, "the view's rows were read again for an unchanged view");
+    let doc = ok(&get(&app, "/collections/vector_reuse.v").await, "view");
+    assert_eq!(doc["extent"]["spatial"]["bbox"][0], json!([1.0, 1.0, 10.0, 10.0]));
+    db.batch_execute(
+        "CREATE OR REPLACE VIEW vector_reuse.v AS SELECT gid, geom, gid * 2 AS twice FROM vector_reuse.t WHERE vector_reuse.read()",
+    )
+    .await
+    .unwrap();
+    refresh().await;
+    assert!(reads().await > before, "a changed view is read again");
+}

@@ -306,7 +306,10 @@ ORDER BY 1, 6";
 
 impl Catalog {
     /// Read the catalog of the schemas `options` allows.
-    pub async fn discover(client: &Conn, options: &DbOptions) -> Result<Catalog> {
+    /// `previous` is the catalog being replaced: extents that cost a read of rows (views,
+    /// tables without a spatial index) are taken from it for relations whose columns are
+    /// unchanged, so a periodic refresh stays a few catalog queries.
+    pub async fn discover(client: &Conn, options: &DbOptions, previous: Option<&Catalog>) -> Result<Catalog> {
         let rows = client.query(COLUMNS, &[&options.schemas]).await?;
         let keys = client.query(PRIMARY_KEYS, &[&options.schemas]).await?;
         let pks: BTreeMap<(String, String), String> =
@@ -367,6 +370,12 @@ impl Catalog {
                 skipped.insert(c.id.clone(), e.to_string());
                 continue;
             }
+            if let Some(old) = previous.and_then(|p| p.collections.get(&c.id)).filter(|old| reusable(old, &c)) {
+                c.geometry_columns.clone_from(&old.geometry_columns);
+                c.temporal.clone_from(&old.temporal);
+                collections.insert(c.id.clone(), Arc::new(c));
+                continue;
+            }
             match describe_geometries(client, &mut c).await {
                 Ok(()) => {
                     collections.insert(c.id.clone(), Arc::new(c));
@@ -407,6 +416,26 @@ impl Catalog {
     pub fn get(&self, id: &str) -> Option<Arc<Collection>> {
         self.collections.get(id).cloned()
     }
+}
+
+/// Whether a previous description of a relation still holds and is worth keeping: the same
+/// kind and columns, and extents that were read from rows (a view's, a table's without a
+/// whole spatial index) rather than off an index, which costs nothing to read again and
+/// follows the data. A view's extent is read again when its columns change.
+fn reusable(old: &Collection, new: &Collection) -> bool {
+    let same_columns = old.kind == new.kind
+        && old.geometry_columns.len() == new.geometry_columns.len()
+        && old.geometry_columns.iter().zip(&new.geometry_columns).all(|(a, b)| {
+            a.name == b.name
+                && a.geometry_type == b.geometry_type
+                && a.geography == b.geography
+                && (b.srid == 0 || a.srid == b.srid)
+        })
+        && old.properties.len() == new.properties.len()
+        && old.properties.iter().zip(&new.properties).all(|(a, b)| a.name == b.name && a.pg_type == b.pg_type);
+    let from_rows =
+        !matches!(new.kind, "Table" | "MaterializedView") || old.geometry_columns.iter().any(|g| !g.bounds_complete);
+    same_columns && from_rows
 }
 
 /// Each geometry column's SRID (from a row when the type does not say) and extent.

@@ -196,7 +196,8 @@ impl Database {
     pub async fn refresh(&self) -> Result<Arc<Catalog>> {
         let _one_at_a_time = self.refreshing.lock().await;
         let client = self.client().await?;
-        let catalog = Arc::new(Catalog::discover(&client, &self.options).await?);
+        let previous = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let catalog = Arc::new(Catalog::discover(&client, &self.options, previous.as_deref()).await?);
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Some(catalog.clone());
         Ok(catalog)
     }
