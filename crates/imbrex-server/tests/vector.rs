@@ -1960,3 +1960,34 @@ async fn a_refresh_reuses_extents_that_cost_a_read_of_rows() {
     refresh().await;
     assert!(reads().await > before, "a changed view is read again");
 }
+
+/// Links as tipg writes them: percent-encoded collection ids, the collection and the other
+/// formats of a page.
+#[tokio::test]
+async fn links_are_percent_encoded_and_name_the_collection_and_alternates() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_links CASCADE; CREATE SCHEMA vector_links;
+         CREATE TABLE vector_links.\"odd name#1\" (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_links.\"odd name#1\" VALUES (1, 'SRID=4326;POINT(1 2)');",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_links").await;
+    let doc = ok(&get(&app, "/collections/vector_links.odd%20name%231/items").await, "items");
+    let links = doc["links"].as_array().unwrap();
+    let href = |rel: &str, media: &str| {
+        links.iter().find(|l| l["rel"] == rel && l["type"] == media).map(|l| l["href"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        href("collection", "application/json").as_deref(),
+        Some("http://test.local/collections/vector_links.odd%20name%231")
+    );
+    let csv = href("alternate", "text/csv").unwrap();
+    assert!(csv.ends_with("/collections/vector_links.odd%20name%231/items?f=csv"), "{csv}");
+    let r = get(&app, csv.trim_start_matches("http://test.local")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let tj = ok(&get(&app, "/collections/vector_links.odd%20name%231/tiles/WebMercatorQuad/tilejson.json").await, "tj");
+    let tiles = tj["tiles"][0].as_str().unwrap();
+    assert!(tiles.contains("/collections/vector_links.odd%20name%231/tiles/"), "{tiles}");
+}

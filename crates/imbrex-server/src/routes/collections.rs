@@ -73,6 +73,26 @@ async fn find(state: &AppState, id: &str) -> ApiResult<(Arc<Database>, Arc<Colle
     Ok((db.clone(), c))
 }
 
+/// A collection id as a URL path segment (table names may hold spaces, `#`, `?`, `/`...).
+pub(crate) fn seg(id: &str) -> std::borrow::Cow<'_, str> {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'?')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'`')
+        .add(b'{')
+        .add(b'|')
+        .add(b'}');
+    percent_encoding::utf8_percent_encode(id, SEGMENT).into()
+}
+
 /// The collections a tile path names, each with its layer's name: one collection (layer
 /// `default`, as tipg), or several joined by commas (`a,b`: one layer each, named after it).
 async fn layers_of(state: &AppState, id: &str) -> ApiResult<Vec<(String, Arc<Collection>)>> {
@@ -111,7 +131,7 @@ fn link(href: String, rel: &str, media: &str, title: Option<&str>) -> Value {
 }
 
 fn collection_doc(base: &BaseUrl, c: &Collection, rel_self: &str) -> Value {
-    let href = base.join(&format!("/collections/{}", c.id));
+    let href = base.join(&format!("/collections/{}", seg(&c.id)));
     let mut doc = json!({
         "id": c.id,
         "title": c.id,
@@ -139,7 +159,7 @@ fn collection_doc(base: &BaseUrl, c: &Collection, rel_self: &str) -> Value {
 
 /// A tile function: tiles only (WebMercatorQuad), no items.
 fn function_doc(base: &BaseUrl, f: &imbrex_vector::catalog::TileFunction) -> Value {
-    let tiles = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}", f.id));
+    let tiles = base.join(&format!("/collections/{}/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}", seg(&f.id)));
     json!({
         "id": f.id,
         "title": f.id,
@@ -182,6 +202,24 @@ fn page_links(
 
 /// The deepest `offset` an items page may start at.
 const MAX_OFFSET: usize = 100_000;
+
+/// A page's links as tipg writes them: its paging links, the collection, and the same page
+/// in the other formats.
+fn items_links(base: &BaseUrl, c: &Collection, path: &str, q: &QueryMap, mut links: Vec<Value>) -> Vec<Value> {
+    links.push(link(
+        base.join(&format!("/collections/{}", seg(&c.id))),
+        "collection",
+        "application/json",
+        Some("Collection"),
+    ));
+    for (f, media) in [("geojsonseq", "application/geo+json-seq"), ("csv", "text/csv"), ("html", "text/html")] {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        s.extend_pairs(q.pairs().iter().filter(|(k, _)| k != "f").map(|(k, v)| (k.as_str(), v.as_str())));
+        s.append_pair("f", f);
+        links.push(link(base.join(&format!("{path}?{}", s.finish())), "alternate", media, None));
+    }
+    links
+}
 
 fn json_response(v: Value, media: &'static str) -> Response {
     let mut r = axum::Json(v).into_response();
@@ -309,7 +347,7 @@ pub async fn queryables(State(state): State<AppState>, Path(id): Path<String>, b
             "properties": props,
             "type": "object",
             "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": base.join(&format!("/collections/{}/queryables", c.id)),
+            "$id": base.join(&format!("/collections/{}/queryables", seg(&c.id))),
         }),
         "application/schema+json",
     ))
@@ -488,7 +526,7 @@ pub async fn items(
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/geo+json-seq"));
         return Ok(r);
     }
-    let path = format!("/collections/{}/items", c.id);
+    let path = format!("/collections/{}/items", seg(&c.id));
     let features: Vec<Value> = page.features.iter().map(|f| f.to_geojson()).collect();
     let matched = page.matched.map(|m| m.max(0) as usize);
     let mut doc = json!({
@@ -496,7 +534,7 @@ pub async fn items(
         "id": c.id,
         "title": c.id,
         "numberReturned": features.len(),
-        "links": page_links(&base, &path, &q, (iq.offset, iq.limit), (features.len(), matched)),
+        "links": items_links(&base, &c, &path, &q, page_links(&base, &path, &q, (iq.offset, iq.limit), (features.len(), matched))),
         "features": features,
     });
     // Left out beyond imbrex_vector::features::EXACT_COUNT_LIMIT matching rows.
@@ -537,7 +575,7 @@ pub async fn item(
     };
     let f = imbrex_vector::features::item(&db, &c, &item_id, &iq).await?;
     let mut doc = f.to_geojson();
-    let href = base.join(&format!("/collections/{}", c.id));
+    let href = base.join(&format!("/collections/{}", seg(&c.id)));
     doc["links"] = json!([
         link(href.clone(), "collection", "application/json", None),
         link(format!("{href}/items/{item_id}"), "self", "application/geo+json", None),
@@ -640,7 +678,8 @@ pub async fn tilejson(
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
     let layers = layers_of(&state, &id).await?;
     let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url = base.join(&format!("/collections/{id}/tiles/{}/{{z}}/{{x}}/{{y}}{}", tms.id(), tile_query_string(&q)));
+    let url =
+        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", seg(&id), tms.id(), tile_query_string(&q)));
     let vector_layers: Vec<Value> = layers
         .iter()
         .map(|(name, c)| {
@@ -700,7 +739,7 @@ fn tileset_doc(
 ) -> ApiResult<Value> {
     let id = tms.id();
     let qs = tile_query_string(q);
-    let href = base.join(&format!("/collections/{}/tiles/{id}", c.id));
+    let href = base.join(&format!("/collections/{}/tiles/{id}", seg(&c.id)));
     let mut doc = json!({
         "title": format!("'{}' tileset tiled using {id} TileMatrixSet", c.id),
         "dataType": "vector",
@@ -769,7 +808,8 @@ pub async fn style(
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
     let layers = layers_of(&state, &id).await?;
     let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url = base.join(&format!("/collections/{id}/tiles/{}/{{z}}/{{x}}/{{y}}{}", tms.id(), tile_query_string(&q)));
+    let url =
+        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", seg(&id), tms.id(), tile_query_string(&q)));
     let b = union_bounds(&layers);
     // MapLibre 4 reports multi-part geometries as `Multi...` (tipg's filter on the single
     // type alone draws no MultiPolygon country), so each layer matches both.
@@ -836,7 +876,8 @@ pub async fn map_html(
         return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
     }
     layers_of(&state, &id).await?;
-    let style = base.join(&format!("/collections/{id}/tiles/WebMercatorQuad/style.json{}", tile_query_string(&q)));
+    let style =
+        base.join(&format!("/collections/{}/tiles/WebMercatorQuad/style.json{}", seg(&id), tile_query_string(&q)));
     let style_js = crate::html::script_json(&style);
     let root = crate::html::escape(&base.0);
     let title = crate::html::escape(&id);

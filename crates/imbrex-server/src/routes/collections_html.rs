@@ -40,7 +40,7 @@ pub fn collections(base: &BaseUrl, doc: &Value) -> String {
         let id = c["id"].as_str().unwrap_or_default();
         body.push_str(&format!(
             "<tr><td><a href=\"{}\">{}</a></td><td>{}</td></tr>\n",
-            escape(&base.join(&format!("/collections/{id}?f=html"))),
+            escape(&base.join(&format!("/collections/{}?f=html", super::collections::seg(id)))),
             escape(id),
             escape(c["description"].as_str().unwrap_or_default())
         ));
@@ -63,8 +63,8 @@ pub fn collection(base: &BaseUrl, doc: &Value) -> String {
     }
     body.push_str(&format!(
         "<p><a href=\"{}\">Items</a> · <a href=\"{}\">Map of the vector tiles</a></p>\n<h2>Links</h2>\n",
-        escape(&base.join(&format!("/collections/{id}/items?f=html"))),
-        escape(&base.join(&format!("/collections/{id}/tiles/WebMercatorQuad/map.html"))),
+        escape(&base.join(&format!("/collections/{}/items?f=html", super::collections::seg(id)))),
+        escape(&base.join(&format!("/collections/{}/tiles/WebMercatorQuad/map.html", super::collections::seg(id)))),
     ));
     body.push_str(&links(doc));
     page(id, &body)
