@@ -52,7 +52,8 @@ pub struct TileOptions {
     pub simplify: f64,
     /// Point layers show every point from this zoom on; below it each zoom keeps
     /// 1/`thin_rate` of the points of the zoom above (tippecanoe's drop rate), picked by a
-    /// hash of the id, so a point shown at one zoom is shown at every deeper one. None: off.
+    /// hash of the id (of the row address in a table without one), so a point shown at one zoom is
+    /// shown at every deeper one. None: off.
     pub thin_points_below_zoom: Option<u8>,
     /// The ratio of points kept from one zoom to the next below `thin_points_below_zoom`.
     pub thin_rate: f64,

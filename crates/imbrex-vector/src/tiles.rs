@@ -143,16 +143,23 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
             format!("ST_SnapToGrid({geom}, {}, {}, {}, {})", p.push(b.left), p.push(b.top), p.push(cx), p.push(cy));
         geom = format!("ST_Simplify({snapped}, {}, true)", p.push(opts.simplify * cx.max(cy)));
     }
+    // What tells rows apart for thinning and the cap's order: the id column, else a table's
+    // physical row address (stable while the table is not rewritten); a view without an
+    // id_column has neither.
+    let row_key = match &c.id_column {
+        Some(id) => Some(format!("t.{}", ident(id))),
+        None if matches!(c.kind, "Table" | "MaterializedView") => Some("t.ctid".to_string()),
+        None => None,
+    };
     let mut cond = cond;
-    if let (Some(below), Some(id)) = (opts.thin_points_below_zoom, &c.id_column)
+    if let (Some(below), Some(key)) = (opts.thin_points_below_zoom, &row_key)
         && kind == Shape::Points
         && (tile.z as i64) < below as i64
     {
         // A hash of the id picks the points a zoom keeps: the same ones on every request,
         // and each zoom's a subset of the next one's.
         let keep = (THIN_SCALE as f64 * opts.thin_rate.powi(tile.z - below as i32)).ceil() as i64;
-        cond =
-            format!("{cond} AND (hashtextextended(t.{}::text, 0) & {}) < {}", ident(id), THIN_SCALE - 1, p.push(keep));
+        cond = format!("{cond} AND (hashtextextended({key}::text, 0) & {}) < {}", THIN_SCALE - 1, p.push(keep));
     }
     let props: Vec<String> = selected_properties(c, q.properties.as_deref())?.iter().map(|n| mvt_value(c, n)).collect();
     let props = if props.is_empty() { String::new() } else { format!(", {}", props.join(", ")) };
@@ -175,8 +182,8 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         Shape::Lines => Some(format!("ST_Length({}) DESC", linearized(g, &format!("{col}::geometry")))),
         Shape::Points | Shape::Mixed => None,
     });
-    if let Some(id) = &c.id_column {
-        order.push(format!("t.{}", ident(id)));
+    if let Some(key) = &row_key {
+        order.push(key.clone());
     }
     let order = if order.is_empty() { String::new() } else { format!("ORDER BY {}", order.join(", ")) };
     // Asked-for orders hold under the cap too (they set the drawing order); the default
