@@ -1289,28 +1289,12 @@ async fn points_thin_out_and_polygons_simplify_at_low_zooms() {
     .await
     .unwrap();
     let app = app_with("vector_thin", |c| {
-        c.db.collections.insert(
-            "vector_thin.pts".into(),
-            imbrex_vector::db::CollectionOptions {
-                tiles: Some(imbrex_vector::db::TileOptions {
-                    thin_points_below_zoom: Some(6),
-                    thin_rate: 2.0,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        );
-        c.db.collections.insert(
-            "vector_thin.nopk".into(),
-            imbrex_vector::db::CollectionOptions {
-                tiles: Some(imbrex_vector::db::TileOptions {
-                    thin_points_below_zoom: Some(6),
-                    thin_rate: 2.0,
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        );
+        let thinned =
+            imbrex_vector::db::TileOptions { thin_points_below_zoom: Some(6), thin_rate: 2.0, ..Default::default() };
+        for id in ["vector_thin.pts", "vector_thin.nopk"] {
+            let options = imbrex_vector::db::CollectionOptions { tiles: Some(thinned.clone()), ..Default::default() };
+            c.db.collections.insert(id.into(), options);
+        }
         c.db.collections.insert(
             "vector_thin.round".into(),
             imbrex_vector::db::CollectionOptions {
