@@ -1994,3 +1994,34 @@ async fn links_are_percent_encoded_and_name_the_collection_and_alternates() {
     let tiles = tj["tiles"][0].as_str().unwrap();
     assert!(tiles.contains("/collections/vector_links.odd%20name%231/tiles/"), "{tiles}");
 }
+
+/// Enum and domain columns whose types live in a schema off the search path filter like
+/// any other column (their values compared as text).
+#[tokio::test]
+async fn enums_and_domains_in_other_schemas_filter() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_types CASCADE; DROP SCHEMA IF EXISTS vector_types_defs CASCADE;
+         CREATE SCHEMA vector_types_defs; CREATE SCHEMA vector_types;
+         CREATE TYPE vector_types_defs.mood AS ENUM ('sad', 'ok', 'happy');
+         CREATE DOMAIN vector_types_defs.code AS text CHECK (VALUE ~ '^[A-Z]+$');
+         CREATE TABLE vector_types.t (gid integer PRIMARY KEY, mood vector_types_defs.mood, code vector_types_defs.code,
+                                      geom geometry(Point, 4326));
+         INSERT INTO vector_types.t SELECT i, (ARRAY['sad', 'ok', 'happy'])[1 + i % 3]::vector_types_defs.mood,
+           (ARRAY['AB', 'CD'])[1 + i % 2], ST_SetSRID(ST_MakePoint(i, 0), 4326) FROM generate_series(1, 30) i;",
+    )
+    .await
+    .unwrap();
+    let app = app_for_schema("vector_types").await;
+    let enc = |f: &str| form_urlencoded::byte_serialize(f.as_bytes()).collect::<String>();
+    for (query, want) in [
+        (format!("filter={}", enc("mood = 'happy'")), 10),
+        (format!("filter={}", enc("mood IN ('happy', 'sad')")), 20),
+        (format!("filter={}", enc("code = 'AB' AND mood <> 'ok'")), 10),
+        (format!("filter={}", enc("CASEI(code) LIKE 'c%'")), 15),
+        ("mood=ok".to_string(), 10),
+    ] {
+        let doc = ok(&get(&app, &format!("/collections/vector_types.t/items?limit=1&{query}")).await, &query);
+        assert_eq!(doc["numberMatched"], want, "{query}");
+    }
+}

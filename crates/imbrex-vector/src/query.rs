@@ -171,7 +171,7 @@ pub fn sort_key(c: &Collection, name: &str, ascending: bool) -> Result<String> {
 
 /// The built-in scalar types a text parameter is cast to before it meets a column of that
 /// type (others compare as text: their names may need a schema).
-fn castable(pg_type: &str) -> bool {
+pub(crate) fn castable(pg_type: &str) -> bool {
     matches!(
         pg_type,
         "int2"

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::catalog::Collection;
 use crate::error::{Error, Result};
-use crate::query::{cast_text, in_text_params, intersects_with};
+use crate::query::{cast_text, castable, in_text_params, intersects_with};
 use crate::sql::{Params, ident};
 
 /// The longest filter accepted, in bytes.
@@ -198,7 +198,9 @@ pub fn to_sql(e: &Expr, c: &Collection, p: &mut Params) -> Result<String> {
             let (l, typ) = scalar(a, c, p, None, 0)?;
             match (a, list.iter().map(literal_text).collect::<Option<Vec<String>>>()) {
                 // Values only: one array parameter, so lists of any length share a statement.
-                (Operand::Property(name), Some(values)) => format!("({})", in_text_params(name, &typ, &p.push(values))),
+                (Operand::Property(name), Some(values)) => {
+                    format!("({})", in_text_params(name, c.column_type(name), &p.push(values)))
+                }
                 _ => {
                     let items = list.iter().map(|v| against(a, &typ, v, c, p)).collect::<Result<Vec<_>>>()?;
                     format!("({l} IN ({}))", items.join(", "))
@@ -278,7 +280,10 @@ fn scalar(o: &Operand, c: &Collection, p: &mut Params, want: Option<&str>, depth
     }
     Ok(match o {
         Operand::Property(name) => match c.property(name) {
-            Some(prop) => (format!("t.{}", ident(&prop.name)), prop.pg_type.clone()),
+            Some(prop) if castable(&prop.pg_type) => (format!("t.{}", ident(&prop.name)), prop.pg_type.clone()),
+            // Enums, domains and other types whose names may need a schema: compared as
+            // text (an enum then orders by its labels' spelling, not its declared order).
+            Some(prop) => (format!("t.{}::text", ident(&prop.name)), "text".into()),
             None if c.geometry_columns.iter().any(|g| &g.name == name) => {
                 return Err(bad(format!("'{name}' is a geometry: use a spatial predicate")));
             }
