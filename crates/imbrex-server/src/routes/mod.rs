@@ -2,6 +2,7 @@
 
 pub mod cog;
 pub mod cog_meta;
+pub mod collection_tiles;
 pub mod collections;
 pub mod collections_html;
 pub mod landing;
