@@ -84,25 +84,9 @@ pub(super) fn footprint<T: Sample>(
             for b in 0..src.bands {
                 samples.clear();
                 for sy in iymin..iymax {
-                    let wy = if iymax - iymin == 1 {
-                        1.0
-                    } else if sy == iymin {
-                        1.0 - (ay - iymin as f64)
-                    } else if sy + 1 == iymax {
-                        1.0 - (iymax as f64 - by)
-                    } else {
-                        1.0
-                    };
+                    let wy = edge_weight(sy, iymin, iymax, ay, by);
                     for sx in ixmin..ixmax {
-                        let wx = if ixmax - ixmin == 1 {
-                            1.0
-                        } else if sx == ixmin {
-                            1.0 - (ax - ixmin as f64)
-                        } else if sx + 1 == ixmax {
-                            1.0 - (ixmax as f64 - bx)
-                        } else {
-                            1.0
-                        };
+                        let wx = edge_weight(sx, ixmin, ixmax, ax, bx);
                         let off = sy * sw + sx;
                         if src.pixel_density(off) <= SRC_DENSITY_THRESHOLD {
                             continue;
@@ -184,4 +168,19 @@ fn reduce(r: Resampling, s: &mut [(f64, f64)]) -> Option<f64> {
         }
         _ => return None,
     })
+}
+
+/// GDAL's weight of source row or column `i` of the footprint `lo..hi` whose real edges
+/// are `a` and `b`: the part of the edge pixels inside them, 1 elsewhere (and for a
+/// footprint one pixel wide).
+fn edge_weight(i: usize, lo: usize, hi: usize, a: f64, b: f64) -> f64 {
+    if hi - lo == 1 {
+        1.0
+    } else if i == lo {
+        1.0 - (a - lo as f64)
+    } else if i + 1 == hi {
+        1.0 - (hi as f64 - b)
+    } else {
+        1.0
+    }
 }
