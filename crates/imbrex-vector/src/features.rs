@@ -68,6 +68,11 @@ pub fn geometry_column<'a>(c: &'a Collection, name: Option<&str>) -> Result<&'a 
     })
 }
 
+/// A `simplify=` tolerance: a finite number >= 0.
+pub fn simplify_tolerance(tol: f64) -> Result<f64> {
+    if tol.is_finite() && tol >= 0.0 { Ok(tol) } else { Err(Error::invalid("simplify", "a tolerance >= 0")) }
+}
+
 /// The properties a request selects, checked against the catalog.
 pub fn selected_properties(c: &Collection, wanted: Option<&[String]>) -> Result<Vec<String>> {
     match wanted {
@@ -89,11 +94,8 @@ fn select_list(c: &Collection, q: &ItemsQuery) -> Result<String> {
         geom = format!("ST_Transform({geom}, 4326)");
     }
     if let Some(tol) = q.simplify {
-        if !(tol.is_finite() && tol >= 0.0) {
-            return Err(Error::invalid("simplify", "a tolerance >= 0"));
-        }
         // The tolerance is a plain number; formatting it cannot inject anything.
-        geom = format!("ST_Simplify({geom}, {tol:?})");
+        geom = format!("ST_Simplify({geom}, {:?})", simplify_tolerance(tol)?);
     }
     if q.bbox_only {
         geom = format!("ST_Envelope({geom})");

@@ -6,7 +6,7 @@ use imbrex_tms::{Tile, TileMatrixSet};
 use crate::catalog::{Catalog, Collection, GeometryColumn, TileFunction};
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::features::{geometry_column, linearized, selected_properties};
+use crate::features::{geometry_column, linearized, selected_properties, simplify_tolerance};
 use crate::query::{Selection, as_geography, clip_to_domain, sort_key};
 use crate::sql::{Params, ident};
 
@@ -123,17 +123,16 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         }
     }
     let table = c.from_sql(&args, &mut p)?;
-    let mut geom = linearized(g, &format!("{col}::geometry"));
+    // The column as a linear geometry: what is encoded, and what sizes order the cap.
+    let linear = linearized(g, &format!("{col}::geometry"));
+    let mut geom = linear.clone();
     if native != srid {
         geom = format!("ST_Transform({geom}, {srid})");
     }
     let kind = Shape::of(g);
     let opts = &c.tiles;
     if let Some(tol) = q.simplify {
-        if !(tol.is_finite() && tol >= 0.0) {
-            return Err(Error::invalid("simplify", "a tolerance >= 0"));
-        }
-        geom = format!("ST_Simplify({geom}, {}, true)", p.push(tol));
+        geom = format!("ST_Simplify({geom}, {}, true)", p.push(simplify_tolerance(tol)?));
     } else if opts.simplify > 0.0 && kind != Shape::Points {
         // Snapped to the grid ST_AsMVTGeom rounds to (origin at the tile's top-left corner,
         // one cell per tile unit), so the rounding it does next changes nothing, and
@@ -164,7 +163,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
     let props: Vec<String> = selected_properties(c, q.properties.as_deref())?.iter().map(|n| mvt_value(c, n)).collect();
     let props = if props.is_empty() { String::new() } else { format!(", {}", props.join(", ")) };
     // MVT feature ids are integers: an integer id column gives them.
-    let feature_id = c.id_column.as_deref().filter(|id| matches!(c.column_type(id), "int2" | "int4" | "int8"));
+    let feature_id = c.id_column.as_deref().filter(|id| c.property(id).is_some_and(|p| p.json_type() == "integer"));
     let (id_select, id_name) = match feature_id {
         Some(id) => (format!(", t.{} AS __id", ident(id)), ", '__id'"),
         None => (String::new(), ""),
@@ -178,8 +177,8 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         order.push(sort_key(c, name, *asc)?);
     }
     order.extend(match kind {
-        Shape::Polygons => Some(format!("ST_Area({}) DESC", linearized(g, &format!("{col}::geometry")))),
-        Shape::Lines => Some(format!("ST_Length({}) DESC", linearized(g, &format!("{col}::geometry")))),
+        Shape::Polygons => Some(format!("ST_Area({linear}) DESC")),
+        Shape::Lines => Some(format!("ST_Length({linear}) DESC")),
         Shape::Points | Shape::Mixed => None,
     });
     if let Some(key) = &row_key {
