@@ -1399,15 +1399,18 @@ async fn a_client_that_goes_away_cancels_its_query() {
     }
     assert!(seen, "the slow query runs");
     drop(socket);
-    let gone = tokio::time::Instant::now();
+    // Gone long before the 60 s it sleeps: cancelled, not finished (a bound on polls, not
+    // a timing: on this machine it goes within the first few).
+    let mut polls = 0;
     while running().await > 0 {
-        assert!(gone.elapsed() < std::time::Duration::from_secs(1), "the query still runs a second after");
+        polls += 1;
+        assert!(polls < 200, "the query still runs after the client went away");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
     // The pool's one connection went with the cancelled query: the next request gets a new
-    // one at once, not the busy one after a minute.
-    let next = tokio::time::Instant::now();
+    // one, where the busy one would have left it waiting past the pool's 10 s timeout (a
+    // 503) while the old query slept on.
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     socket
         .write_all(b"GET /collections/vector_cancel.slow/items HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -1416,7 +1419,6 @@ async fn a_client_that_goes_away_cancels_its_query() {
     let mut reply = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut socket, &mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
-    assert!(next.elapsed() < std::time::Duration::from_secs(5), "the next request waited {:?}", next.elapsed());
 }
 
 /// Each connection keeps at most `statement_cache_size` prepared statements however many
@@ -1508,15 +1510,15 @@ async fn ddl_refreshes_the_catalog_through_event_triggers() {
     let within = |want: Vec<&'static str>| {
         let app = app.clone();
         async move {
-            let start = tokio::time::Instant::now();
-            loop {
-                let got = ids(app.clone()).await;
-                if got == want {
+            // No timer refreshes this catalog (refresh_interval_s = 0): only NOTIFY can. A
+            // bound on polls, not a timing.
+            for _ in 0..200 {
+                if ids(app.clone()).await == want {
                     return;
                 }
-                assert!(start.elapsed() < std::time::Duration::from_secs(3), "{got:?}, want {want:?}");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
+            panic!("{:?}, want {want:?}", ids(app.clone()).await);
         }
     };
     db.batch_execute("CREATE TABLE vector_ddl.second (gid integer PRIMARY KEY, geom geometry(Point, 4326))")
@@ -1526,13 +1528,14 @@ async fn ddl_refreshes_the_catalog_through_event_triggers() {
     db.batch_execute("DROP TABLE vector_ddl.first").await.unwrap();
     within(vec!["vector_ddl.second"]).await;
     db.batch_execute("ALTER TABLE vector_ddl.second ADD COLUMN label text").await.unwrap();
-    let start = tokio::time::Instant::now();
+    let mut polls = 0;
     loop {
         let q = ok(&get(&app, "/collections/vector_ddl.second/queryables").await, "queryables");
         if q["properties"].get("label").is_some() {
             break;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(3), "{q}");
+        polls += 1;
+        assert!(polls < 200, "{q}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
