@@ -1261,6 +1261,28 @@ async fn tile_caps_keep_the_largest_and_count_what_survives() {
         assert_eq!(f.id, Some(prop_i64(f, "gid") as u64), "the MVT id is the primary key");
     }
     assert_eq!(get(&app, path).await.body, r.body, "the same subset every time");
+    // Under a tile known to be under the cap, tiles are made without counting first: the
+    // same bytes as when counted (a new server), whatever order the requests come in.
+    let z0 = "/collections/vector_cap.polys/tiles/WebMercatorQuad/0/0/0?limit=1000";
+    assert_eq!(decode(&get(&app, z0).await.body).len(), 200, "every polygon under the cap");
+    for t in ["1/0/0", "1/1/1", "2/1/1", "2/2/1"] {
+        let path = format!("/collections/vector_cap.polys/tiles/WebMercatorQuad/{t}?limit=1000");
+        let uncounted = get(&app, &path).await;
+        let counted = get(&app_for_schema("vector_cap").await, &path).await;
+        assert_eq!(uncounted.status, StatusCode::OK, "{}", uncounted.text());
+        assert!(!decode(&counted.body).is_empty(), "{t} holds polygons");
+        assert_eq!(uncounted.body, counted.body, "{t}: the same tile counted or not");
+    }
+    // A tile under a known one that holds more than the cap (the table grew): capped.
+    db.batch_execute(
+        "INSERT INTO vector_cap.polys SELECT 1000 + i,
+           ST_Buffer(ST_SetSRID(ST_MakePoint(-60 + i * 0.01, -30), 4326), 0.5, 'quad_segs=2')
+           FROM generate_series(0, 1999) i",
+    )
+    .await
+    .unwrap();
+    let grown = get(&app, "/collections/vector_cap.polys/tiles/WebMercatorQuad/1/0/1?limit=1000").await;
+    assert_eq!(decode(&grown.body).len(), 1000, "capped after the table grew");
 
     // 50 polygons far below a tile unit come first by id and vanish at zoom 0: the cap
     // fills with the points that remain.
@@ -1272,7 +1294,7 @@ async fn tile_caps_keep_the_largest_and_count_what_survives() {
 
 /// With thinning, a point layer keeps 1/rate of the points of the zoom above below the
 /// set zoom: each zoom's points are a subset of the next one's, all of them from there on.
-/// Polygons are simplified on the tile grid unless told not to be.
+/// Polygons of many vertices are simplified on the tile grid unless told not to be.
 #[tokio::test]
 async fn points_thin_out_and_polygons_simplify_at_low_zooms() {
     let db = pg().await;

@@ -117,6 +117,8 @@ pub struct Database {
     /// read before a DDL never replaces one read after it.
     refreshing: tokio::sync::Mutex<()>,
     statements: Arc<StatementLru>,
+    /// How many rows recent plain tiles held (`tiles::tile` reads it to skip counting).
+    pub(crate) tile_counts: moka::sync::Cache<crate::tiles::CountKey, crate::tiles::RowCount>,
 }
 
 impl std::fmt::Debug for Database {
@@ -177,6 +179,7 @@ impl Database {
             catalog: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             statements,
+            tile_counts: moka::sync::Cache::new(100_000),
         };
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
