@@ -1262,18 +1262,28 @@ async fn tile_caps_keep_the_largest_and_count_what_survives() {
     }
     assert_eq!(get(&app, path).await.body, r.body, "the same subset every time");
     // Under a tile known to be under the cap, tiles are made without counting first: the
-    // same bytes as when counted (a new server), whatever order the requests come in.
+    // same bytes as when counted (by a new server), in the asked-for order too.
+    let mut config = Config { database_url: Some(database_url()), ..Config::default() };
+    config.db.schemas = vec!["vector_cap".into()];
+    let state = AppState::new(config).unwrap().connect_database().await.unwrap();
+    let vdb = state.db.clone().unwrap();
+    let app = imbrex_server::app(state);
     let z0 = "/collections/vector_cap.polys/tiles/WebMercatorQuad/0/0/0?limit=1000";
     assert_eq!(decode(&get(&app, z0).await.body).len(), 200, "every polygon under the cap");
-    for t in ["1/0/0", "1/1/1", "2/1/1", "2/2/1"] {
-        let path = format!("/collections/vector_cap.polys/tiles/WebMercatorQuad/{t}?limit=1000");
+    assert_eq!(vdb.uncounted_tiles(), 0, "nothing known yet: counted");
+    let tiles = ["1/0/0", "1/1/1", "2/1/1", "2/2/1", "1/1/0?sortby=-gid"];
+    for t in tiles {
+        let path = format!("/collections/vector_cap.polys/tiles/WebMercatorQuad/{t}");
+        let path = format!("{path}{}limit=1000", if t.contains('?') { '&' } else { '?' });
         let uncounted = get(&app, &path).await;
         let counted = get(&app_for_schema("vector_cap").await, &path).await;
         assert_eq!(uncounted.status, StatusCode::OK, "{}", uncounted.text());
         assert!(!decode(&counted.body).is_empty(), "{t} holds polygons");
         assert_eq!(uncounted.body, counted.body, "{t}: the same tile counted or not");
     }
-    // A tile under a known one that holds more than the cap (the table grew): capped.
+    assert_eq!(vdb.uncounted_tiles(), tiles.len() as u64, "the tiles under z0 were not counted");
+    // The table grows past the cap under z0: the tile tried uncounted is capped all the
+    // same, and the tiles under it are counted from then on.
     db.batch_execute(
         "INSERT INTO vector_cap.polys SELECT 1000 + i,
            ST_Buffer(ST_SetSRID(ST_MakePoint(-60 + i * 0.01, -30), 4326), 0.5, 'quad_segs=2')
@@ -1283,6 +1293,9 @@ async fn tile_caps_keep_the_largest_and_count_what_survives() {
     .unwrap();
     let grown = get(&app, "/collections/vector_cap.polys/tiles/WebMercatorQuad/1/0/1?limit=1000").await;
     assert_eq!(decode(&grown.body).len(), 1000, "capped after the table grew");
+    let below = get(&app, "/collections/vector_cap.polys/tiles/WebMercatorQuad/2/1/2?limit=1000").await;
+    assert_eq!(below.status, StatusCode::OK);
+    assert_eq!(vdb.uncounted_tiles(), tiles.len() as u64, "counted once the table grew");
 
     // 50 polygons far below a tile unit come first by id and vanish at zoom 0: the cap
     // fills with the points that remain.

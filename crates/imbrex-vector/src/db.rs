@@ -117,8 +117,11 @@ pub struct Database {
     /// read before a DDL never replaces one read after it.
     refreshing: tokio::sync::Mutex<()>,
     statements: Arc<StatementLru>,
-    /// How many rows recent plain tiles held (`tiles::tile` reads it to skip counting).
+    /// How many rows recent plain tiles held (`tiles::tile` reads it to skip counting);
+    /// forgotten after a minute, so a table that grew is counted again.
     pub(crate) tile_counts: moka::sync::Cache<crate::tiles::CountKey, crate::tiles::RowCount>,
+    /// Tiles made without counting their rows first.
+    pub(crate) uncounted_tiles: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Database {
@@ -179,7 +182,11 @@ impl Database {
             catalog: RwLock::new(None),
             refreshing: tokio::sync::Mutex::new(()),
             statements,
-            tile_counts: moka::sync::Cache::new(100_000),
+            tile_counts: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            uncounted_tiles: Default::default(),
         };
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
@@ -194,6 +201,12 @@ impl Database {
     pub(crate) async fn client(&self) -> Result<Conn> {
         let obj = self.pool.get().await?;
         Ok(Conn { obj: Some(obj), busy: AtomicBool::new(false), statements: self.statements.clone() })
+    }
+
+    /// How many tiles were made without counting their rows first (under a tile known to
+    /// be under the feature cap).
+    pub fn uncounted_tiles(&self) -> u64 {
+        self.uncounted_tiles.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Read the catalog again from the database.

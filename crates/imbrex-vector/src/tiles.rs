@@ -138,13 +138,20 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         // one cell per tile unit), so the rounding it does next changes nothing, and
         // simplified within `simplify` cells; collapsed parts are kept for it to judge.
         let (cx, cy) = ((b.right - b.left) / q.extent as f64, (b.top - b.bottom) / q.extent as f64);
-        // Geometries stored in under SIMPLIFY_ABOVE_BYTES have a few dozen vertices at
-        // most: ST_AsMVTGeom's own rounding leaves them as few as simplifying would, and
-        // the two extra passes over each of them cost 5 % of an ordinary tile.
         let snapped =
             format!("ST_SnapToGrid({geom}, {}, {}, {}, {})", p.push(b.left), p.push(b.top), p.push(cx), p.push(cy));
         let simplified = format!("ST_Simplify({snapped}, {}, true)", p.push(opts.simplify * cx.max(cy)));
-        geom = format!("CASE WHEN pg_column_size({col}) > {SIMPLIFY_ABOVE_BYTES} THEN {simplified} ELSE {geom} END");
+        // The two passes cost 5 % of an ordinary tile, and on a geometry of a few dozen
+        // vertices a tolerance of a tile unit saves a few dozen at most: those are left to
+        // ST_AsMVTGeom's rounding. Sized by ST_MemSize (uncompressed, without reading the
+        // value); curves are always simplified (their lines have many more vertices).
+        let curved = linear != format!("{col}::geometry");
+        geom = if opts.simplify <= 1.0 && !curved {
+            let bytes = SIMPLIFY_ABOVE_VERTICES * 8 * dimensions(g);
+            format!("CASE WHEN ST_MemSize({col}::geometry) > {bytes} THEN {simplified} ELSE {geom} END")
+        } else {
+            simplified
+        };
     }
     // What tells rows apart for thinning and the cap's order: the id column, else a table's
     // physical row address (stable while the table is not rewritten); a view without an
@@ -232,7 +239,7 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         buffer: q.buffer,
         tile: (t.z, t.x, t.y),
     };
-    let under_cap = plain && known_under(db, tms, tile, &key, q.limit);
+    let allowed_by = if plain { known_under(db, tms, tile, &key, q.limit) } else { None };
     let client = db.client().await?;
     let params = p.refs();
     let run = async |sql: &str| -> Result<(Vec<u8>, u64)> {
@@ -244,13 +251,19 @@ pub async fn tile(db: &Database, c: &Collection, tms: &TileMatrixSet, tile: Tile
         Ok((row.get::<_, Option<Vec<u8>>>(0).unwrap_or_default(), row.get::<_, i64>(1).max(0) as u64))
     };
     let cap = q.limit as u64;
-    if under_cap {
-        let (mvt, n) =
-            run(&format!("SELECT CASE WHEN count(*) <= {limit} THEN {encode} END, count(*) FROM ({candidates}) q"))
-                .await?;
-        if n <= cap {
-            db.tile_counts.insert(key(tile), RowCount::Exact(n));
-            return Ok(mvt);
+    if let Some(allowed_by) = allowed_by {
+        let uncounted =
+            format!("SELECT CASE WHEN count(*) <= {limit} THEN {encode} END, count(*) FROM ({candidates}) q");
+        match run(&uncounted).await {
+            Ok((mvt, n)) if n <= cap => {
+                db.tile_counts.insert(key(tile), RowCount::Exact(n));
+                db.uncounted_tiles.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Ok(mvt);
+            }
+            // The tile it is part of has grown past the cap since (so has this one, or it
+            // took too long for a tile under the cap): count from now on.
+            Ok(_) | Err(Error::Timeout) => db.tile_counts.insert(allowed_by, RowCount::OverCap),
+            Err(e) => return Err(e),
         }
     }
     let (mvt, n) = run(&counted).await?;
@@ -279,25 +292,46 @@ pub(crate) enum RowCount {
     OverCap,
 }
 
-/// Whether the tile, or a tile it is part of, held at most `limit` rows when last made.
-fn known_under(db: &Database, tms: &TileMatrixSet, tile: Tile, key: &impl Fn(Tile) -> CountKey, limit: usize) -> bool {
+/// The tile, or the nearest tile it is part of, that held at most `limit` rows when last
+/// made (a remembered tile over the cap stops the search).
+fn known_under(
+    db: &Database,
+    tms: &TileMatrixSet,
+    tile: Tile,
+    key: &impl Fn(Tile) -> CountKey,
+    limit: usize,
+) -> Option<CountKey> {
     let mut t = tile;
     loop {
-        match db.tile_counts.get(&key(t)) {
-            Some(RowCount::Exact(n)) if n <= limit as u64 => return true,
-            Some(_) => return false,
+        let k = key(t);
+        match db.tile_counts.get(&k) {
+            Some(RowCount::Exact(n)) if n <= limit as u64 => return Some(k),
+            Some(_) => return None,
             None => {}
         }
         match tms.parent(t, None).ok().and_then(|p| p.into_iter().next()) {
             Some(parent) if parent.z < t.z => t = parent,
-            _ => return false,
+            _ => return None,
         }
     }
 }
 
-/// The stored size from which the tile-grid simplification runs (about 60 vertices of a
-/// 2-D polygon).
-const SIMPLIFY_ABOVE_BYTES: i32 = 1024;
+/// The vertex count from which a tolerance of one tile unit or less is worth two more
+/// passes over a geometry.
+const SIMPLIFY_ABOVE_VERTICES: usize = 64;
+
+/// Coordinates per vertex of a column's type (2 when unconstrained: then more geometries
+/// are simplified, not fewer).
+fn dimensions(g: &GeometryColumn) -> usize {
+    let t = g.geometry_type.to_ascii_lowercase();
+    if t.ends_with("zm") {
+        4
+    } else if t.ends_with('z') || t.ends_with('m') {
+        3
+    } else {
+        2
+    }
+}
 
 /// The hash range point thinning draws from (2^20 buckets).
 const THIN_SCALE: i64 = 1 << 20;
