@@ -28,6 +28,15 @@ async fn landing_page_negotiates_json_and_html() {
     assert_eq!(html.status, StatusCode::OK);
     assert!(html.content_type().starts_with("text/html"));
     assert!(html.text().contains("http://test.local/tileMatrixSets"));
+    // The demo on a map first, then one link per mounted source (no database here).
+    let page = html.text();
+    let map = page.find("http://test.local/cog/WebMercatorQuad/map.html?url=demo").expect("the demo map");
+    assert!(map < page.find("<h2>").unwrap(), "the map comes first");
+    assert!(page.contains("http://test.local/cog/viewer?url=demo"));
+    assert!(!page.contains("/collections"), "no database, no collections");
+    // The viewer opens a dataset given in its query, with the query's rendering parameters.
+    let viewer = get(&app, "/cog/viewer?url=demo&bidx=1").await.text();
+    assert!(viewer.contains("/cog/WebMercatorQuad/tilejson.json?url=demo&bidx=1"), "{viewer}");
     assert!(get(&app, "/?f=html").await.text().starts_with("<!DOCTYPE html>"));
     let bad = get(&app, "/?f=xml").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);

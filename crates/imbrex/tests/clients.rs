@@ -125,20 +125,79 @@ fn maplibre_in_headless_chromium_draws_tiles() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Pixels that are not the page's #dde background, all pixels, and distinct colours of a
-/// screenshot.
-fn imagery(shot: &std::path::Path) -> (usize, usize, usize) {
+/// A newcomer's first page: `/` in a browser shows the demo as imagery, not only links.
+#[test]
+fn the_landing_page_shows_the_demo_on_a_map() {
+    let chromium = require_program("chromium");
+    let server = Server::start(&[]);
+    let dir = std::env::temp_dir().join(format!("imbrex-landing-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shot = dir.join("landing.png");
+    let mut last = (0, 0, 0);
+    for _ in 0..3 {
+        let _ = std::fs::remove_dir_all(dir.join("profile"));
+        run(
+            &chromium,
+            &[
+                "--headless",
+                "--no-sandbox",
+                "--disable-component-update",
+                "--disable-background-networking",
+                "--disable-sync",
+                "--no-first-run",
+                "--hide-scrollbars",
+                "--use-angle=swiftshader",
+                "--enable-unsafe-swiftshader",
+                &format!("--user-data-dir={}", dir.join("profile").display()),
+                "--window-size=800,600",
+                "--virtual-time-budget=30000",
+                &format!("--screenshot={}", shot.display()),
+                &server.url("/"),
+            ],
+        );
+        last = colourful(&shot);
+        if last.0 * 40 > last.1 && last.2 > 5000 {
+            break;
+        }
+    }
+    let (colourful, total, colours) = last;
+    // Text, links and the map's grey background are neither colourful nor many colours (the
+    // page without the demo: 1.3 % colourful, 473 colours); the scene is (8 %, 20,000).
+    assert!(colourful * 40 > total, "only {colourful} of {total} pixels are colourful");
+    assert!(colours > 5000, "{colours} colours: text, not imagery");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Pixels whose channels differ by more than 24 (neither grey, white nor #dde), all
+/// pixels, and distinct colours of a screenshot.
+fn colourful(shot: &std::path::Path) -> (usize, usize, usize) {
+    let pixels = screenshot_pixels(shot);
+    let n = pixels.iter().filter(|p| p.iter().max().unwrap() - p.iter().min().unwrap() > 24).count();
+    (n, pixels.len(), distinct_colours(&pixels))
+}
+
+fn distinct_colours(pixels: &[[u8; 3]]) -> usize {
+    let mut distinct = pixels.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len()
+}
+
+fn screenshot_pixels(shot: &std::path::Path) -> Vec<[u8; 3]> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(shot).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let frame = reader.next_frame(&mut buf).unwrap();
     let channels = frame.color_type.samples();
-    let pixels: Vec<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
+    buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect()
+}
+
+/// Pixels that are not the page's #dde background, all pixels, and distinct colours of a
+/// screenshot.
+fn imagery(shot: &std::path::Path) -> (usize, usize, usize) {
+    let pixels = screenshot_pixels(shot);
     let imagery = pixels.iter().filter(|p| **p != [0xdd, 0xdd, 0xee]).count();
-    let mut distinct = pixels.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    (imagery, pixels.len(), distinct.len())
+    (imagery, pixels.len(), distinct_colours(&pixels))
 }
 
 /// A minimal WebDriver client: HTTP/1.1 with JSON bodies, one connection per command.

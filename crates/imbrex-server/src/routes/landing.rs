@@ -47,8 +47,8 @@ pub const CONFORMS_TO: &[&str] = &[
     "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
 ];
 
-fn links(base: &BaseUrl) -> Vec<Link> {
-    vec![
+fn links(base: &BaseUrl, database: bool) -> Vec<Link> {
+    let mut links = vec![
         Link::new(base.join("/"), "self", "application/json", "Landing page"),
         Link::new(base.join("/?f=html"), "alternate", "text/html", "Landing page as HTML"),
         Link::new(
@@ -71,7 +71,11 @@ fn links(base: &BaseUrl) -> Vec<Link> {
             "List of Available TileMatrixSets",
         ),
         Link::new(base.join("/healthz"), "data", "application/json", "Health check"),
-    ]
+    ];
+    if database {
+        links.push(Link::new(base.join("/collections"), "data", "application/json", "PostGIS collections"));
+    }
+    links
 }
 
 /// Landing page: JSON for programs, HTML for browsers (`Accept` or `?f=html`).
@@ -86,10 +90,10 @@ pub async fn landing(
 ) -> ApiResult<Response> {
     let doc = Landing {
         title: "imbrex".to_string(),
-        description: "A dynamic map tile server: Cloud Optimized GeoTIFFs, STAC, MosaicJSON and PostGIS, \
+        description: "A dynamic map tile server: Cloud Optimized GeoTIFFs and PostGIS tables as map tiles, \
                       with TiTiler's and tipg's APIs."
             .to_string(),
-        links: links(&base),
+        links: links(&base, state.db.is_some()),
     };
     match Negotiated::from_request(&query, &headers)? {
         Negotiated::Json => Ok(axum::Json(doc).into_response()),
@@ -98,22 +102,45 @@ pub async fn landing(
 }
 
 fn landing_html(state: &AppState, base: &BaseUrl, doc: &Landing) -> String {
+    let link = |path: &str, label: &str| format!("<a href=\"{}\">{}</a>", escape(&base.join(path)), escape(label));
     let mut body = format!("<h1>imbrex</h1>\n<p>{}</p>\n", escape(&doc.description));
-    body.push_str("<h2>Try it</h2>\n<ul>\n");
+    // A newcomer sees imagery first: the embedded demo, tiled by this server as they look.
+    if state.config.demo {
+        body.push_str(&format!(
+            "<iframe src=\"{}\" title=\"The demo dataset\" style=\"width:100%;height:420px;border:0\"></iframe>\n\
+             <p>The embedded demo dataset (a Sentinel-2 true-colour scene), tiled as you look: {} \
+             (or paste the <code>url=</code> of your own COG there).</p>\n",
+            escape(&base.join(&format!("/cog/WebMercatorQuad/map.html?url={}", crate::DEMO_URL))),
+            link(&format!("/cog/viewer?url={}", crate::DEMO_URL), "open it in the viewer"),
+        ));
+    }
+    body.push_str("<h2>Sources</h2>\n<ul>\n");
+    body.push_str(&format!(
+        "<li>{}: Cloud Optimized GeoTIFFs and other rasters, TiTiler's <code>/cog</code> API \
+         (files under <code>--allow-path</code>, URLs under <code>--allow-url</code>)</li>\n",
+        link("/cog/viewer", "/cog viewer")
+    ));
+    if state.db.is_some() {
+        body.push_str(&format!(
+            "<li>{}: PostGIS tables, views and functions as vector tiles and OGC API Features, tipg's API</li>\n",
+            link("/collections?f=html", "/collections")
+        ));
+    }
+    body.push_str("</ul>\n<h2>Reference</h2>\n<ul>\n");
     for (label, path) in [
         ("Tile matrix sets", "/tileMatrixSets"),
         ("Web Mercator tile matrix set", "/tileMatrixSets/WebMercatorQuad"),
         ("API documentation", "/api.html"),
     ] {
-        body.push_str(&format!("<li><a href=\"{}\">{}</a></li>\n", escape(&base.join(path)), escape(label)));
+        body.push_str(&format!("<li>{}</li>\n", link(path, label)));
     }
     body.push_str("</ul>\n<h2>Links</h2>\n<table>\n<tr><th>rel</th><th>title</th></tr>\n");
-    for link in &doc.links {
+    for l in &doc.links {
         body.push_str(&format!(
             "<tr><td><code>{}</code></td><td><a href=\"{}\">{}</a></td></tr>\n",
-            escape(&link.rel),
-            escape(&link.href),
-            escape(link.title.as_deref().unwrap_or(&link.href)),
+            escape(&l.rel),
+            escape(&l.href),
+            escape(l.title.as_deref().unwrap_or(&l.href)),
         ));
     }
     body.push_str("</table>\n");

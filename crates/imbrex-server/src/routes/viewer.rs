@@ -29,9 +29,12 @@ fn asset(body: &'static [u8], media: &'static str) -> Response {
 }
 
 /// The page: a full-window MapLibre map showing the raster of a TileJSON URL.
-fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>) -> String {
+/// With `url`, the viewer's box holds it and the map shows it (else the box alone shows,
+/// or with a `tilejson` the map alone).
+fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>, url: Option<&str>) -> String {
     let js = |s: &str| crate::html::script_json(&s);
     let tj = js(tilejson.unwrap_or(""));
+    let url_js = js(url.unwrap_or(""));
     let root_js = js(&base.0);
     format!(
         r##"<!DOCTYPE html>
@@ -65,17 +68,34 @@ document.getElementById("f").onsubmit = ev => {{
   show(root + "/cog/WebMercatorQuad/tilejson.json?url=" + encodeURIComponent(document.getElementById("url").value));
 }};
 const initial = {tj};
-map.on("load", () => {{ if (initial) {{ document.getElementById("bar").style.display = "none"; show(initial); }} }});
+const url = {url_js};
+map.on("load", () => {{
+  if (url) {{ document.getElementById("url").value = url; show(initial); }}
+  else if (initial) {{ document.getElementById("bar").style.display = "none"; show(initial); }}
+}});
 </script></body></html>"##,
         root = crate::html::escape(&base.0),
     )
 }
 
-/// A viewer for any dataset: paste a `url=`.
+/// A viewer for any dataset: paste a `url=`, or open one with `?url=` (the rest of the
+/// query goes to its tiles).
 #[utoipa::path(get, path = "/cog/viewer", tag = "Cloud Optimized GeoTIFF",
+    params(("url" = Option<String>, Query, description = "Dataset URL to show at once")),
     responses((status = 200, description = "A map page", content_type = "text/html")))]
-pub async fn viewer(base: BaseUrl) -> Html<String> {
-    Html(page(&base, "imbrex viewer", None))
+pub async fn viewer(base: BaseUrl, query: QueryMap) -> Html<String> {
+    let url = query.raw("url");
+    let tilejson = url.map(|_| tilejson_url(&base, &query));
+    Html(page(&base, "imbrex viewer", tilejson.as_deref(), url))
+}
+
+/// The TileJSON of the dataset a query names, with the query's rendering parameters.
+fn tilejson_url(base: &BaseUrl, query: &QueryMap) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query.pairs() {
+        q.append_pair(k, v);
+    }
+    base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", q.finish()))
 }
 
 /// A map of one dataset; the query (url=, rescale=, colormap_name=...) goes to its tiles.
@@ -95,10 +115,5 @@ pub async fn map_html(
         return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
     }
     let _: String = query.require("url")?;
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in query.pairs() {
-        q.append_pair(k, v);
-    }
-    let tilejson = base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", q.finish()));
-    Ok(Html(page(&base, "imbrex map", Some(&tilejson))))
+    Ok(Html(page(&base, "imbrex map", Some(&tilejson_url(&base, &query)), None)))
 }
