@@ -17,7 +17,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use imbrex_raster::cache::BlockCache;
 use imbrex_raster::source::{Fetched, LocalSource, RangeSource, SourceStats};
 use imbrex_raster::tiff::decode::decode_block;
 use imbrex_raster::{Dataset, OpenOptions, ReadOptions, Reader};
@@ -60,7 +59,7 @@ fn cases() -> Vec<Case> {
     ];
     let mut out = Vec::new();
     for (name, path) in files {
-        let reader = rt.block_on(open(&path));
+        let reader = rt.block_on(open(&path, &OpenOptions::default()));
         let (minz, maxz) = reader.zoom_range(&tms);
         let b = reader.geographic_bounds();
         let (lon, lat) = ((b.left + b.right) / 2.0, (b.bottom + b.top) / 2.0);
@@ -72,22 +71,23 @@ fn cases() -> Vec<Case> {
     out
 }
 
-async fn open(path: &Path) -> Reader {
+async fn open(path: &Path, open: &OpenOptions) -> Reader {
     let src: Arc<dyn RangeSource> = Arc::new(LocalSource::open(path).unwrap());
-    Reader::open(src, &OpenOptions::default()).await.unwrap()
+    Reader::open(src, open).await.unwrap()
 }
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let opts = ReadOptions::default();
+    let open_opts = OpenOptions::default();
     for case in cases() {
         let mut g = c.benchmark_group(&case.name);
         // Which byte ranges (and so which blocks) the tile needs.
         let recording =
             Arc::new(Recording { inner: LocalSource::open(&case.path).unwrap(), ranges: Mutex::new(Vec::new()) });
+        // Its own (empty) block cache: every block is fetched.
         let reader = rt.block_on(Reader::open(recording.clone(), &OpenOptions::default())).unwrap();
         recording.ranges.lock().unwrap().clear();
-        BlockCache::global().clear();
         rt.block_on(reader.tile(&case.tms, case.tile, None, &opts)).unwrap();
         let ranges = recording.ranges.lock().unwrap().clone();
 
@@ -123,14 +123,14 @@ fn bench(c: &mut Criterion) {
             })
         });
 
-        let reader = rt.block_on(open(&case.path));
+        let reader = rt.block_on(open(&case.path, &open_opts));
         rt.block_on(reader.tile(&case.tms, case.tile, None, &opts)).unwrap();
         g.bench_function("warm", |b| {
             b.iter(|| black_box(rt.block_on(reader.tile(&case.tms, case.tile, None, &opts)).unwrap()))
         });
         g.bench_function("cold", |b| {
             b.iter(|| {
-                BlockCache::global().clear();
+                open_opts.blocks.clear();
                 black_box(rt.block_on(reader.tile(&case.tms, case.tile, None, &opts)).unwrap())
             })
         });

@@ -1,12 +1,14 @@
-//! Decoded-block cache shared by every dataset of the process.
+//! Decoded-block cache shared by the datasets opened with one [`crate::OpenOptions`].
 //!
 //! Neighbouring tiles read the same source blocks, above all at overview levels; keeping
-//! the decoded blocks saves the fetch and the decompression. Bounded by bytes.
+//! the decoded blocks saves the fetch and the decompression. Bounded by bytes, and made by
+//! whoever opens datasets (the server, from its configuration): no process-wide state.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use moka::sync::Cache;
 
+use crate::array::Buffer;
 use crate::error::Result;
 use crate::source::RangeSource;
 use crate::tiff::{DecodedBlock, TiffImage, fetch_and_decode};
@@ -16,16 +18,23 @@ use crate::tiff::{DecodedBlock, TiffImage, fetch_and_decode};
 /// blocks of another shape.
 type Key = (Arc<str>, u64, usize, (u64, u64), (u32, u32, u16, u8));
 
-/// A bounded cache of decoded blocks.
+/// (source id, file fingerprint, VRT size, level, block column, block row) of a block of a
+/// GCP-warped dataset (see [`crate::reader::GcpVrt`]).
+pub(crate) type WarpedKey = (Arc<str>, (u64, u64), (usize, usize), usize, usize, usize);
+
+/// A bounded cache of decoded blocks, and of the warped blocks of GCP-only files.
 #[derive(Clone, Debug)]
 pub struct BlockCache {
     inner: Cache<Key, Arc<DecodedBlock>>,
+    pub(crate) warped: Cache<WarpedKey, Arc<Buffer>>,
 }
 
-/// Default budget of the process-wide cache.
+/// Default budget of decoded blocks (`block_cache_mb` of the server's configuration).
 pub const DEFAULT_BLOCK_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 impl BlockCache {
+    /// Decoded blocks up to `max_bytes`, warped blocks of GCP-only files up to a quarter of
+    /// that again; 0 keeps nothing.
     pub fn new(max_bytes: u64) -> BlockCache {
         let inner = Cache::builder()
             .max_capacity(max_bytes)
@@ -34,13 +43,17 @@ impl BlockCache {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .build();
-        BlockCache { inner }
+        let warped = Cache::builder()
+            .max_capacity(max_bytes / 4)
+            .weigher(|_k: &WarpedKey, v: &Arc<Buffer>| u32::try_from(v.len() * v.dtype().size()).unwrap_or(u32::MAX))
+            .build();
+        BlockCache { inner, warped }
     }
 
-    /// The process-wide cache.
-    pub fn global() -> BlockCache {
-        static GLOBAL: OnceLock<BlockCache> = OnceLock::new();
-        GLOBAL.get_or_init(|| BlockCache::new(DEFAULT_BLOCK_CACHE_BYTES)).clone()
+    /// Bytes of decoded blocks held.
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.run_pending_tasks();
+        self.inner.weighted_size()
     }
 
     /// Decoded blocks for `keys`, fetching and decoding the ones not cached (in one merged
@@ -73,8 +86,9 @@ impl BlockCache {
         Ok(out)
     }
 
-    /// Drop everything (tests).
+    /// Drop everything (benches).
     pub fn clear(&self) {
         self.inner.invalidate_all();
+        self.warped.invalidate_all();
     }
 }

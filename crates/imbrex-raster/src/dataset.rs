@@ -9,8 +9,8 @@ use crate::reader::GcpVrt;
 use crate::source::RangeSource;
 use crate::tiff::{self, BandMetadata, GeoTiff, Georef, NodataType};
 
-/// Size bounds applied while opening.
-#[derive(Clone, Copy, Debug)]
+/// Size bounds applied while opening, and the block cache the datasets share.
+#[derive(Clone, Debug)]
 pub struct OpenOptions {
     /// Largest TIFF header (IFDs and tag arrays) read.
     pub max_header_bytes: u64,
@@ -19,11 +19,18 @@ pub struct OpenOptions {
     /// Look for `.ovr`/`.msk` sidecars next to remote files too (costs a request each;
     /// local sidecars are always found).
     pub remote_sidecars: bool,
+    /// Decoded blocks of every dataset opened with these options.
+    pub blocks: crate::cache::BlockCache,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { max_header_bytes: 16 * 1024 * 1024, max_image_bytes: 256 * 1024 * 1024, remote_sidecars: false }
+        OpenOptions {
+            max_header_bytes: 16 * 1024 * 1024,
+            max_image_bytes: 256 * 1024 * 1024,
+            remote_sidecars: false,
+            blocks: crate::cache::BlockCache::new(crate::cache::DEFAULT_BLOCK_CACHE_BYTES),
+        }
     }
 }
 

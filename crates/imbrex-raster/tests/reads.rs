@@ -338,3 +338,35 @@ fn rle_round_trips() {
     let runs: Vec<Value> = rle(&m).into_iter().map(Value::from).collect();
     assert_eq!(unrle(&runs), vec![false, false, true, true, true, false]);
 }
+
+/// Datasets share the block cache of the options they were opened with, and no other: one
+/// process can hold several (a test, a server with its configured budget), and a budget of
+/// 0 keeps nothing while reading the same pixels.
+#[tokio::test]
+async fn block_caches_come_from_the_open_options() {
+    let path = imbrex_testkit::raster("usda_naip_512_jpeg_z5.tif");
+    let reader = |opts: OpenOptions| {
+        let path = path.clone();
+        async move {
+            let src: Arc<dyn RangeSource> = Arc::new(LocalSource::open(&path).unwrap());
+            Reader::open(src, &opts).await.unwrap()
+        }
+    };
+    let tms = TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let b = reader(OpenOptions::default()).await.geographic_bounds();
+    let tile = tms.tile((b.left + b.right) / 2.0, (b.bottom + b.top) / 2.0, 5).unwrap();
+    let read = ReadOptions::default();
+
+    let (shared, other) = (OpenOptions::default(), OpenOptions::default());
+    let first = reader(shared.clone()).await.tile(&tms, tile, None, &read).await.unwrap();
+    let held = shared.blocks.weighted_size();
+    assert!(held > 0, "the blocks read are kept");
+    reader(shared.clone()).await.tile(&tms, tile, None, &read).await.unwrap();
+    assert_eq!(shared.blocks.weighted_size(), held, "a second dataset of the same options finds them");
+    assert_eq!(other.blocks.weighted_size(), 0, "other options hold none of them");
+
+    let none = OpenOptions { blocks: imbrex_raster::cache::BlockCache::new(0), ..Default::default() };
+    let uncached = reader(none.clone()).await.tile(&tms, tile, None, &read).await.unwrap();
+    assert_eq!(none.blocks.weighted_size(), 0, "a budget of 0 keeps nothing");
+    assert_eq!((uncached.data, uncached.band_mask), (first.data, first.band_mask), "the same pixels");
+}

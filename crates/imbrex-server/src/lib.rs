@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
+use imbrex_raster::cache::BlockCache;
 use imbrex_raster::source::{AccessPolicy, SourceFactory};
 use imbrex_raster::{OpenOptions, ReaderCacheOptions, Readers};
 use imbrex_tms::TileMatrixSets;
@@ -89,6 +90,7 @@ impl AppState {
             max_header_bytes: config.limits.max_header_bytes,
             max_image_bytes: config.limits.max_fetch_bytes,
             remote_sidecars: config.remote_sidecars,
+            blocks: BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024)),
         };
         let readers = Readers::new(adjust(factory), open, ReaderCacheOptions::default());
         let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();

@@ -128,6 +128,10 @@ pub struct ServeArgs {
     #[arg(long, env = "IMBREX_TILE_CACHE_TTL", value_name = "SECONDS")]
     pub tile_cache_ttl: Option<u64>,
 
+    /// Megabytes of decoded raster blocks kept in memory (0: none) [default: 256].
+    #[arg(long, env = "IMBREX_BLOCK_CACHE_MB", value_name = "MB")]
+    pub block_cache_mb: Option<u64>,
+
     /// Cache-Control header of GET answers, for CDNs and browsers ("" for none)
     /// [default: "public, max-age=3600"].
     #[arg(long, env = "IMBREX_CACHE_CONTROL", value_name = "VALUE")]

@@ -64,6 +64,9 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(v) = args.tile_cache_ttl {
         m.insert("tile_cache_ttl_s".into(), json!(v));
     }
+    if let Some(v) = args.block_cache_mb {
+        m.insert("block_cache_mb".into(), json!(v));
+    }
     if let Some(v) = &args.cache_control {
         m.insert("cache_control".into(), json!(v));
     }
@@ -98,6 +101,9 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(load(&args).unwrap().listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(load(&args).unwrap().block_cache_mb, 256, "the default budget");
+        let args = ServeArgs { config: Some(file.path.clone()), block_cache_mb: Some(0), ..Default::default() };
+        assert_eq!(load(&args).unwrap().block_cache_mb, 0);
     }
 
     #[test]

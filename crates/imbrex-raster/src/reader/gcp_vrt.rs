@@ -11,12 +11,12 @@
 //! blocks, each warped on its own source window), with one implicit overview per source
 //! overview (`VRTWarpedDataset::CreateImplicitOverviews`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use imbrex_tms::{Crs, GeoTransform, SourceGeoref};
-use moka::sync::Cache;
 
 use crate::array::{Buffer, DataType};
+use crate::cache::BlockCache;
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::gcp::GcpTransform;
@@ -24,24 +24,6 @@ use crate::tiff::{BandMetadata, check_decoded_bytes};
 
 /// GDAL's block size of a warped VRT (`GDALAutoCreateWarpedVRT` sets 512 x 128).
 const BLOCK: (usize, usize) = (512, 128);
-
-/// Budget of the process-wide cache of warped blocks: neighbouring tiles share the blocks
-/// at their edges, and warping a block costs a source read and a warp.
-const BLOCK_CACHE_BYTES: u64 = 64 * 1024 * 1024;
-
-/// (source id, file fingerprint, VRT size, level, block column, block row): the fingerprint
-/// (where the file's first IFD and first block are) makes a replaced file miss.
-type BlockKey = (Arc<str>, (u64, u64), (usize, usize), usize, usize, usize);
-
-fn block_cache() -> &'static Cache<BlockKey, Arc<Buffer>> {
-    static CACHE: OnceLock<Cache<BlockKey, Arc<Buffer>>> = OnceLock::new();
-    CACHE.get_or_init(|| {
-        Cache::builder()
-            .max_capacity(BLOCK_CACHE_BYTES)
-            .weigher(|_k: &BlockKey, v: &Arc<Buffer>| u32::try_from(v.len() * v.dtype().size()).unwrap_or(u32::MAX))
-            .build()
-    })
-}
 
 /// A GCP-only dataset as GDAL's auto-created warped VRT presents it.
 #[derive(Debug)]
@@ -58,9 +40,12 @@ pub struct GcpVrt {
     /// The alpha band rio-tiler asks for (`add_alpha`): band `source.count()`.
     added_alpha: bool,
     block: (usize, usize),
-    /// Key prefix of this dataset's blocks in the shared cache.
+    /// Key prefix of this dataset's blocks in the cache.
     id: Arc<str>,
     fingerprint: (u64, u64),
+    /// Warped blocks kept (neighbouring tiles share the blocks at their edges, and warping
+    /// a block costs a source read and a warp): the source file's cache.
+    blocks: BlockCache,
 }
 
 impl GcpVrt {
@@ -98,7 +83,8 @@ impl GcpVrt {
             .tiff()
             .map(|t| (t.main().ifd_offset, t.main().offsets.first().copied().unwrap_or(0)))
             .unwrap_or_default();
-        Ok(GcpVrt { source, gcps, crs, gt, levels, dtype, added_alpha, block, id, fingerprint })
+        let blocks = source.tiff().map_or_else(|| BlockCache::new(0), |t| t.blocks.clone());
+        Ok(GcpVrt { source, gcps, crs, gt, levels, dtype, added_alpha, block, id, fingerprint, blocks })
     }
 
     /// The GCP file itself.
@@ -238,7 +224,7 @@ impl GcpVrt {
     /// One block of a level, all bands (the added alpha last), warped or from the cache.
     async fn block(&self, level: usize, bx: usize, by: usize) -> Result<Arc<Buffer>> {
         let key = (self.id.clone(), self.fingerprint, self.levels[0], level, bx, by);
-        if let Some(b) = block_cache().get(&key) {
+        if let Some(b) = self.blocks.warped.get(&key) {
             return Ok(b);
         }
         let (lw, lh) = self.levels[level];
@@ -274,7 +260,7 @@ impl GcpVrt {
             data
         };
         let block = Arc::new(block);
-        block_cache().insert(key, block.clone());
+        self.blocks.warped.insert(key, block.clone());
         Ok(block)
     }
 }

@@ -242,7 +242,7 @@ impl GeoTiff {
             header_bytes: st.header_bytes,
             cog_layout,
             text_tags,
-            blocks: BlockCache::global(),
+            blocks: opts.blocks.clone(),
         })
     }
 
