@@ -155,21 +155,17 @@ impl Reader {
     /// The pixels under a shape (in `shape_crs`), read in `dst_crs` (default: `shape_crs`),
     /// pixels outside it masked (rio-tiler's `feature`). `align` snaps the read window to
     /// the dataset's pixels, as TiTiler's statistics endpoint asks.
-    #[allow(clippy::too_many_arguments)]
     pub async fn feature(
         &self,
         shape: &Shape,
         shape_crs: &Crs,
         dst_crs: Option<&Crs>,
-        height: Option<usize>,
-        width: Option<usize>,
-        max_size: Option<usize>,
+        size: crate::OutputSize,
         align: bool,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
         let dst = dst_crs.unwrap_or(shape_crs);
-        let mut img =
-            self.part_with(shape.bounds(), Some(shape_crs), Some(dst), height, width, max_size, align, opts).await?;
+        let mut img = self.part_with(shape.bounds(), Some(shape_crs), Some(dst), size, align, opts).await?;
         let local = if dst.same_as(shape_crs) {
             shape.clone()
         } else {

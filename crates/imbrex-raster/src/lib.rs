@@ -27,7 +27,7 @@ pub use error::{Error, Result};
 pub use expr::{ExprType, Expression};
 pub use feature::Shape;
 pub use image::{ImageData, PointData};
-pub use reader::{Info, ReadOptions, Reader};
+pub use reader::{Info, OutputSize, ReadOptions, Reader};
 pub use readers::{ReaderCacheOptions, Readers};
 pub use stats::{Bins, Statistics, StatisticsOptions};
 pub use warp::Resampling;

@@ -370,7 +370,7 @@ async fn previews_match_rio_tiler() {
                 e.check_float64()?;
             }
             let opts = ReadOptions { indexes: Some(e.bands()), ..Default::default() };
-            let img = reader.preview(Some(max_size), None, None, &opts).await?;
+            let img = reader.preview(imbrex_raster::OutputSize::max(max_size), &opts).await?;
             let t = e.output_type(img.dtype())?;
             Ok::<_, imbrex_raster::Error>((e.apply(&img)?, t))
         }

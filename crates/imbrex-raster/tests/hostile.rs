@@ -30,8 +30,8 @@ async fn exercise(name: &str, data: Vec<u8>) -> Result<(), Error> {
     }
     let reader = Reader::from_dataset(name.to_string(), ds)?;
     let opts = ReadOptions::default();
-    reader.preview(Some(128), None, None, &opts).await?;
-    reader.statistics(Some(64), &StatisticsOptions::default(), &opts).await?;
+    reader.preview(imbrex_raster::OutputSize::max(128), &opts).await?;
+    reader.statistics(imbrex_raster::OutputSize::max(64), &StatisticsOptions::default(), &opts).await?;
     let wm = TileMatrixSets::default().get("WebMercatorQuad").expect("a default TMS");
     let b = reader.geographic_bounds();
     let (lon, lat) = ((b.left + b.right) / 2.0, (b.bottom + b.top) / 2.0);

@@ -116,7 +116,9 @@ async fn statistics_match_the_oracle() {
             continue;
         }
         let reader = open(o["source"].as_str().unwrap()).await;
-        let got = reader.statistics(None, &StatisticsOptions::default(), &ReadOptions::default()).await;
+        let got = reader
+            .statistics(imbrex_raster::OutputSize::default(), &StatisticsOptions::default(), &ReadOptions::default())
+            .await;
         let expected = &o["statistics"];
         if expected.get("error").is_some() {
             if got.is_ok() {
@@ -202,7 +204,7 @@ async fn descriptions_follow_the_bands() {
     assert_eq!(oracle, ["nir"; 4], "the oracle's statistics repeat the last band's description");
     let reader = open("all-nodata.tif").await;
     let ours: Vec<String> = reader
-        .statistics(None, &StatisticsOptions::default(), &ReadOptions::default())
+        .statistics(imbrex_raster::OutputSize::default(), &StatisticsOptions::default(), &ReadOptions::default())
         .await
         .unwrap()
         .into_iter()

@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use imbrex_raster::source::{LocalSource, RangeSource};
-use imbrex_raster::{Error, ImageData, OpenOptions, ReadOptions, Reader, Resampling, Shape, StatisticsOptions};
+use imbrex_raster::{
+    Error, ImageData, OpenOptions, OutputSize, ReadOptions, Reader, Resampling, Shape, StatisticsOptions,
+};
 use imbrex_testkit::{close, num};
 use imbrex_tms::{Bounds, Crs, Tile, TileMatrixSets};
 use serde_json::Value;
@@ -211,25 +213,16 @@ async fn reads_match_rio_tiler() {
                 let t: Vec<i64> = case["tile"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
                 reader.tile(&tms, Tile::new(t[0] as u64, t[1] as u64, t[2] as i32), tilesize, &opts).await
             }
-            "preview" => reader.preview(Some(case["max_size"].as_u64().unwrap() as usize), None, None, &opts).await,
+            "preview" => reader.preview(OutputSize::max(case["max_size"].as_u64().unwrap() as usize), &opts).await,
             "part" => {
                 let dst = case["dst_crs"].as_str().map(|s| Crs::from_user_input(s).unwrap());
                 let size = |k: &str| case.get(k).and_then(Value::as_u64).map(|v| v as usize);
-                reader
-                    .part(
-                        bbox(&case["bbox"]),
-                        Some(&wgs84),
-                        dst.as_ref(),
-                        size("height"),
-                        size("width"),
-                        size("max_size"),
-                        &opts,
-                    )
-                    .await
+                let size = OutputSize { width: size("width"), height: size("height"), max_size: size("max_size") };
+                reader.part(bbox(&case["bbox"]), Some(&wgs84), dst.as_ref(), size, &opts).await
             }
             "feature" => {
                 let shape = Shape::from_geojson(&case["feature"]).unwrap();
-                reader.feature(&shape, &wgs84, None, None, None, None, true, &opts).await
+                reader.feature(&shape, &wgs84, None, OutputSize::default(), true, &opts).await
             }
             other => panic!("unknown case kind {other}"),
         };

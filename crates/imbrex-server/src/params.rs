@@ -1,7 +1,7 @@
 //! TiTiler's parameter groups ("dependencies"), read from a [`QueryMap`] into library
 //! types. Each bad value is a 422 naming its parameter.
 
-use imbrex_raster::{Bins, ReadOptions, Resampling, StatisticsOptions};
+use imbrex_raster::{Bins, OutputSize, ReadOptions, Resampling, StatisticsOptions};
 use imbrex_tms::Crs;
 
 use crate::AppState;
@@ -154,8 +154,9 @@ pub fn crs(q: &QueryMap, name: &str) -> ApiResult<Option<Crs>> {
     q.raw(name).map(|v| Crs::from_user_input(v).map_err(|e| ApiError::query(name, e.to_string()))).transpose()
 }
 
-/// `max_size`, `height`, `width` (TiTiler: explicit sizes cancel `max_size`).
-pub fn sizes(q: &QueryMap, default_max: Option<usize>) -> ApiResult<(Option<usize>, Option<usize>, Option<usize>)> {
+/// `width`, `height` and `max_size` (TiTiler: explicit sizes cancel `max_size`, which
+/// defaults to `default_max`).
+pub fn output_size(q: &QueryMap, default_max: Option<usize>) -> ApiResult<OutputSize> {
     let positive = |name: &str| -> ApiResult<Option<usize>> {
         match q.get::<usize>(name)? {
             Some(0) => Err(ApiError::query(name, "must be greater than 0")),
@@ -164,5 +165,5 @@ pub fn sizes(q: &QueryMap, default_max: Option<usize>) -> ApiResult<(Option<usiz
     };
     let (height, width) = (positive("height")?, positive("width")?);
     let max_size = if height.is_some() || width.is_some() { None } else { positive("max_size")?.or(default_max) };
-    Ok((max_size, height, width))
+    Ok(OutputSize { width, height, max_size })
 }

@@ -104,6 +104,41 @@ pub fn py_round(v: f64) -> f64 {
     if (v - v.trunc()).abs() == 0.5 { 2.0 * (v / 2.0).round() } else { r }
 }
 
+/// The size of an image read: `width` and/or `height` (a missing one keeps the aspect),
+/// else at most `max_size` pixels on the longer side, else the source's own size
+/// (rio-tiler's `width`/`height`/`max_size`: an explicit size cancels `max_size`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutputSize {
+    pub width: Option<usize>,
+    pub height: Option<usize>,
+    pub max_size: Option<usize>,
+}
+
+impl OutputSize {
+    /// rio-tiler's `max_size` of previews and statistics when no size is asked for.
+    pub const PREVIEW_MAX: usize = 1024;
+
+    /// At most `max_size` pixels on the longer side.
+    pub fn max(max_size: usize) -> OutputSize {
+        OutputSize { max_size: Some(max_size), ..Default::default() }
+    }
+
+    /// Exactly `width` x `height`.
+    pub fn exact(width: usize, height: usize) -> OutputSize {
+        OutputSize { width: Some(width), height: Some(height), max_size: None }
+    }
+
+    /// Nothing asked for: the caller's default applies.
+    pub fn is_unset(&self) -> bool {
+        *self == OutputSize::default()
+    }
+
+    /// `(height, width)` of a read of a `dataset_height` x `dataset_width` window.
+    pub fn resolve(&self, dataset_height: f64, dataset_width: f64) -> (usize, usize) {
+        output_size(dataset_height, dataset_width, self.height, self.width, self.max_size)
+    }
+}
+
 /// rio-tiler's `_get_width_height`.
 fn fit_max_size(max_size: usize, h: usize, w: usize) -> (usize, usize) {
     if h.max(w) < max_size {

@@ -19,6 +19,7 @@ use imbrex_tms::{
 };
 
 pub use gcp_vrt::GcpVrt;
+pub use geometry::OutputSize;
 pub use info::{BandDescription, Colormap, Info};
 pub use options::{OUTPUT_PIXELS, ReadOptions};
 pub use read::local_tile_bounds;

@@ -13,7 +13,7 @@ use imbrex_tms::{
 };
 
 use super::decimate::{self, DstRect, Path, Request};
-use super::geometry::{self, Window, apply_buffer, array_bounds, output_size, py_round, transform_from_bounds};
+use super::geometry::{self, OutputSize, Window, apply_buffer, array_bounds, py_round, transform_from_bounds};
 use super::options::ReadOptions;
 use super::resample::{self, ChunkMask};
 use super::validity::{Validity, alpha_mask, alpha_mask_byte, gdal_is_nodata, nodata_mask, select_planes, take_bands};
@@ -111,7 +111,7 @@ impl Reader {
                     self.input()
                 )));
             }
-            return self.part_pixels(bbox, Some(size), Some(size), None, opts).await;
+            return self.part_pixels(bbox, OutputSize::exact(size, size), opts).await;
         }
         let matrix = tms.check_tile(tile)?;
         let (height, width) =
@@ -123,41 +123,36 @@ impl Reader {
             )));
         }
         let bbox = tms.xy_bounds(tile)?;
-        self.part(bbox, Some(tms.crs()), Some(tms.crs()), Some(height), Some(width), None, opts).await
+        self.part(bbox, Some(tms.crs()), Some(tms.crs()), OutputSize::exact(width, height), opts).await
     }
 
     /// The pixels inside `bbox` (in `bounds_crs`, default: the dataset's), in `dst_crs`
-    /// (default: `bounds_crs`), sized by `height`/`width` or `max_size` (rio-tiler's `part`).
-    #[allow(clippy::too_many_arguments)]
+    /// (default: `bounds_crs`), sized by `size` (rio-tiler's `part`).
     pub async fn part(
         &self,
         bbox: Bounds,
         bounds_crs: Option<&Crs>,
         dst_crs: Option<&Crs>,
-        height: Option<usize>,
-        width: Option<usize>,
-        max_size: Option<usize>,
+        size: OutputSize,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
-        self.part_with(bbox, bounds_crs, dst_crs, height, width, max_size, false, opts).await
+        self.part_with(bbox, bounds_crs, dst_crs, size, false, opts).await
     }
 
     /// `part` with rio-tiler's `align_bounds_with_dataset`: the box grows to whole dataset
     /// pixels (in the output CRS) before reading.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn part_with(
         &self,
         bbox: Bounds,
         bounds_crs: Option<&Crs>,
         dst_crs: Option<&Crs>,
-        height: Option<usize>,
-        width: Option<usize>,
-        max_size: Option<usize>,
+        size: OutputSize,
         align: bool,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
+        let OutputSize { width, height, .. } = size;
         let Some(src_crs) = self.crs().cloned() else {
-            return self.part_pixels(bbox, height, width, max_size, opts).await;
+            return self.part_pixels(bbox, size, opts).await;
         };
         let dst_crs = dst_crs.or(bounds_crs).cloned().unwrap_or_else(|| src_crs.clone());
         let mut bbox = bbox;
@@ -191,7 +186,7 @@ impl Reader {
             }
             let (mut gt, mut vw, mut vh) = geometry::vrt_transform(&native, &bbox, height, width);
             let mut bounds = array_bounds(vh, vw, &gt);
-            let (mut h, mut w) = output_size(vh as f64, vw as f64, height, width, max_size);
+            let (mut h, mut w) = size.resolve(vh as f64, vw as f64);
             if opts.buffer > 0.0 {
                 let (b, hh, ww) = apply_buffer(opts.buffer, &bounds, h, w);
                 (h, w) = (hh, ww);
@@ -220,7 +215,7 @@ impl Reader {
             name: "bbox",
             reason: "bounds and transform are inconsistent".into(),
         })?;
-        let (mut h, mut w) = output_size(win.height, win.width, height, width, max_size);
+        let (mut h, mut w) = size.resolve(win.height, win.width);
         let (mut win, mut bounds) = (win, bbox);
         if opts.buffer > 0.0 {
             let (b, hh, ww) = apply_buffer(opts.buffer, &bbox, h, w);
@@ -269,14 +264,7 @@ impl Reader {
 
     /// `part` for images without a CRS: `bbox` is in pixels, `(left, bottom, right, top)`
     /// with bottom > top as rio-tiler's `ImageReader` has it.
-    async fn part_pixels(
-        &self,
-        bbox: Bounds,
-        height: Option<usize>,
-        width: Option<usize>,
-        max_size: Option<usize>,
-        opts: &ReadOptions,
-    ) -> Result<ImageData> {
+    async fn part_pixels(&self, bbox: Bounds, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
         let gt = self.transform();
         let win = Window::new(bbox.left, bbox.top, bbox.right - bbox.left, bbox.bottom - bbox.top);
         if !(win.width > 0.0 && win.height > 0.0 && win.col_off.is_finite() && win.row_off.is_finite()) {
@@ -285,25 +273,19 @@ impl Reader {
                 reason: format!("{:?} is not a valid pixel window", bbox.to_array()),
             });
         }
-        let (h, w) = output_size(win.height, win.width, height, width, max_size);
+        let (h, w) = size.resolve(win.height, win.width);
         opts.check_size(w, h)?;
         let p = self.prepare(opts)?;
         let bounds = win.bounds(&gt);
         self.read_grid(&Grid::Window(win), w, h, bounds, None, &p, opts).await
     }
 
-    /// The whole dataset, decimated to at most `max_size` pixels on its longer side
-    /// (rio-tiler's `preview`, default 1024), or to an explicit size.
-    pub async fn preview(
-        &self,
-        max_size: Option<usize>,
-        height: Option<usize>,
-        width: Option<usize>,
-        opts: &ReadOptions,
-    ) -> Result<ImageData> {
+    /// The whole dataset, decimated to `size` (rio-tiler's `preview`: at most 1024 pixels on
+    /// its longer side unless told otherwise).
+    pub async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
         let (dw, dh) = self.size();
-        let max_size = if height.is_some() || width.is_some() { None } else { Some(max_size.unwrap_or(1024)) };
-        let (h, w) = output_size(dh as f64, dw as f64, height, width, max_size);
+        let size = if size.is_unset() { OutputSize::max(OutputSize::PREVIEW_MAX) } else { size };
+        let (h, w) = size.resolve(dh as f64, dw as f64);
         opts.check_size(w, h)?;
         let p = self.prepare(opts)?;
         let bounds = self.normalized_bounds();
@@ -314,11 +296,11 @@ impl Reader {
     /// Statistics of the preview (rio-tiler's `statistics`: `max_size` 1024 by default).
     pub async fn statistics(
         &self,
-        max_size: Option<usize>,
+        size: OutputSize,
         stats: &crate::stats::StatisticsOptions,
         opts: &ReadOptions,
     ) -> Result<Vec<(String, crate::stats::Statistics)>> {
-        let img = self.preview(max_size, None, None, opts).await?;
+        let img = self.preview(size, opts).await?;
         Ok(img.statistics(stats))
     }
 

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use imbrex_raster::reader::OUTPUT_PIXELS;
-use imbrex_raster::{Reader, Shape};
+use imbrex_raster::{OutputSize, Reader, Shape};
 use imbrex_tms::{Bounds, Crs, Tile, Transformer};
 use serde_json::{Value, json};
 
@@ -288,19 +288,15 @@ async fn preview_with(
     ext: Option<String>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let (mut sizes, mut ext) = ((None, None), ext);
+    let mut size = params::output_size(&query, Some(OutputSize::PREVIEW_MAX))?;
+    let mut ext = ext;
     if let Some(spec) = &spec {
         let (stem, e) = split_ext(spec);
         ext = e.map(str::to_string);
         let (w, h) = size_spec("size", stem)?;
-        sizes = (Some(h), Some(w));
+        size = OutputSize::exact(w, h);
     }
     let format = render::format(ext.as_deref(), &query)?;
-    let (max_size, mut height, mut width) = params::sizes(&query, Some(1024))?;
-    if sizes.0.is_some() {
-        (height, width) = sizes;
-    }
-    let max_size = if height.is_some() || width.is_some() { None } else { max_size };
     let p = Processing::from_query(&state, &query)?;
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
@@ -308,9 +304,9 @@ async fn preview_with(
     let img = match dst_crs {
         Some(crs) if r.crs().is_some_and(|c| !c.same_as(&crs)) => {
             let b = r.normalized_bounds();
-            r.part(b, r.crs(), Some(&crs), height, width, max_size, &p.read).await?
+            r.part(b, r.crs(), Some(&crs), size, &p.read).await?
         }
-        _ => r.preview(max_size, height, width, &p.read).await?,
+        _ => r.preview(size, &p.read).await?,
     };
     render::respond(&state, &url, &r, &p, img, format).await
 }
@@ -357,21 +353,18 @@ async fn bbox_image(
     size: Option<(usize, usize)>,
 ) -> ApiResult<Response> {
     let format = render::format(ext, &query)?;
-    let (max_size, mut height, mut width) = params::sizes(&query, None)?;
-    if let Some((w, h)) = size {
-        (height, width) = (Some(h), Some(w));
-    }
     // TiTiler: native resolution unless a size is asked for.
-    let max_size = if height.is_some() || width.is_some() { None } else { max_size };
+    let size = match size {
+        Some((w, h)) => OutputSize::exact(w, h),
+        None => params::output_size(&query, None)?,
+    };
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
     let r = reader(&state, &query).await?;
-    let img = r
-        .part(b, Some(&coord_crs), dst_crs.as_ref().or(Some(&coord_crs)), height, width, max_size, &p.read)
-        .await
-        .map_err(too_large)?;
+    let img =
+        r.part(b, Some(&coord_crs), dst_crs.as_ref().or(Some(&coord_crs)), size, &p.read).await.map_err(too_large)?;
     render::respond(&state, &url, &r, &p, img, format).await
 }
 
@@ -449,20 +442,16 @@ async fn feature_with(
         .map_err(|e| ApiError::Validation(vec![ValidationIssue::body(format!("invalid JSON: {e}"))]))?;
     let shape =
         Shape::from_geojson(&geojson).map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
-    let (max_size, mut height, mut width) = params::sizes(&query, None)?;
-    if let Some((w, h)) = size {
-        (height, width) = (Some(h), Some(w));
-    }
-    let max_size = if height.is_some() || width.is_some() { None } else { max_size };
+    let size = match size {
+        Some((w, h)) => OutputSize::exact(w, h),
+        None => params::output_size(&query, None)?,
+    };
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
     let r = reader(&state, &query).await?;
-    let img = r
-        .feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, false, &p.read)
-        .await
-        .map_err(too_large)?;
+    let img = r.feature(&shape, &coord_crs, dst_crs.as_ref(), size, false, &p.read).await.map_err(too_large)?;
     render::respond(&state, &url, &r, &p, img, format).await
 }
 
@@ -487,7 +476,11 @@ pub async fn map(State(state): State<AppState>, query: QueryMap) -> ApiResult<Re
         return Err(ApiError::query(if width == Some(0) { "width" } else { "height" }, "must be greater than 0"));
     }
     // OGC Maps: one side given, the other keeps a 1:1 aspect of the box; none: 1024 max.
-    let max_size = if width.is_none() && height.is_none() { Some(1024) } else { None };
+    let size = OutputSize {
+        width,
+        height,
+        max_size: (width.is_none() && height.is_none()).then_some(OutputSize::PREVIEW_MAX),
+    };
     let img = match query.raw("bbox") {
         Some(b) => {
             let v: Vec<f64> = b.split(',').filter_map(|s| s.trim().parse().ok()).collect();
@@ -496,13 +489,13 @@ pub async fn map(State(state): State<AppState>, query: QueryMap) -> ApiResult<Re
                 _ => return Err(ApiError::query("bbox", format!("'{b}' is not minx,miny,maxx,maxy"))),
             };
             let bc = bbox_crs.clone().or_else(|| crs.clone()).unwrap_or_else(Crs::crs84);
-            r.part(b, Some(&bc), crs.as_ref().or(Some(&bc)), height, width, max_size, &p.read).await?
+            r.part(b, Some(&bc), crs.as_ref().or(Some(&bc)), size, &p.read).await?
         }
         None => match crs {
             Some(c) if r.crs().is_some_and(|rc| !rc.same_as(&c)) => {
-                r.part(r.normalized_bounds(), r.crs(), Some(&c), height, width, max_size, &p.read).await?
+                r.part(r.normalized_bounds(), r.crs(), Some(&c), size, &p.read).await?
             }
-            _ => r.preview(max_size, height, width, &p.read).await?,
+            _ => r.preview(size, &p.read).await?,
         },
     };
     render::respond(&state, &url, &r, &p, img, format).await
@@ -582,10 +575,10 @@ pub async fn point(State(state): State<AppState>, Path(lonlat): Path<String>, qu
 pub async fn statistics(State(state): State<AppState>, query: QueryMap) -> ApiResult<Response> {
     let p = Processing::from_query(&state, &query)?;
     let stats_opts = params::statistics_options(&query)?;
-    let (max_size, height, width) = params::sizes(&query, Some(1024))?;
+    let size = params::output_size(&query, Some(OutputSize::PREVIEW_MAX))?;
     let r = reader(&state, &query).await?;
     p.check(&r)?;
-    let img = p.apply(r.preview(max_size, height, width, &p.read).await?)?;
+    let img = p.apply(r.preview(size, &p.read).await?)?;
     let stats = tokio::task::spawn_blocking(move || img.statistics(&stats_opts))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -615,7 +608,7 @@ pub async fn geojson_statistics(State(state): State<AppState>, query: QueryMap, 
     let dst_crs = params::crs(&query, "dst_crs")?;
     let p = Processing::from_query(&state, &query)?;
     let stats_opts = params::statistics_options(&query)?;
-    let (max_size, height, width) = params::sizes(&query, None)?;
+    let size = params::output_size(&query, None)?;
     let cover_scale = match query.get::<usize>("cover_scale")?.unwrap_or(10) {
         s @ 1..=100 => s,
         _ => return Err(ApiError::query("cover_scale", "between 1 and 100")),
@@ -643,14 +636,12 @@ pub async fn geojson_statistics(State(state): State<AppState>, query: QueryMap, 
     for feature in features {
         let shape = Shape::from_geojson(feature)
             .map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
-        let read = |max_size| r.feature(&shape, &coord_crs, dst_crs.as_ref(), height, width, max_size, true, &p.read);
-        let img = match read(max_size).await {
+        let read = |size| r.feature(&shape, &coord_crs, dst_crs.as_ref(), size, true, &p.read);
+        let img = match read(size).await {
             // A feature too large to read at native resolution is read from the overview
             // whose output fits the bound (a square of the bound's side always does).
-            Err(imbrex_raster::Error::LimitExceeded { limit: OUTPUT_PIXELS, max, .. })
-                if max_size.is_none() && height.is_none() && width.is_none() =>
-            {
-                read(Some(max.isqrt() as usize)).await?
+            Err(imbrex_raster::Error::LimitExceeded { limit: OUTPUT_PIXELS, max, .. }) if size.is_unset() => {
+                read(OutputSize::max(max.isqrt() as usize)).await?
             }
             other => other?,
         };

@@ -333,12 +333,14 @@ pub async fn stac(State(state): State<AppState>, query: QueryMap) -> ApiResult<R
     let asset_name = query.raw("asset_name").unwrap_or("data").to_string();
     let href =
         query.raw("asset_href").map(str::to_string).unwrap_or_else(|| query.raw("url").unwrap_or_default().to_string());
-    let max_size = query.get::<usize>("max_size")?.unwrap_or(1024);
+    let max_size = query.get::<usize>("max_size")?.unwrap_or(imbrex_raster::OutputSize::PREVIEW_MAX);
     let info = r.info();
     let g = r.geographic_bounds();
     let native = r.normalized_bounds();
     let gt = r.transform().0;
-    let stats = r.statistics(Some(max_size), &StatisticsOptions::default(), &ReadOptions::default()).await?;
+    let stats = r
+        .statistics(imbrex_raster::OutputSize::max(max_size), &StatisticsOptions::default(), &ReadOptions::default())
+        .await?;
     let bands: Vec<Value> = stats
         .iter()
         .enumerate()

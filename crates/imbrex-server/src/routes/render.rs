@@ -184,7 +184,7 @@ async fn stretch(
     if let Some(hit) = state.stretch.get(&key).await {
         return Ok(Some(hit.as_ref().clone()));
     }
-    let preview = reader.preview(Some(512), None, None, &p.read).await?;
+    let preview = reader.preview(imbrex_raster::OutputSize::max(512), &p.read).await?;
     let preview = p.apply(preview)?;
     let stats = preview.statistics(&StatisticsOptions::default());
     let ranges: Vec<(f64, f64)> = stats
