@@ -212,3 +212,34 @@ pub struct PointData {
     pub coordinates: (f64, f64),
     pub crs: Option<Crs>,
 }
+
+impl PointData {
+    /// A band-math expression over the values, evaluated as over a 1 x 1 image of type
+    /// `dtype` (the type the read gave: rio-tiler applies it to the point's array).
+    pub fn apply(&self, expression: &crate::expr::Expression, dtype: DataType) -> crate::Result<PointData> {
+        let n = self.values.len();
+        let one = ImageData {
+            width: 1,
+            height: 1,
+            count: n,
+            data: Buffer::Float64(self.values.clone()).cast(dtype),
+            band_mask: self.valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
+            bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
+            crs: None,
+            band_names: self.band_names.clone(),
+            band_descriptions: self.band_descriptions.clone(),
+            nodata: None,
+            scales: vec![1.0; n],
+            offsets: vec![0.0; n],
+            alpha_mask: None,
+        };
+        let out = expression.apply(&one)?;
+        Ok(PointData {
+            values: (0..out.count).map(|b| out.data.get_f64(b)).collect(),
+            valid: out.band_mask.iter().map(|&m| m != 0).collect(),
+            band_names: out.band_names,
+            band_descriptions: out.band_descriptions,
+            ..self.clone()
+        })
+    }
+}

@@ -304,6 +304,23 @@ impl Reader {
         Ok(img.statistics(stats))
     }
 
+    /// `point`, then `expression` over its values in the type of the read (rio-tiler's
+    /// `point(expression=...)`).
+    pub async fn point_with(
+        &self,
+        x: f64,
+        y: f64,
+        coord_crs: Option<&Crs>,
+        expression: Option<&crate::expr::Expression>,
+        opts: &ReadOptions,
+    ) -> Result<PointData> {
+        let pt = self.point(x, y, coord_crs, opts).await?;
+        match expression {
+            Some(e) => pt.apply(e, if opts.unscale { DataType::Float32 } else { self.dataset().dtype() }),
+            None => Ok(pt),
+        }
+    }
+
     /// The values at one location: `(x, y)` in `coord_crs` (default WGS 84) for
     /// georeferenced data, in pixels for images without a CRS (rio-tiler's `point`).
     pub async fn point(&self, x: f64, y: f64, coord_crs: Option<&Crs>, opts: &ReadOptions) -> Result<PointData> {

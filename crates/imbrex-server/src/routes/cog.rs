@@ -519,32 +519,9 @@ pub async fn point(State(state): State<AppState>, Path(lonlat): Path<String>, qu
     let coord_crs = params::crs(&query, "coord_crs")?;
     let p = Processing::from_query(&state, &query)?;
     let r = reader(&state, &query).await?;
-    let mut pt = r.point(lon, lat, coord_crs.as_ref(), &p.read).await?;
-    if let Some(e) = &p.expression {
-        // The expression over a 1x1 image of the point's values, in the read's type.
-        p.check(&r)?;
-        let dtype = if p.read.unscale { imbrex_raster::DataType::Float32 } else { r.dataset().dtype() };
-        let one = imbrex_raster::ImageData {
-            width: 1,
-            height: 1,
-            count: pt.values.len(),
-            data: imbrex_raster::Buffer::Float64(pt.values.clone()).cast(dtype),
-            band_mask: pt.valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
-            bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
-            crs: None,
-            band_names: pt.band_names.clone(),
-            band_descriptions: pt.band_descriptions.clone(),
-            nodata: None,
-            scales: vec![1.0; pt.values.len()],
-            offsets: vec![0.0; pt.values.len()],
-            alpha_mask: None,
-        };
-        let out = e.apply(&one)?;
-        pt.values = (0..out.count).map(|b| out.data.get_f64(b)).collect();
-        pt.valid = out.band_mask.iter().map(|&m| m != 0).collect();
-        pt.band_names = out.band_names.clone();
-        pt.band_descriptions = out.band_descriptions;
-    }
+    // rio-tiler evaluates the expression as float64 too when every band has statistics.
+    p.check(&r)?;
+    let pt = r.point_with(lon, lat, coord_crs.as_ref(), p.expression.as_ref(), &p.read).await?;
     let values: Vec<Value> =
         pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect();
     Ok(axum::Json(json!({
