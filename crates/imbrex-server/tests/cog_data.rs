@@ -135,6 +135,14 @@ async fn points_match_the_oracle_in_titilers_shape() {
     let r = get(&app, &format!("/cog/point/{},{}?url={}&nodata={value}", p["lon"], p["lat"], raster("cog_int16.tif")))
         .await;
     assert_eq!(r.json()["values"], json!([null]));
+    // An expression over the point's values; a masked value stays masked through it.
+    let at = format!("/cog/point/{},{}?url={}", p["lon"], p["lat"], raster("cog_int16.tif"));
+    let r = get(&app, &format!("{at}&expression=b1*2%2B1")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(as_f64(&r.json()["values"]), vec![value * 2.0 + 1.0]);
+    let r = get(&app, &format!("{at}&expression=b1*2%2B1&nodata={value}")).await;
+    assert_eq!(r.json()["values"], json!([null]));
+    assert_eq!(get(&app, &format!("{at}&expression=b9")).await.status, StatusCode::UNPROCESSABLE_ENTITY);
     // Outside, malformed.
     let r = get(&app, &format!("/cog/point/0,0?url={}", raster("cog_int16.tif"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
