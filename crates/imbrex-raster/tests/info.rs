@@ -115,3 +115,28 @@ async fn info_matches_the_oracle_for_every_raster() {
     }
     assert!(checked >= 48, "{checked} rasters checked");
 }
+
+/// rio-cogeo's rules on files of each kind: a COG, a large stripped file without overviews,
+/// a file whose overviews are in an external `.ovr`.
+#[tokio::test]
+async fn cog_validation_follows_rio_cogeo() {
+    let validate = |name: &'static str| async move {
+        let path = imbrex_testkit::raster(name);
+        let src: Arc<dyn RangeSource> = Arc::new(LocalSource::open(&path).unwrap());
+        let tif = imbrex_raster::tiff::GeoTiff::open(src, &OpenOptions::default()).await.unwrap();
+        tif.validate_cog()
+    };
+    let cog = validate("cog_int16.tif").await;
+    assert!(cog.is_cog(true), "{cog:?}");
+
+    let stripped = validate("RGB2.byte.tif").await;
+    assert_eq!(stripped.errors, ["The file is greater than 512xH or 512xW, but is not tiled"]);
+    assert_eq!(
+        stripped.warnings,
+        ["The file is greater than 512xH or 512xW, it is recommended to include internal overviews"]
+    );
+    assert!(!stripped.is_cog(false));
+
+    let external = validate("image_external.tif").await;
+    assert_eq!(external.errors, ["Overviews found in external .ovr file. They should be internal"]);
+}

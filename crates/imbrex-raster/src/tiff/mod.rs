@@ -17,6 +17,7 @@ pub mod ifd;
 pub mod image;
 pub mod metadata;
 pub mod tags;
+pub mod validate;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ pub use geo::{Gcp, Georef};
 pub use ifd::{ByteOrder, TiffStructure};
 pub use image::TiffImage;
 pub use metadata::{BandMetadata, GdalMetadata};
+pub use validate::CogValidation;
 
 use crate::array::{Buffer, DataType};
 use crate::cache::BlockCache;

@@ -219,35 +219,9 @@ pub async fn validate(State(state): State<AppState>, query: QueryMap) -> ApiResu
         return Err(ApiError::BadRequest(format!("{} is not a GeoTIFF", r.input())));
     };
     let main = tif.main();
-    let (mut errors, mut warnings): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-    // rio-cogeo's rules and messages.
-    if !main.tiled && (main.width > 512 || main.height > 512) {
-        errors.push("The file is greater than 512xH or 512xW, but is not tiled".into());
-    }
-    if tif.levels.len() == 1 && (main.width > 512 || main.height > 512) {
-        warnings
-            .push("The file is greater than 512xH or 512xW, it is recommended to include internal overviews".into());
-    }
-    if tif.external_overviews {
-        errors.push("Overviews found in external .ovr file. They should be internal".into());
-    }
-    // A COG stores the IFDs first and the overview data before the full-resolution data.
-    let first_block = |l: usize| tif.levels[l].image.offsets.iter().copied().filter(|&o| o > 0).min().unwrap_or(0);
-    for l in 1..tif.levels.len() {
-        if !tif.external_overviews && first_block(l) > first_block(l - 1) && first_block(l - 1) > 0 {
-            let previous =
-                if l == 1 { "the full resolution image".to_string() } else { format!("overview of index {}", l - 2) };
-            errors.push(format!(
-                "The offset of the first block of overview of index {} should be smaller than the offset of the first block of {previous}",
-                l - 1
-            ));
-            break;
-        }
-    }
-    if tif.levels.iter().any(|l| l.image.ifd_offset > first_block(0)) && first_block(0) > 0 {
-        errors.push("The offset of the main IFD should be < the offset of the first block".into());
-    }
-    let is_cog = errors.is_empty() && (!strict || warnings.is_empty());
+    let validation = tif.validate_cog();
+    let is_cog = validation.is_cog(strict);
+    let (errors, warnings) = (validation.errors, validation.warnings);
     let levels: Vec<Value> = tif
         .levels
         .iter()
