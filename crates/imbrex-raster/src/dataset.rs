@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::array::{Buffer, DataType};
 use crate::error::{Error, Result};
-use crate::image_file::{self, MemoryImage};
+use crate::plain_image::{self, MemoryImage};
 use crate::reader::GcpVrt;
 use crate::source::RangeSource;
 use crate::tiff::{self, BandMetadata, GeoTiff, Georef, NodataType};
@@ -50,7 +50,7 @@ impl Dataset {
         if tiff::ifd::is_tiff(&head) {
             return Ok(Dataset::Tiff(Box::new(GeoTiff::open_with_head(source, head, size, opts).await?)));
         }
-        if image_file::is_image(&head) {
+        if plain_image::is_image(&head) {
             let img = MemoryImage::open(source.as_ref(), head, size, opts.max_image_bytes).await?;
             return Ok(Dataset::Image(img, source));
         }

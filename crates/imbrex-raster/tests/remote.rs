@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use imbrex_raster::source::{AccessPolicy, LocalSource, RangeSource, S3Config, SourceFactory};
-use imbrex_raster::{OpenOptions, Reader, ReaderCacheOptions, Readers};
+use imbrex_raster::{OpenOptions, Reader, ReaderCache, ReaderCacheOptions};
 use imbrex_testkit::http::RangeServer;
 use imbrex_testkit::s3::MotoServer;
 
@@ -56,7 +56,7 @@ async fn http_info_equals_local_and_costs_one_request() {
 #[tokio::test]
 async fn warm_headers_cost_nothing_and_neighbouring_blocks_merge() {
     let server = RangeServer::start(imbrex_testkit::testdata("raster")).await;
-    let readers = Readers::new(
+    let readers = ReaderCache::new(
         SourceFactory::new(AccessPolicy::allow_all()),
         OpenOptions::default(),
         ReaderCacheOptions::default(),
@@ -115,7 +115,7 @@ async fn s3_info_equals_local_and_costs_one_request() {
         assert_eq!(reader.dataset().source().stats().requests(), 1, "{name}: one request for a cold COG header");
     }
     // Warm: the reader cache serves the header.
-    let readers = Readers::new(
+    let readers = ReaderCache::new(
         SourceFactory::new(AccessPolicy::allow_all()).with_s3(s3),
         OpenOptions::default(),
         ReaderCacheOptions::default(),

@@ -22,7 +22,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use imbrex_raster::cache::BlockCache;
 use imbrex_raster::source::{AccessPolicy, SourceFactory};
-use imbrex_raster::{OpenOptions, ReaderCacheOptions, Readers};
+use imbrex_raster::{OpenOptions, ReaderCache, ReaderCacheOptions};
 use imbrex_tms::TileMatrixSets;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
@@ -36,7 +36,7 @@ pub use error::{ApiError, ApiResult, ValidationIssue};
 pub struct AppState {
     pub config: Arc<Config>,
     pub tms: Arc<TileMatrixSets>,
-    pub readers: Arc<Readers>,
+    pub readers: Arc<ReaderCache>,
     /// Stretch ranges of datasets rendered without `rescale` (see `routes::render`).
     pub stretch: moka::future::Cache<String, Arc<Vec<(f64, f64)>>>,
     /// The PostGIS database, when `database_url` is set.
@@ -92,7 +92,7 @@ impl AppState {
             remote_sidecars: config.remote_sidecars,
             blocks: BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024)),
         };
-        let readers = Readers::new(adjust(factory), open, ReaderCacheOptions::default());
+        let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
         let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();
         Ok(AppState {
             config: Arc::new(config),

@@ -13,9 +13,9 @@
 //! has no 64-bit integer type, produces float64 (exact below 2^53).
 
 mod dem;
-mod image;
 mod math;
 pub mod np;
+mod pixel;
 
 use serde_json::{Map, Value, json};
 
@@ -525,12 +525,12 @@ impl Algorithm {
             Kind::Contours => dem::contours(img, p),
             Kind::Terrarium => dem::terrarium(img, p),
             Kind::TerrainRgb => dem::terrainrgb(img, p),
-            Kind::NormalizedIndex => image::normalized_index(img, p),
-            Kind::Cast => image::to_uint8(img, |v| v),
-            Kind::Ceil => image::to_uint8(img, f64::ceil),
-            Kind::Floor => image::to_uint8(img, f64::floor),
-            Kind::Grayscale => image::grayscale(img),
-            Kind::Bitonal => image::bitonal(img),
+            Kind::NormalizedIndex => pixel::normalized_index(img, p),
+            Kind::Cast => pixel::to_uint8(img, |v| v),
+            Kind::Ceil => pixel::to_uint8(img, f64::ceil),
+            Kind::Floor => pixel::to_uint8(img, f64::floor),
+            Kind::Grayscale => pixel::grayscale(img),
+            Kind::Bitonal => pixel::bitonal(img),
             Kind::Min => math::min_max(img, true),
             Kind::Max => math::min_max(img, false),
             Kind::Median => math::median(img),

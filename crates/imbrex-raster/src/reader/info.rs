@@ -24,9 +24,9 @@ impl Serialize for BandDescription {
 
 /// A palette `{index: [r, g, b, a]}`, serialised with keys in numeric order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Colormap(pub Vec<(u32, [u8; 4])>);
+pub struct Palette(pub Vec<(u32, [u8; 4])>);
 
-impl Serialize for Colormap {
+impl Serialize for Palette {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in &self.0 {
@@ -50,7 +50,7 @@ pub struct Info {
     pub scales: Vec<f64>,
     pub offsets: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub colormap: Option<Colormap>,
+    pub colormap: Option<Palette>,
     pub driver: String,
     pub count: usize,
     pub width: usize,
@@ -75,7 +75,7 @@ pub(super) fn build(r: &Reader) -> Info {
     let count = ds.count();
     let band_meta: Vec<_> = (0..count).map(|b| ds.band_metadata(b)).collect();
     let (scales, offsets) = (ds.scales(), ds.offsets());
-    let colormap = ds.colormap().map(|c| Colormap(c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect()));
+    let colormap = ds.colormap().map(|c| Palette(c.into_iter().enumerate().map(|(i, v)| (i as u32, v)).collect()));
     let band_metadata = band_meta
         .iter()
         .enumerate()

@@ -1,4 +1,4 @@
-//! Readers: one dataset placed on the Earth (or in pixel space), answering `info`,
+//! ReaderCache: one dataset placed on the Earth (or in pixel space), answering `info`,
 //! `tile`, `part`, `preview`, `point` and `statistics` as rio-tiler's readers do.
 
 mod average;
@@ -20,7 +20,7 @@ use imbrex_tms::{
 
 pub use gcp_vrt::GcpVrt;
 pub use geometry::OutputSize;
-pub use info::{BandDescription, Colormap, Info};
+pub use info::{BandDescription, Info, Palette};
 pub use options::{OUTPUT_PIXELS, ReadOptions};
 pub use read::local_tile_bounds;
 

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::image::TiffImage;
+use super::layout::TiffImage;
 use super::tags::{compression as c, photometric};
 use crate::array::{Buffer, Sample};
 use crate::error::{Error, Result};

@@ -14,7 +14,7 @@
 pub mod decode;
 pub mod geo;
 pub mod ifd;
-pub mod image;
+pub mod layout;
 pub mod metadata;
 pub mod tags;
 pub mod validate;
@@ -26,7 +26,7 @@ use bytes::Bytes;
 pub use decode::DecodedBlock;
 pub use geo::{Gcp, Georef};
 pub use ifd::{ByteOrder, TiffStructure};
-pub use image::TiffImage;
+pub use layout::TiffImage;
 pub use metadata::{BandMetadata, GdalMetadata};
 pub use validate::CogValidation;
 

@@ -13,7 +13,7 @@ use crate::source::SourceFactory;
 /// Bounds of the reader cache.
 #[derive(Clone, Copy, Debug)]
 pub struct ReaderCacheOptions {
-    /// Readers kept (each holds a parsed header, typically a few KiB).
+    /// ReaderCache kept (each holds a parsed header, typically a few KiB).
     pub capacity: u64,
     /// How long a header is trusted before it is read again.
     pub ttl: Duration,
@@ -27,16 +27,16 @@ impl Default for ReaderCacheOptions {
 
 /// Opens `url=` values into readers through the access policy, once per TTL.
 #[derive(Debug)]
-pub struct Readers {
+pub struct ReaderCache {
     factory: SourceFactory,
     open: OpenOptions,
     cache: Cache<String, Arc<Reader>>,
 }
 
-impl Readers {
-    pub fn new(factory: SourceFactory, open: OpenOptions, cache: ReaderCacheOptions) -> Readers {
+impl ReaderCache {
+    pub fn new(factory: SourceFactory, open: OpenOptions, cache: ReaderCacheOptions) -> ReaderCache {
         let cache = Cache::builder().max_capacity(cache.capacity).time_to_live(cache.ttl).build();
-        Readers { factory, open, cache }
+        ReaderCache { factory, open, cache }
     }
 
     /// The reader for `url`, opening it on a miss. Concurrent misses for the same URL open
