@@ -13,7 +13,7 @@ use crate::source::SourceFactory;
 /// Bounds of the reader cache.
 #[derive(Clone, Copy, Debug)]
 pub struct ReaderCacheOptions {
-    /// ReaderCache kept (each holds a parsed header, typically a few KiB).
+    /// Readers kept (each holds a parsed header, typically a few KiB).
     pub capacity: u64,
     /// How long a header is trusted before it is read again.
     pub ttl: Duration,

@@ -246,6 +246,12 @@ async fn previews_parts_features_and_maps() {
     let r = get(&app, &format!("/cog/bbox/-60,72,-55,75/64x32.npy?{q}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(Npy::parse(&r.body).unwrap().shape, vec![2, 32, 64]);
+    // A size in the path wins, but the query's sizes are checked all the same.
+    for path in ["/cog/bbox/-60,72,-55,75/64x32.npy", "/cog/preview/120x60.npy"] {
+        let r = get(&app, &format!("{path}?{q}&max_size=0")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert_eq!(r.json()["detail"][0]["loc"], serde_json::json!(["query", "max_size"]));
+    }
     let r = get(&app, &format!("/cog/bbox/-60,75,-55,72.png?{q}")).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "inverted box");
     let r = get(&app, &format!("/cog/map?{q}&width=300&f=jpeg")).await;

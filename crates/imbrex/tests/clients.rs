@@ -79,17 +79,16 @@ fn gdal_wmts_driver_reads_the_capabilities() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn maplibre_in_headless_chromium_draws_tiles() {
+/// Screenshots of `page` in headless Chromium (`window` = "W,H") until `done` accepts what
+/// `measure` makes of one: its virtual time can run out before the tiles arrive when the
+/// machine is busy (parallel tests), so a screenshot without them is retried, twice at
+/// most. The last measure.
+fn screenshot<M>(page: &str, window: &str, measure: impl Fn(&std::path::Path) -> M, done: impl Fn(&M) -> bool) -> M {
     let chromium = require_program("chromium");
-    let server = Server::start(&[]);
-    let dir = std::env::temp_dir().join(format!("imbrex-chromium-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("imbrex-chromium-{}-{window}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let shot = dir.join("map.png");
-    let page = server.url("/cog/WebMercatorQuad/map.html?url=demo");
-    // Headless Chromium's virtual time can run out before the tiles arrive when the machine
-    // is busy (parallel tests); a screenshot without tiles is retried, twice at most.
-    let mut last = (0, 0, 0);
+    let shot = dir.join("shot.png");
+    let mut last = None;
     for _ in 0..3 {
         let _ = std::fs::remove_dir_all(dir.join("profile"));
         run(
@@ -106,66 +105,44 @@ fn maplibre_in_headless_chromium_draws_tiles() {
                 "--use-angle=swiftshader",
                 "--enable-unsafe-swiftshader",
                 &format!("--user-data-dir={}", dir.join("profile").display()),
-                "--window-size=640,480",
+                &format!("--window-size={window}"),
                 "--virtual-time-budget=30000",
                 &format!("--screenshot={}", shot.display()),
-                &page,
+                page,
             ],
         );
-        last = imagery(&shot);
-        if last.0 * 5 > last.1 && last.2 > 500 {
+        let m = measure(&shot);
+        let ok = done(&m);
+        last = Some(m);
+        if ok {
             break;
         }
     }
-    let (imagery, total, colours) = last;
+    std::fs::remove_dir_all(&dir).unwrap();
+    last.expect("three screenshots")
+}
+
+#[test]
+fn maplibre_in_headless_chromium_draws_tiles() {
+    let server = Server::start(&[]);
+    let page = server.url("/cog/WebMercatorQuad/map.html?url=demo");
+    let (imagery, total, colours) = screenshot(&page, "640,480", imagery, |m| m.0 * 5 > m.1 && m.2 > 500);
     // The page's background is #dde and the map fits the dataset's geographic bounds; the
     // demo (a UTM scene) fills about a third of the view, a blank map none of it.
     assert!(imagery * 5 > total, "only {imagery} of {total} pixels show tiles");
     assert!(colours > 500, "a flat screenshot ({colours} colours) is not imagery");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A newcomer's first page: `/` in a browser shows the demo as imagery, not only links.
 #[test]
 fn the_landing_page_shows_the_demo_on_a_map() {
-    let chromium = require_program("chromium");
     let server = Server::start(&[]);
-    let dir = std::env::temp_dir().join(format!("imbrex-landing-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let shot = dir.join("landing.png");
-    let mut last = (0, 0, 0);
-    for _ in 0..3 {
-        let _ = std::fs::remove_dir_all(dir.join("profile"));
-        run(
-            &chromium,
-            &[
-                "--headless",
-                "--no-sandbox",
-                "--disable-component-update",
-                "--disable-background-networking",
-                "--disable-sync",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--use-angle=swiftshader",
-                "--enable-unsafe-swiftshader",
-                &format!("--user-data-dir={}", dir.join("profile").display()),
-                "--window-size=800,600",
-                "--virtual-time-budget=30000",
-                &format!("--screenshot={}", shot.display()),
-                &server.url("/"),
-            ],
-        );
-        last = colourful(&shot);
-        if last.0 * 40 > last.1 && last.2 > 5000 {
-            break;
-        }
-    }
-    let (colourful, total, colours) = last;
+    let (colourful, total, colours) =
+        screenshot(&server.url("/"), "800,600", colourful, |m| m.0 * 40 > m.1 && m.2 > 5000);
     // Text, links and the map's grey background are neither colourful nor many colours (the
     // page without the demo: 1.3 % colourful, 473 colours); the scene is (8 %, 20,000).
     assert!(colourful * 40 > total, "only {colourful} of {total} pixels are colourful");
     assert!(colours > 5000, "{colours} colours: text, not imagery");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Pixels whose channels differ by more than 24 (neither grey, white nor #dde), all

@@ -1,4 +1,4 @@
-//! ReaderCache: one dataset placed on the Earth (or in pixel space), answering `info`,
+//! Reader: one dataset placed on the Earth (or in pixel space), answering `info`,
 //! `tile`, `part`, `preview`, `point` and `statistics` as rio-tiler's readers do.
 
 mod average;

@@ -288,15 +288,17 @@ async fn preview_with(
     ext: Option<String>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let mut size = params::output_size(&query, Some(OutputSize::PREVIEW_MAX))?;
-    let mut ext = ext;
+    let (mut exact, mut ext) = (None, ext);
     if let Some(spec) = &spec {
         let (stem, e) = split_ext(spec);
         ext = e.map(str::to_string);
         let (w, h) = size_spec("size", stem)?;
-        size = OutputSize::exact(w, h);
+        exact = Some(OutputSize::exact(w, h));
     }
     let format = render::format(ext.as_deref(), &query)?;
+    // The query's sizes are checked even when the path gives one (which wins).
+    let queried = params::output_size(&query, Some(OutputSize::PREVIEW_MAX))?;
+    let size = exact.unwrap_or(queried);
     let p = Processing::from_query(&state, &query)?;
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
@@ -354,10 +356,9 @@ async fn bbox_image(
 ) -> ApiResult<Response> {
     let format = render::format(ext, &query)?;
     // TiTiler: native resolution unless a size is asked for.
-    let size = match size {
-        Some((w, h)) => OutputSize::exact(w, h),
-        None => params::output_size(&query, None)?,
-    };
+    // The query's sizes are checked even when the path gives one (which wins).
+    let queried = params::output_size(&query, None)?;
+    let size = size.map_or(queried, |(w, h)| OutputSize::exact(w, h));
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
@@ -442,10 +443,9 @@ async fn feature_with(
         .map_err(|e| ApiError::Validation(vec![ValidationIssue::body(format!("invalid JSON: {e}"))]))?;
     let shape =
         Shape::from_geojson(&geojson).map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
-    let size = match size {
-        Some((w, h)) => OutputSize::exact(w, h),
-        None => params::output_size(&query, None)?,
-    };
+    // The query's sizes are checked even when the path gives one (which wins).
+    let queried = params::output_size(&query, None)?;
+    let size = size.map_or(queried, |(w, h)| OutputSize::exact(w, h));
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
@@ -519,9 +519,9 @@ pub async fn point(State(state): State<AppState>, Path(lonlat): Path<String>, qu
     let coord_crs = params::crs(&query, "coord_crs")?;
     let p = Processing::from_query(&state, &query)?;
     let r = reader(&state, &query).await?;
+    let pt = r.point_with(lon, lat, coord_crs.as_ref(), p.expression.as_ref(), &p.read).await?;
     // rio-tiler evaluates the expression as float64 too when every band has statistics.
     p.check(&r)?;
-    let pt = r.point_with(lon, lat, coord_crs.as_ref(), p.expression.as_ref(), &p.read).await?;
     let values: Vec<Value> =
         pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect();
     Ok(axum::Json(json!({
