@@ -130,3 +130,52 @@ async fn custom_tms_files_are_registered() {
     assert_eq!(r.json()["id"], "MyQuad");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every route README.md lists exists: requested with sample values, none is the router's
+/// "no route" answer or a 405 (a doc naming a route that does not exist is a bug).
+#[tokio::test]
+async fn the_routes_in_the_readme_exist() {
+    let app = app();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let samples = [
+        ("[.{format}]", ".png"),
+        ("[/{w}x{h}]", "/64x64"),
+        ("{z}/{x}/{y}", "0/0/0"),
+        ("{tms}", "WebMercatorQuad"),
+        ("{format}", "png"),
+        ("{w}x{h}", "64x64"),
+        ("{minx},{miny},{maxx},{maxy}", "0,0,1,1"),
+        ("{lon},{lat}", "0,0"),
+        ("/tileMatrixSets/{id}", "/tileMatrixSets/WebMercatorQuad"),
+        ("/colorMaps/{id}", "/colorMaps/viridis"),
+        ("/algorithms/{id}", "/algorithms/hillshade"),
+        ("{a},{b}", "public.a,public.b"),
+        ("{schema.function}", "public.f"),
+        ("{itemId}", "1"),
+        ("{id}", "public.t"),
+    ];
+    let mut checked = 0;
+    for line in readme.lines().filter(|l| l.starts_with("| `/")) {
+        let cell = line.trim_start_matches("| ").split(" |").next().unwrap();
+        let post = cell.contains("(POST)");
+        for route in cell.split('`').skip(1).step_by(2).filter(|r| r.starts_with('/')) {
+            let mut path = route.split('?').next().unwrap().to_string();
+            for (from, to) in samples {
+                path = path.replace(from, to);
+            }
+            assert!(!path.contains('{') && !path.contains('['), "no sample for {route}");
+            let req = axum::http::Request::builder()
+                .method(if post { "POST" } else { "GET" })
+                .uri(&path)
+                .header("host", "test.local")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from("{}"))
+                .unwrap();
+            let r = common::request(&app, req).await;
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{route} ({path})");
+            assert!(!r.text().contains("no route for"), "{route} ({path}): {}", r.text());
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} routes found in README.md");
+}
