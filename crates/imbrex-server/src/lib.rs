@@ -140,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::viewer::static_router())
         .nest("/cog", routes::cog::router())
         .merge(routes::collections::router())
+        .merge(routes::admin::router())
         .fallback(routes::not_found)
         .with_state(state)
         // Inside the ETag layer, so a tile from the shared cache gets the same headers.

@@ -46,7 +46,7 @@ use crate::routes;
         routes::collection_tiles::tileset,
         routes::collection_tiles::style,
         routes::collection_tiles::map_html,
-        routes::collections::refresh,
+        routes::admin::refresh,
     ),
     components(schemas(crate::error::Detail, crate::error::ValidationDetail, crate::error::ValidationIssue))
 )]

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use imbrex_vector::{Collection, Database, ItemsQuery, Selection, query};
 use serde_json::{Value, json};
 
@@ -58,7 +58,6 @@ pub fn router() -> Router<AppState> {
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}/map.html", get(map_html))
         .route("/collections/{collectionId}/tiles", get(tilesets))
         .route("/collections/{collectionId}/tiles/{tileMatrixSetId}", get(tileset))
-        .route("/refresh", post(refresh))
 }
 
 pub(super) fn database(state: &AppState) -> ApiResult<&Arc<Database>> {
@@ -553,30 +552,4 @@ pub async fn item(
         return Ok(Html(collections_html::features(&base, &format!("{} {item_id}", c.id), &doc)).into_response());
     }
     Ok(json_response(doc, "application/geo+json"))
-}
-
-/// Read the catalog again: admin-only, and off when no admin token is configured (an open
-/// refresh lets anyone make the server rescan the database).
-#[utoipa::path(post, path = "/refresh", tag = "OGC Features and Vector Tiles",
-    responses((status = 200, description = "The catalog was read again", content_type = "application/json"),
-        (status = 401, description = "The admin token was not given", body = crate::error::Detail),
-        (status = 403, description = "No admin token is configured: refresh is off", body = crate::error::Detail)))]
-pub async fn refresh(State(state): State<AppState>, headers: axum::http::HeaderMap) -> ApiResult<Response> {
-    let Some(token) = &state.config.admin_token else {
-        return Err(ApiError::Forbidden(
-            "POST /refresh is off: configure an admin token (--admin-token, IMBREX_ADMIN_TOKEN)".into(),
-        ));
-    };
-    let given =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    // Compare without an early exit so the time taken says nothing about the token.
-    let matches = given.is_some_and(|g| {
-        g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-    });
-    if !matches {
-        return Err(ApiError::Unauthorized("POST /refresh needs Authorization: Bearer <admin token>".into()));
-    }
-    let db = database(&state)?;
-    let catalog = db.refresh().await?;
-    Ok(axum::Json(json!({"collections": catalog.collections.len()})).into_response())
 }

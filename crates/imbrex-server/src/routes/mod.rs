@@ -1,5 +1,6 @@
 //! Routers, one module per endpoint group.
 
+pub mod admin;
 pub mod cog;
 pub mod cog_meta;
 pub mod collection_tiles;
