@@ -11,6 +11,7 @@ mod read;
 mod resample;
 mod validity;
 mod warped;
+mod window;
 
 use std::sync::Arc;
 
