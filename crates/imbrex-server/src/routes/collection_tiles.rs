@@ -135,11 +135,7 @@ pub async fn tilejson(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let tms = state.tms.get(&tms_id(&tms_path)?)?;
-    let layers = layers_of(&state, &id).await?;
-    let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url =
-        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", seg(&id), tms.id(), tile_query_string(&q)));
+    let TileSource { layers, minzoom, maxzoom, url } = tile_source(&state, &id, &tms_path, &base, &q).await?;
     let vector_layers: Vec<Value> = layers
         .iter()
         .map(|(name, c)| {
@@ -183,6 +179,30 @@ fn tile_query_string(q: &QueryMap) -> String {
     }
     let qs = s.finish();
     if qs.is_empty() { qs } else { format!("?{qs}") }
+}
+
+/// What a TileJSON and a style say of a collection's (or composite's) tiles: the layers,
+/// the zooms and the tile URL template (with the request's other parameters).
+struct TileSource {
+    layers: Vec<(String, Arc<Collection>)>,
+    minzoom: i32,
+    maxzoom: i32,
+    url: String,
+}
+
+async fn tile_source(
+    state: &AppState,
+    id: &str,
+    tms_path: &str,
+    base: &BaseUrl,
+    q: &QueryMap,
+) -> ApiResult<TileSource> {
+    let tms = state.tms.get(&tms_id(tms_path)?)?;
+    let layers = layers_of(state, id).await?;
+    let (minzoom, maxzoom) = zooms(&tms, q)?;
+    let url =
+        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", seg(id), tms.id(), tile_query_string(q)));
+    Ok(TileSource { layers, minzoom, maxzoom, url })
 }
 
 fn zooms(tms: &TileMatrixSet, q: &QueryMap) -> ApiResult<(i32, i32)> {
@@ -265,11 +285,7 @@ pub async fn style(
     base: BaseUrl,
     q: QueryMap,
 ) -> ApiResult<Response> {
-    let tms = state.tms.get(&tms_id(&tms_path)?)?;
-    let layers = layers_of(&state, &id).await?;
-    let (minzoom, maxzoom) = zooms(&tms, &q)?;
-    let url =
-        base.join(&format!("/collections/{}/tiles/{}/{{z}}/{{x}}/{{y}}{}", seg(&id), tms.id(), tile_query_string(&q)));
+    let TileSource { layers, minzoom, maxzoom, url } = tile_source(&state, &id, &tms_path, &base, &q).await?;
     let b = union_bounds(&layers);
     // MapLibre 4 reports multi-part geometries as `Multi...` (tipg's filter on the single
     // type alone draws no MultiPolygon country), so each layer matches both.
