@@ -154,6 +154,18 @@ pub fn crs(q: &QueryMap, name: &str) -> ApiResult<Option<Crs>> {
     q.raw(name).map(|v| Crs::from_user_input(v).map_err(|e| ApiError::query(name, e.to_string()))).transpose()
 }
 
+/// The output size of a request whose path may give one (`/preview/{w}x{h}`,
+/// `/bbox/.../{w}x{h}`, `/feature/{w}x{h}`): the path's wins, but the query's sizes are
+/// checked all the same.
+pub fn output_size_or_path(
+    q: &QueryMap,
+    default_max: Option<usize>,
+    path: Option<(usize, usize)>,
+) -> ApiResult<OutputSize> {
+    let queried = output_size(q, default_max)?;
+    Ok(path.map_or(queried, |(w, h)| OutputSize::exact(w, h)))
+}
+
 /// `width`, `height` and `max_size` (TiTiler: explicit sizes cancel `max_size`, which
 /// defaults to `default_max`).
 pub fn output_size(q: &QueryMap, default_max: Option<usize>) -> ApiResult<OutputSize> {

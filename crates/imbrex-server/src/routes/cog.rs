@@ -288,17 +288,14 @@ async fn preview_with(
     ext: Option<String>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let (mut exact, mut ext) = (None, ext);
+    let (mut path_size, mut ext) = (None, ext);
     if let Some(spec) = &spec {
         let (stem, e) = split_ext(spec);
         ext = e.map(str::to_string);
-        let (w, h) = size_spec("size", stem)?;
-        exact = Some(OutputSize::exact(w, h));
+        path_size = Some(size_spec("size", stem)?);
     }
     let format = render::format(ext.as_deref(), &query)?;
-    // The query's sizes are checked even when the path gives one (which wins).
-    let queried = params::output_size(&query, Some(OutputSize::PREVIEW_MAX))?;
-    let size = exact.unwrap_or(queried);
+    let size = params::output_size_or_path(&query, Some(OutputSize::PREVIEW_MAX), path_size)?;
     let p = Processing::from_query(&state, &query)?;
     let dst_crs = params::crs(&query, "dst_crs")?;
     let url: String = query.require("url")?;
@@ -356,9 +353,7 @@ async fn bbox_image(
 ) -> ApiResult<Response> {
     let format = render::format(ext, &query)?;
     // TiTiler: native resolution unless a size is asked for.
-    // The query's sizes are checked even when the path gives one (which wins).
-    let queried = params::output_size(&query, None)?;
-    let size = size.map_or(queried, |(w, h)| OutputSize::exact(w, h));
+    let size = params::output_size_or_path(&query, None, size)?;
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
@@ -443,9 +438,7 @@ async fn feature_with(
         .map_err(|e| ApiError::Validation(vec![ValidationIssue::body(format!("invalid JSON: {e}"))]))?;
     let shape =
         Shape::from_geojson(&geojson).map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
-    // The query's sizes are checked even when the path gives one (which wins).
-    let queried = params::output_size(&query, None)?;
-    let size = size.map_or(queried, |(w, h)| OutputSize::exact(w, h));
+    let size = params::output_size_or_path(&query, None, size)?;
     let p = Processing::from_query(&state, &query)?;
     let coord_crs = params::crs(&query, "coord_crs")?.unwrap_or_else(Crs::wgs84);
     let dst_crs = params::crs(&query, "dst_crs")?;
