@@ -28,6 +28,7 @@
 mod build;
 mod eval;
 mod parse;
+mod scalar;
 
 use crate::array::DataType;
 use crate::error::{Error, Result};
