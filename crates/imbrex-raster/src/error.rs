@@ -43,6 +43,14 @@ pub enum Error {
     #[error(transparent)]
     Tms(#[from] imbrex_tms::Error),
 
+    /// The CPU pool's queue is full: try again shortly.
+    #[error("the server is busy")]
+    Overloaded,
+
+    /// A bug: a computation panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// A local I/O error that is not "not found".
     #[error("I/O error reading {what}: {reason}")]
     Io { what: String, reason: String },

@@ -4,6 +4,7 @@
 pub mod algorithm;
 pub mod array;
 pub mod cache;
+pub mod cpu;
 pub mod dataset;
 pub mod error;
 pub mod expr;
@@ -22,12 +23,13 @@ pub mod tiff;
 pub mod warp;
 
 pub use array::{Buffer, DataType, Sample};
+pub use cpu::CpuPool;
 pub use dataset::{Dataset, OpenOptions};
 pub use error::{Error, Result};
 pub use expr::{ExprType, Expression};
 pub use feature::Shape;
 pub use image::{ImageData, PointData};
-pub use reader::{Info, OutputSize, ReadOptions, Reader};
+pub use reader::{BaseReader, Info, OutputSize, ReadOptions, Reader};
 pub use reader_cache::{ReaderCache, ReaderCacheOptions};
 pub use stats::{Bins, Statistics, StatisticsOptions};
 pub use warp::Resampling;

@@ -127,7 +127,8 @@ impl ApiError {
                         StatusCode::BAD_REQUEST
                     }
                     R::Upstream { .. } => StatusCode::BAD_GATEWAY,
-                    R::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+                    R::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+                    R::Io { .. } | R::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     R::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
             }
@@ -162,6 +163,7 @@ impl ApiError {
             ApiError::Upstream(m) | ApiError::Unavailable(m) => m.clone(),
             ApiError::Vector(imbrex_vector::Error::Unavailable(_)) => "database unavailable, retry later".to_string(),
             ApiError::Vector(e @ imbrex_vector::Error::Timeout) => format!("{e}; retry later or ask for less"),
+            ApiError::Raster(e @ imbrex_raster::Error::Overloaded) => format!("{e}; retry later"),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
                 format!("upstream error reading {source_id}")
             }
@@ -184,10 +186,16 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(error = %this, status = status.as_u16(), "request rejected");
         }
-        match this {
+        let mut res = match this {
             ApiError::Validation(detail) => (status, Json(ValidationDetail { detail })).into_response(),
             other => (status, Json(Detail { detail: other.public_message() })).into_response(),
+        };
+        // Every 503 is temporary (a busy CPU pool, an unreachable database): say when to
+        // come back, so clients and proxies back off instead of hammering.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
         }
+        res
     }
 }
 

@@ -2,6 +2,7 @@
 //! `tile`, `part`, `preview`, `point` and `statistics` as rio-tiler's readers do.
 
 mod average;
+mod base;
 pub mod decimate;
 mod gcp_vrt;
 pub mod geometry;
@@ -19,6 +20,7 @@ use imbrex_tms::{
     Bounds, Crs, GeoTransform, SourceGeoref, TileMatrixSet, Transformer, max_overview_level, suggested_warp_output,
 };
 
+pub use base::{BaseReader, FeatureRequest, PartRequest, PointRequest, TileRequest};
 pub use gcp_vrt::GcpVrt;
 pub use geometry::OutputSize;
 pub use info::{BandDescription, Info, Palette};

@@ -7,10 +7,12 @@ pub mod colormap;
 pub mod encode;
 pub mod formula;
 pub mod geotiff;
+pub mod recipe;
 
 use std::str::FromStr;
 
 pub use colormap::ColorMap;
+pub use recipe::{Recipe, RenderContext, Rendered, StretchCache};
 
 use crate::array::{Buffer, DataType};
 use crate::error::{Error, Result};
