@@ -10,7 +10,7 @@ pub mod extract;
 mod html;
 mod model;
 mod openapi;
-mod params;
+pub mod params;
 mod routes;
 pub mod tile_cache;
 
@@ -30,6 +30,8 @@ use tracing::Span;
 
 pub use config::{Config, Limits, LogFormat};
 pub use error::{ApiError, ApiResult, ValidationIssue};
+/// The dataset router, for sources mounted beside `/cog` (and for tests of the router).
+pub use routes::dataset;
 
 /// Shared, read-only state of a running server.
 #[derive(Clone)]
@@ -37,8 +39,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tms: Arc<TileMatrixSets>,
     pub readers: Arc<ReaderCache>,
-    /// Stretch ranges of datasets rendered without `rescale` (see `routes::render`).
-    pub stretch: moka::future::Cache<String, Arc<Vec<(f64, f64)>>>,
+    /// The CPU pool and the stretch ranges images are rendered with.
+    pub render: imbrex_raster::render::RenderContext,
     /// The PostGIS database, when `database_url` is set.
     pub db: Option<Arc<imbrex_vector::Database>>,
     /// The shared tile cache, when `tile_cache_url` is set and Redis answered at start.
@@ -86,6 +88,7 @@ impl AppState {
         if config.demo {
             factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
         }
+        let cpu = imbrex_raster::CpuPool::default();
         let open = OpenOptions {
             max_header_bytes: config.limits.max_header_bytes,
             max_image_bytes: config.limits.max_fetch_bytes,
@@ -93,12 +96,11 @@ impl AppState {
             blocks: BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024)),
         };
         let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
-        let stretch = moka::future::Cache::builder().max_capacity(4096).time_to_live(Duration::from_secs(3600)).build();
         Ok(AppState {
             config: Arc::new(config),
             tms: Arc::new(tms),
             readers: Arc::new(readers),
-            stretch,
+            render: imbrex_raster::render::RenderContext { cpu, stretches: Default::default() },
             db: None,
             tile_cache: None,
         })

@@ -1,4 +1,5 @@
-//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations.
+//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations and,
+//! for each mounted dataset router, from its parameter groups.
 
 use utoipa::OpenApi;
 
@@ -13,24 +14,9 @@ use crate::routes;
         routes::landing::healthz,
         routes::tms::list,
         routes::tms::one,
-        routes::cog::info,
-        routes::cog::info_geojson,
-        routes::cog::tilejson,
-        routes::cog::tile,
-        routes::cog::point,
-        routes::cog::statistics,
-        routes::cog::geojson_statistics,
-        routes::cog::preview,
-        routes::cog::bbox,
-        routes::cog::feature,
-        routes::cog::map,
-        routes::cog_meta::tilesets,
-        routes::cog_meta::tileset_metadata,
-        routes::cog_meta::wmts,
-        routes::cog_meta::validate,
-        routes::cog_meta::stac,
+        routes::cog::validate,
+        routes::cog::stac,
         routes::viewer::viewer,
-        routes::viewer::map_html,
         routes::resources::colormaps,
         routes::resources::colormap_metadata,
         routes::resources::algorithms,
@@ -54,5 +40,7 @@ struct ApiDoc;
 
 /// The document served at `/api`.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.paths.paths.extend(routes::dataset::openapi::paths::<routes::cog::Cog>().paths);
+    doc
 }

@@ -64,6 +64,15 @@ async fn conformance_health_and_openapi() {
     for path in ["/", "/conformance", "/healthz", "/tileMatrixSets", "/tileMatrixSets/{tileMatrixSetId}"] {
         assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
     }
+    // The /cog router's operations come from its parameter groups: the image endpoints list
+    // the processing parameters they accept, the dataset's `url` first and required.
+    for (path, method) in [("/cog/preview", "get"), ("/cog/map", "get"), ("/cog/feature", "post")] {
+        let params = doc["paths"][path][method]["parameters"].as_array().expect(path);
+        assert_eq!((params[0]["name"].as_str(), params[0]["required"].as_bool()), (Some("url"), Some(true)));
+        for name in ["rescale", "colormap_name", "expression", "algorithm", "nodata", "return_mask"] {
+            assert!(params.iter().any(|p| p["name"] == name), "{method} {path} does not document {name}");
+        }
+    }
     let html = get(&app, "/api.html").await;
     assert!(html.text().contains("http://test.local/api"));
 }

@@ -237,7 +237,7 @@ fn tileset_doc(
         if with_limits {
             let (minz, maxz) = zooms(tms, q)?;
             let bounds = Bounds::new(b[0], b[1], b[2], b[3]);
-            doc["tileMatrixSetLimits"] = crate::routes::cog_meta::limits(tms, &bounds, minz, maxz)
+            doc["tileMatrixSetLimits"] = crate::routes::dataset::limits(tms, &bounds, minz, maxz)
                 .into_iter()
                 .map(|(m, r0, r1, c0, c1)| json!({"tileMatrix": m, "minTileRow": r0, "maxTileRow": r1, "minTileCol": c0, "maxTileCol": c1}))
                 .collect();

@@ -2,12 +2,11 @@
 
 pub mod admin;
 pub mod cog;
-pub mod cog_meta;
 pub mod collection_tiles;
 pub mod collections;
 pub mod collections_html;
+pub mod dataset;
 pub mod landing;
-pub mod render;
 pub mod resources;
 pub mod tms;
 pub mod viewer;

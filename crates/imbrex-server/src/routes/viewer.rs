@@ -1,16 +1,13 @@
-//! Map pages: `/cog/viewer` (paste a URL, see it) and `/cog/{tms}/map.html` (one dataset),
+//! Map pages: `/cog/viewer` (paste a URL, see it) and the page of `{prefix}/{tms}/map.html`,
 //! with MapLibre GL served from the binary (`/static/...`), so they work offline.
 
 use axum::Router;
-use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult};
 use crate::extract::{BaseUrl, QueryMap};
-use crate::routes::tms::tms_id;
 
 static MAPLIBRE_JS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.js");
 static MAPLIBRE_CSS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.css");
@@ -31,7 +28,7 @@ fn asset(body: &'static [u8], media: &'static str) -> Response {
 /// The page: a full-window MapLibre map showing the raster of a TileJSON URL.
 /// With `url`, the viewer's box holds it and the map shows it (else the box alone shows,
 /// or with a `tilejson` the map alone).
-fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>, url: Option<&str>) -> String {
+pub(crate) fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>, url: Option<&str>) -> String {
     let js = |s: &str| crate::html::script_json(&s);
     let tj = js(tilejson.unwrap_or(""));
     let url_js = js(url.unwrap_or(""));
@@ -96,24 +93,4 @@ fn tilejson_url(base: &BaseUrl, query: &QueryMap) -> String {
         q.append_pair(k, v);
     }
     base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", q.finish()))
-}
-
-/// A map of one dataset; the query (url=, rescale=, colormap_name=...) goes to its tiles.
-#[utoipa::path(get, path = "/cog/{tileMatrixSetId}/map.html", tag = "Cloud Optimized GeoTIFF",
-    params(("tileMatrixSetId" = String, Path, description = "TileMatrixSet (the page draws WebMercatorQuad)"),
-        ("url" = String, Query, description = "Dataset URL")),
-    responses((status = 200, description = "A map page", content_type = "text/html")))]
-pub async fn map_html(
-    State(state): State<AppState>,
-    Path(tms_path): Path<String>,
-    base: BaseUrl,
-    query: QueryMap,
-) -> ApiResult<Html<String>> {
-    let id = tms_id(&tms_path)?;
-    state.tms.get(&id)?;
-    if id != "WebMercatorQuad" {
-        return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
-    }
-    let _: String = query.require("url")?;
-    Ok(Html(page(&base, "imbrex map", Some(&tilejson_url(&base, &query)), None)))
 }

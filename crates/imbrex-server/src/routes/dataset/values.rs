@@ -1,0 +1,191 @@
+//! Endpoints that answer with numbers: point values and statistics.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use imbrex_raster::reader::{FeatureRequest, OUTPUT_PIXELS, PointRequest};
+use imbrex_raster::{BaseReader, OutputSize};
+use serde_json::{Value, json};
+
+use super::images::{geojson_body, shape};
+use super::{DatasetFactory, Source};
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ValidationIssue};
+use crate::extract::{QueryMap, path_param};
+use crate::params::{
+    CoordCrsParams, DstCrsParams, Params, PostProcessParams, QueryGroup, ReadParams, SizeParams, StatisticsParams,
+};
+
+/// The values at a point (lon,lat in `coord_crs`, WGS 84 by default).
+pub async fn point<F: DatasetFactory>(
+    State(state): State<AppState>,
+    Path(lonlat): Path<String>,
+    Params(coord): Params<CoordCrsParams>,
+    Params(read): Params<ReadParams>,
+    src: Source<F>,
+) -> ApiResult<Response> {
+    let (lon, lat) =
+        lonlat.split_once(',').ok_or_else(|| ApiError::path("lon,lat", format!("'{lonlat}' is not 'lon,lat'")))?;
+    let (lon, lat): (f64, f64) = (path_param("lon", lon.trim())?, path_param("lat", lat.trim())?);
+    let req =
+        PointRequest { x: lon, y: lat, coord_crs: coord.coord_crs.as_ref(), expression: read.expression.as_ref() };
+    let ds = src.open(&state).await?;
+    let pt = ds.reader.point(req, &read.options()).await?;
+    // rio-tiler evaluates the expression as float64 too when every band has statistics.
+    if let Some(e) = &read.expression
+        && ds.reader.info().minmax.is_some()
+    {
+        e.check_float64()?;
+    }
+    let values: Vec<Value> =
+        pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect();
+    Ok(axum::Json(json!({
+        "coordinates": [lon, lat],
+        "values": values,
+        "band_names": pt.band_names,
+        "band_descriptions": pt.band_descriptions,
+    }))
+    .into_response())
+}
+
+/// What statistics endpoints read and compute.
+pub struct StatisticsRequest {
+    read: ReadParams,
+    post: PostProcessParams,
+    stats: StatisticsParams,
+    size: SizeParams,
+}
+
+impl QueryGroup for StatisticsRequest {
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<StatisticsRequest> {
+        Ok(StatisticsRequest {
+            read: ReadParams::parse(state, q)?,
+            post: PostProcessParams::parse(state, q)?,
+            stats: StatisticsParams::parse(state, q)?,
+            size: SizeParams::parse(state, q)?,
+        })
+    }
+}
+
+impl StatisticsRequest {
+    fn recipe(&self) -> imbrex_raster::render::Recipe {
+        imbrex_raster::render::Recipe {
+            read: self.read.options(),
+            expression: self.read.expression.clone(),
+            algorithm: self.post.algorithm.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Statistics of the dataset (computed on a preview of at most `max_size` pixels).
+pub async fn statistics<F: DatasetFactory>(
+    State(state): State<AppState>,
+    Params(s): Params<StatisticsRequest>,
+    src: Source<F>,
+) -> ApiResult<Response> {
+    let recipe = s.recipe();
+    let ds = src.open(&state).await?;
+    recipe.check(ds.reader.as_ref())?;
+    let img = ds.reader.preview(s.size.size(Some(OutputSize::PREVIEW_MAX)), &recipe.read).await?;
+    let img = recipe.post_process_on(&state.render.cpu, img).await?;
+    let opts = s.stats.options();
+    let stats = state.render.cpu.run(move || img.statistics(&opts)).await?;
+    Ok(axum::Json(stats_object(stats)).into_response())
+}
+
+fn stats_object(stats: Vec<(String, imbrex_raster::Statistics)>) -> Value {
+    Value::Object(stats.into_iter().map(|(k, v)| (k, serde_json::to_value(v).unwrap_or(Value::Null))).collect())
+}
+
+/// How finely feature statistics estimate pixel coverage.
+#[derive(Clone, Copy, Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CoverParams {
+    /// Oversampling of the coverage estimate, 1 to 100 (default 10).
+    #[param(value_type = Option<usize>)]
+    pub cover_scale: usize,
+}
+
+impl QueryGroup for CoverParams {
+    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<CoverParams> {
+        match q.get::<usize>("cover_scale")?.unwrap_or(10) {
+            s @ 1..=100 => Ok(CoverParams { cover_scale: s }),
+            _ => Err(ApiError::query("cover_scale", "between 1 and 100")),
+        }
+    }
+}
+
+/// Zonal statistics of a GeoJSON Feature or FeatureCollection, weighted by how much of
+/// each pixel the feature covers.
+pub async fn feature_statistics<F: DatasetFactory>(
+    State(state): State<AppState>,
+    Params(coord): Params<CoordCrsParams>,
+    Params(dst): Params<DstCrsParams>,
+    Params(cover): Params<CoverParams>,
+    Params(s): Params<StatisticsRequest>,
+    src: Source<F>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let mut geojson = geojson_body(&body)?;
+    let single = match geojson.get("type").and_then(Value::as_str) {
+        Some("Feature") => true,
+        Some("FeatureCollection") => false,
+        _ => {
+            return Err(ApiError::Validation(vec![ValidationIssue::body(
+                "expected a GeoJSON Feature or FeatureCollection",
+            )]));
+        }
+    };
+    let coord_crs = coord.or_wgs84();
+    let size = s.size.size(None);
+    let recipe = s.recipe();
+    let ds = src.open(&state).await?;
+    let features: Vec<&mut Value> = if single {
+        vec![&mut geojson]
+    } else {
+        geojson
+            .get_mut("features")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| ApiError::Validation(vec![ValidationIssue::body("a FeatureCollection needs \"features\"")]))?
+            .iter_mut()
+            .collect()
+    };
+    for feature in features {
+        let shape = shape(feature)?;
+        let read = |size| {
+            let req = FeatureRequest {
+                shape: &shape,
+                shape_crs: &coord_crs,
+                dst_crs: dst.dst_crs.as_ref(),
+                size,
+                align: true,
+            };
+            ds.reader.feature(req, &recipe.read)
+        };
+        let img = match read(size).await {
+            // A feature too large to read at native resolution is read from the overview
+            // whose output fits the bound (a square of the bound's side always does).
+            Err(imbrex_raster::Error::LimitExceeded { limit: OUTPUT_PIXELS, max, .. }) if size.is_unset() => {
+                read(OutputSize::max(max.isqrt() as usize)).await?
+            }
+            other => other?,
+        };
+        let img = recipe.post_process_on(&state.render.cpu, img).await?;
+        let (opts, crs, scale) = (s.stats.options(), coord_crs.clone(), cover.cover_scale);
+        let stats = state
+            .render
+            .cpu
+            .try_run(move || {
+                let coverage = imbrex_raster::feature::coverage(&img, &shape, &crs, scale)?;
+                Ok(img.statistics_with_coverage(&opts, Some(&coverage)))
+            })
+            .await?;
+        if !feature.get("properties").is_some_and(Value::is_object) {
+            feature["properties"] = json!({});
+        }
+        feature["properties"]["statistics"] = stats_object(stats);
+    }
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], axum::Json(geojson)).into_response())
+}
