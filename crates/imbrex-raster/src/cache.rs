@@ -60,6 +60,7 @@ impl BlockCache {
     /// batch). Sparse blocks come back as `None`.
     pub async fn get_or_decode(
         &self,
+        cpu: &crate::cpu::CpuPool,
         source: &Arc<dyn RangeSource>,
         img: &Arc<TiffImage>,
         keys: &[(u32, u32, u16)],
@@ -76,7 +77,7 @@ impl BlockCache {
             return Ok(out);
         }
         let miss_keys: Vec<_> = missing.iter().map(|&i| keys[i]).collect();
-        let decoded = fetch_and_decode(source, img, &miss_keys).await?;
+        let decoded = fetch_and_decode(cpu, source, img, &miss_keys).await?;
         for (i, block) in missing.into_iter().zip(decoded) {
             if let Some(b) = &block {
                 self.inner.insert(full(&keys[i]), b.clone());

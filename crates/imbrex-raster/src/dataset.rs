@@ -21,6 +21,8 @@ pub struct OpenOptions {
     pub remote_sidecars: bool,
     /// Decoded blocks of every dataset opened with these options.
     pub blocks: crate::cache::BlockCache,
+    /// Where the datasets decode blocks and warp.
+    pub cpu: crate::cpu::CpuPool,
 }
 
 impl Default for OpenOptions {
@@ -30,6 +32,7 @@ impl Default for OpenOptions {
             max_image_bytes: 256 * 1024 * 1024,
             remote_sidecars: false,
             blocks: crate::cache::BlockCache::new(crate::cache::DEFAULT_BLOCK_CACHE_BYTES),
+            cpu: crate::cpu::CpuPool::default(),
         }
     }
 }
@@ -51,10 +54,19 @@ impl Dataset {
             return Ok(Dataset::Tiff(Box::new(GeoTiff::open_with_head(source, head, size, opts).await?)));
         }
         if plain_image::is_image(&head) {
-            let img = MemoryImage::open(source.as_ref(), head, size, opts.max_image_bytes).await?;
+            let img = MemoryImage::open(source.as_ref(), head, size, opts).await?;
             return Ok(Dataset::Image(img, source));
         }
         Err(Error::unsupported(format!("{} is not a TIFF, PNG or JPEG file", source.id())))
+    }
+
+    /// The pool the dataset computes on (plain images are decoded when opened: none).
+    pub fn cpu(&self) -> Option<&crate::cpu::CpuPool> {
+        match self {
+            Dataset::Tiff(t) => Some(&t.cpu),
+            Dataset::Image(..) => None,
+            Dataset::Warped(v) => v.source().cpu(),
+        }
     }
 
     pub fn source(&self) -> &Arc<dyn RangeSource> {

@@ -44,16 +44,19 @@ pub fn is_image(head: &[u8]) -> bool {
 
 impl MemoryImage {
     /// Read and decode the whole object.
-    pub async fn open(source: &dyn RangeSource, head: Bytes, size: Option<u64>, max_bytes: u64) -> Result<MemoryImage> {
-        let size = size.unwrap_or(head.len() as u64);
+    pub async fn open(
+        source: &dyn RangeSource,
+        head: Bytes,
+        size: Option<u64>,
+        opts: &crate::OpenOptions,
+    ) -> Result<MemoryImage> {
+        let (size, max_bytes) = (size.unwrap_or(head.len() as u64), opts.max_image_bytes);
         if size > max_bytes {
             return Err(Error::LimitExceeded { limit: "image file size", value: size, max: max_bytes });
         }
         let data = if (head.len() as u64) >= size { head } else { read_exact(source, 0..size).await? };
         let id = source.id().to_string();
-        tokio::task::spawn_blocking(move || MemoryImage::decode(&data, &id))
-            .await
-            .map_err(|e| Error::Io { what: "decoder task".into(), reason: e.to_string() })?
+        opts.cpu.try_run(move || MemoryImage::decode(&data, &id)).await
     }
 
     /// Decode PNG or JPEG bytes.

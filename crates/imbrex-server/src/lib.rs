@@ -94,6 +94,7 @@ impl AppState {
             max_image_bytes: config.limits.max_fetch_bytes,
             remote_sidecars: config.remote_sidecars,
             blocks: BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024)),
+            cpu: cpu.clone(),
         };
         let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
         Ok(AppState {

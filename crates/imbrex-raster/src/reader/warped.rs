@@ -2,6 +2,8 @@
 //! warps it (implicit overviews, chunked regions, the unified source validity, the
 //! destination density and alpha).
 
+use std::sync::Arc;
+
 use imbrex_tms::{Crs, GenImgProj, GeoTransform, SourceGeoref};
 
 use super::Reader;
@@ -123,7 +125,7 @@ impl Reader {
             }
             SourceGeoref::affine(GeoTransform(s))?
         };
-        let t = GenImgProj::new(georef, &src_crs, dst_crs, GeoTransform(gt))?;
+        let t = Arc::new(GenImgProj::new(georef, &src_crs, dst_crs, GeoTransform(gt))?);
         // Bands the warper carries: all of them when nodata is unified across bands.
         let mut warp_bands = match p.validity {
             Validity::Nodata(_) if ds.count() > 1 => (0..ds.count()).collect(),
@@ -415,7 +417,7 @@ pub(super) async fn warp_region(
     dtype: DataType,
 ) -> Result<(Buffer, Vec<f32>)> {
     let (lw, lh) = ds.level_size(level);
-    let t = GenImgProj::new(georef, crs, crs, gt)?;
+    let t = Arc::new(GenImgProj::new(georef, crs, crs, gt)?);
     let bands: Vec<usize> = (0..ds.count()).collect();
     let nodata = ds.nodata();
     let p = Prepared { bands: bands.clone(), validity: Validity::of(ds, nodata), nodata };
@@ -617,7 +619,7 @@ fn paste_region(
 async fn warp_window(
     ds: &crate::Dataset,
     level: usize,
-    t: &GenImgProj,
+    t: &Arc<GenImgProj>,
     (off, rw, rh): ((usize, usize), usize, usize),
     win: crate::warp::SourceWindow,
     bands: &[usize],
@@ -638,17 +640,25 @@ async fn warp_window(
         Validity::Nodata(nd) => Some(nd),
         _ => None,
     };
-    let mut data = Buffer::filled(dtype, bands.len() * rw * rh, init);
-    let mut density = vec![0f32; rw * rh];
-    let approx = ApproxTransformer::new(t, DEFAULT_MAX_ERROR);
-    with_buffer!(&src, sv, T => {
-        let Some(dst) = data.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
-        let ks = KernelSource { data: sv.as_slice(), bands: bands.len(), win, valid: valid.as_deref(), density: dens.as_deref() };
-        let mut ko = KernelOutput { data: dst, density: &mut density, nodata };
-        crate::warp::warp(&approx, off, rw, rh, &ks, resampling, &mut ko);
-        Ok::<(), Error>(())
-    })?;
-    Ok((data, density))
+    let (t, nb) = (t.clone(), bands.len());
+    // The kernel is the CPU-heavy part of a warped read: on the dataset's pool.
+    let kernel = move || {
+        let mut data = Buffer::filled(dtype, nb * rw * rh, init);
+        let mut density = vec![0f32; rw * rh];
+        let approx = ApproxTransformer::new(&t, DEFAULT_MAX_ERROR);
+        with_buffer!(&src, sv, T => {
+            let Some(dst) = data.as_mut_slice::<T>() else { return Err(Error::unsupported("warp buffer type")) };
+            let ks = KernelSource { data: sv.as_slice(), bands: nb, win, valid: valid.as_deref(), density: dens.as_deref() };
+            let mut ko = KernelOutput { data: dst, density: &mut density, nodata };
+            crate::warp::warp(&approx, off, rw, rh, &ks, resampling, &mut ko);
+            Ok::<(), Error>(())
+        })?;
+        Ok((data, density))
+    };
+    match ds.cpu() {
+        Some(cpu) => cpu.try_run(kernel).await,
+        None => kernel(),
+    }
 }
 
 #[cfg(test)]

@@ -86,6 +86,7 @@ pub struct GeoTiff {
     /// The main image's textual TIFF tags, as GDAL names them (`TIFFTAG_SOFTWARE`, ...).
     pub text_tags: Vec<(&'static str, String)>,
     pub(crate) blocks: BlockCache,
+    pub(crate) cpu: crate::cpu::CpuPool,
 }
 
 /// Textual TIFF tags GDAL reports as dataset metadata.
@@ -245,6 +246,7 @@ impl GeoTiff {
             cog_layout,
             text_tags,
             blocks: opts.blocks.clone(),
+            cpu: opts.cpu.clone(),
         })
     }
 
@@ -424,7 +426,7 @@ impl GeoTiff {
         let bytes = (w * h * bands.len() * img.dtype.size()) as u64;
         check_decoded_bytes(bytes)?;
         let blocks = block_list(&img, x0, y0, w, h, &planes);
-        let decoded = self.blocks.get_or_decode(&lvl.source, &img, &blocks).await?;
+        let decoded = self.blocks.get_or_decode(&self.cpu, &lvl.source, &img, &blocks).await?;
         let bw = img.block_width as usize;
         let bh = img.block_height as usize;
         let nb = bands.len();
@@ -479,7 +481,7 @@ impl GeoTiff {
             return Err(Error::InvalidParameter { name: "window", reason: "outside the mask".into() });
         }
         let blocks = block_list(&img, x0, y0, w, h, &[0]);
-        let decoded = self.blocks.get_or_decode(&mask.source, &img, &blocks).await?;
+        let decoded = self.blocks.get_or_decode(&self.cpu, &mask.source, &img, &blocks).await?;
         let (bw, bh) = (img.block_width as usize, img.block_height as usize);
         let mut out = vec![0u8; w * h];
         for (key, block) in blocks.iter().zip(&decoded) {
@@ -514,7 +516,7 @@ impl GeoTiff {
         check_sampling(&img, cols, rows)?;
         let planes: Vec<u16> = if img.planar { bands.iter().map(|&b| b as u16).collect() } else { vec![0] };
         let grid = sampling(&img, cols, rows, &planes)?;
-        let decoded = self.blocks.get_or_decode(&lvl.source, &img, &grid.blocks).await?;
+        let decoded = self.blocks.get_or_decode(&self.cpu, &lvl.source, &img, &grid.blocks).await?;
         let (w, h) = (cols.len(), rows.len());
         let fill = self.nodata.unwrap_or(0.0);
         let mut out = Buffer::filled(img.dtype, bands.len() * w * h, fill);
@@ -560,7 +562,7 @@ impl GeoTiff {
         let img = mask.image.clone();
         check_sampling(&img, cols, rows)?;
         let grid = sampling(&img, cols, rows, &[0])?;
-        let decoded = self.blocks.get_or_decode(&mask.source, &img, &grid.blocks).await?;
+        let decoded = self.blocks.get_or_decode(&self.cpu, &mask.source, &img, &grid.blocks).await?;
         let mut typed: Vec<Option<(&[u8], usize, usize)>> = Vec::with_capacity(decoded.len());
         for d in &decoded {
             typed.push(match d {
@@ -713,6 +715,7 @@ pub(crate) fn round_half_even(v: f64) -> f64 {
 
 /// Fetch and decode blocks (used by the block cache on a miss).
 pub(crate) async fn fetch_and_decode(
+    cpu: &crate::cpu::CpuPool,
     source: &Arc<dyn RangeSource>,
     img: &Arc<TiffImage>,
     keys: &[(u32, u32, u16)],
@@ -724,7 +727,7 @@ pub(crate) async fn fetch_and_decode(
     let id = source.id().to_string();
     let img = img.clone();
     let keys = keys.to_vec();
-    tokio::task::spawn_blocking(move || {
+    cpu.try_run(move || {
         let mut it = fetched.into_iter();
         let mut out = Vec::with_capacity(keys.len());
         for (k, r) in keys.iter().zip(&ranges) {
@@ -738,7 +741,6 @@ pub(crate) async fn fetch_and_decode(
         Ok(out)
     })
     .await
-    .map_err(|e| Error::Io { what: "decoder task".into(), reason: e.to_string() })?
 }
 
 /// A helper for tests and tools: a whole level as a buffer.
