@@ -115,6 +115,13 @@ enum Kind {
     /// WGS 84 degrees to/from spherical Web Mercator: closed form, the hottest path of a tile server.
     GeoToWebMercator,
     WebMercatorToGeo,
+    /// A projected CRS on the WGS 84 datum (UTM, polar stereographic...) to Web Mercator:
+    /// PROJ to CRS84 on the same datum, then the closed form. PROJ's pipeline is the same
+    /// (Web Mercator takes WGS 84 latitudes as they are); proj4rs, given the two PROJ
+    /// strings, converts through geocentric coordinates and back for nothing (a sixth of a
+    /// warped tile's time).
+    ProjToWebMercator,
+    WebMercatorToProj,
     Proj,
 }
 
@@ -133,6 +140,10 @@ impl Transformer {
             Kind::GeoToWebMercator
         } else if src.epsg() == Some(3857) && dst.is_wgs84_geographic() {
             Kind::WebMercatorToGeo
+        } else if dst.epsg() == Some(3857) && !src.is_geographic() && src.is_wgs84_datum() {
+            Kind::ProjToWebMercator
+        } else if src.epsg() == Some(3857) && !dst.is_geographic() && dst.is_wgs84_datum() {
+            Kind::WebMercatorToProj
         } else {
             Kind::Proj
         };
@@ -160,6 +171,8 @@ impl Transformer {
         let kind = match self.kind {
             Kind::GeoToWebMercator => Kind::WebMercatorToGeo,
             Kind::WebMercatorToGeo => Kind::GeoToWebMercator,
+            Kind::ProjToWebMercator => Kind::WebMercatorToProj,
+            Kind::WebMercatorToProj => Kind::ProjToWebMercator,
             k => k,
         };
         // PROJ's choice depends on the direction (the area is tested on the source side).
@@ -185,35 +198,18 @@ impl Transformer {
         assert_eq!(xs.len(), ys.len(), "x and y slices must have the same length");
         match self.kind {
             Kind::Identity => 0,
-            Kind::GeoToWebMercator => {
-                let mut failed = 0;
-                for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
-                    // Same formulas as PROJ 9's spherical Mercator, which accepts the poles
-                    // themselves (tan(pi/2) is finite in floating point) and GDAL relies on it.
-                    if !(x.is_finite() && y.is_finite()) || y.abs() > 90.0 {
-                        *x = f64::INFINITY;
-                        *y = f64::INFINITY;
-                        failed += 1;
-                        continue;
-                    }
-                    *x = WEB_MERCATOR_R * x.to_radians();
-                    *y = WEB_MERCATOR_R * y.to_radians().tan().asinh();
-                }
-                failed
+            Kind::GeoToWebMercator => geo_to_web_mercator(xs, ys),
+            Kind::WebMercatorToGeo => web_mercator_to_geo(xs, ys),
+            Kind::ProjToWebMercator => {
+                let geo = Crs::crs84();
+                run_proj(self.src.proj(), false, geo.proj(), true, xs, ys);
+                geo_to_web_mercator(xs, ys)
             }
-            Kind::WebMercatorToGeo => {
-                let mut failed = 0;
-                for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
-                    if !(x.is_finite() && y.is_finite()) {
-                        *x = f64::INFINITY;
-                        *y = f64::INFINITY;
-                        failed += 1;
-                        continue;
-                    }
-                    *x = (*x / WEB_MERCATOR_R).to_degrees();
-                    *y = (*y / WEB_MERCATOR_R).sinh().atan().to_degrees();
-                }
-                failed
+            Kind::WebMercatorToProj => {
+                web_mercator_to_geo(xs, ys);
+                let geo = Crs::crs84();
+                run_proj(geo.proj(), true, self.dst.proj(), false, xs, ys);
+                xs.iter().zip(ys.iter()).filter(|(x, y)| !(x.is_finite() && y.is_finite())).count()
             }
             Kind::Proj => self.transform_proj(xs, ys),
         }
@@ -248,25 +244,7 @@ impl Transformer {
 
     /// Transform with two projections, in degrees for geographic CRSs.
     fn run_proj(&self, src: &Proj, dst: &Proj, xs: &mut [f64], ys: &mut [f64]) -> usize {
-        if self.src.is_geographic() {
-            for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
-                *x = x.to_radians();
-                *y = y.to_radians();
-            }
-        }
-        let mut batch = Batch { xs, ys, failed: 0 };
-        // Batch never returns an error: failures are recorded per point.
-        let _ = transform(src, dst, &mut batch);
-        let failed = batch.failed;
-        if self.dst.is_geographic() {
-            for (x, y) in batch.xs.iter_mut().zip(batch.ys.iter_mut()) {
-                if x.is_finite() {
-                    *x = x.to_degrees();
-                    *y = y.to_degrees();
-                }
-            }
-        }
-        failed
+        run_proj(src, self.src.is_geographic(), dst, self.dst.is_geographic(), xs, ys)
     }
 
     /// Transform a bounding box, densifying each edge with `densify` extra points, the way
@@ -485,6 +463,70 @@ fn antimeridian_max(data: &[f64]) -> f64 {
     }
 }
 
+/// Transform with two projections, in degrees on the geographic sides.
+fn run_proj(
+    src: &Proj,
+    src_geographic: bool,
+    dst: &Proj,
+    dst_geographic: bool,
+    xs: &mut [f64],
+    ys: &mut [f64],
+) -> usize {
+    if src_geographic {
+        for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+            *x = x.to_radians();
+            *y = y.to_radians();
+        }
+    }
+    let mut batch = Batch { xs, ys, failed: 0 };
+    // Batch never returns an error: failures are recorded per point.
+    let _ = transform(src, dst, &mut batch);
+    let failed = batch.failed;
+    if dst_geographic {
+        for (x, y) in batch.xs.iter_mut().zip(batch.ys.iter_mut()) {
+            if x.is_finite() {
+                *x = x.to_degrees();
+                *y = y.to_degrees();
+            }
+        }
+    }
+    failed
+}
+
+/// WGS 84 degrees to Web Mercator metres; returns the points that failed (now infinite).
+fn geo_to_web_mercator(xs: &mut [f64], ys: &mut [f64]) -> usize {
+    let mut failed = 0;
+    for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+        // Same formulas as PROJ 9's spherical Mercator, which accepts the poles themselves
+        // (tan(pi/2) is finite in floating point) and GDAL relies on it.
+        if !(x.is_finite() && y.is_finite()) || y.abs() > 90.0 {
+            *x = f64::INFINITY;
+            *y = f64::INFINITY;
+            failed += 1;
+            continue;
+        }
+        *x = WEB_MERCATOR_R * x.to_radians();
+        *y = WEB_MERCATOR_R * y.to_radians().tan().asinh();
+    }
+    failed
+}
+
+/// Web Mercator metres to WGS 84 degrees; returns the points that failed (now infinite).
+fn web_mercator_to_geo(xs: &mut [f64], ys: &mut [f64]) -> usize {
+    let mut failed = 0;
+    for (x, y) in xs.iter_mut().zip(ys.iter_mut()) {
+        if !(x.is_finite() && y.is_finite()) {
+            *x = f64::INFINITY;
+            *y = f64::INFINITY;
+            failed += 1;
+            continue;
+        }
+        *x = (*x / WEB_MERCATOR_R).to_degrees();
+        *y = (*y / WEB_MERCATOR_R).sinh().atan().to_degrees();
+    }
+    failed
+}
+
 /// Adapter that lets proj4rs walk two coordinate slices and records failures per point.
 struct Batch<'a> {
     xs: &'a mut [f64],
@@ -517,6 +559,31 @@ impl Transform for Batch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn projected_to_web_mercator_through_crs84_matches_proj4rs() {
+        // UTM north and south, polar stereographic both ways, World Mercator: the two-step
+        // path equals proj4rs's own (whose geocentric round trip only adds rounding).
+        for code in [32631, 32755, 3031, 3413, 3395] {
+            let src = Crs::from_epsg(code).unwrap();
+            let fast = Transformer::new(&src, &Crs::web_mercator()).unwrap();
+            assert_eq!(fast.kind, Kind::ProjToWebMercator, "EPSG:{code}");
+            let slow = Transformer { kind: Kind::Proj, ..fast.clone() };
+            let g = Transformer::new(&Crs::crs84(), &src).unwrap();
+            for (lon, lat) in [(3.1, 45.2), (147.0, -33.9), (-120.0, -75.0), (-45.0, 72.0), (0.5, 0.5)] {
+                let Ok((x, y)) = g.transform(lon, lat) else { continue };
+                let (a, b) = (fast.transform(x, y).unwrap(), slow.transform(x, y).unwrap());
+                assert!((a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6, "EPSG:{code} {lon},{lat}: {a:?} {b:?}");
+                let back = fast.inverse();
+                assert_eq!(back.kind, Kind::WebMercatorToProj);
+                let r = back.transform(a.0, a.1).unwrap();
+                assert!((r.0 - x).abs() < 1e-4 && (r.1 - y).abs() < 1e-4, "EPSG:{code} back: {r:?} vs {x},{y}");
+            }
+        }
+        // Another datum keeps the general path.
+        let nad27 = Crs::from_epsg(26717).unwrap();
+        assert_eq!(Transformer::new(&nad27, &Crs::web_mercator()).unwrap().kind, Kind::Proj);
+    }
 
     #[test]
     fn web_mercator_fast_path_matches_proj() {

@@ -367,7 +367,7 @@ impl Crs {
     }
 
     /// True when the datum is WGS 84 (or equivalent with a null shift), so the geodetic CRS is CRS84.
-    fn is_wgs84_datum(&self) -> bool {
+    pub(crate) fn is_wgs84_datum(&self) -> bool {
         let p = &self.0.proj_string;
         p.contains("+datum=WGS84")
             || (p.contains("+nadgrids=@null") && p.contains("+a=6378137") && p.contains("+b=6378137"))
