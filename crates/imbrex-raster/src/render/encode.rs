@@ -14,14 +14,38 @@ fn invalid(reason: impl Into<String>) -> Error {
 /// Plane by plane, so each pass reads one plane sequentially and writes at a fixed stride.
 fn interleave<T: Copy + Default>(planes: &[T], bands: usize, n: usize, alpha: Option<&[T]>) -> Vec<T> {
     let total = bands + usize::from(alpha.is_some());
-    let mut out = vec![T::default(); n * total];
-    let planes = planes[..bands * n].chunks_exact(n.max(1)).take(bands).chain(alpha.map(|a| &a[..n]));
-    for (b, plane) in planes.enumerate() {
-        for (px, &v) in out.chunks_exact_mut(total).zip(plane) {
-            px[b] = v;
+    if n == 0 {
+        return Vec::new();
+    }
+    let planes: Vec<&[T]> =
+        planes[..bands * n].chunks_exact(n.max(1)).take(bands).chain(alpha.map(|a| &a[..n])).collect();
+    // One pass over the output with the pixel size known at compile time (1 to 4 samples, the
+    // encoders' cases): each pixel is written whole.
+    fn fill<T: Copy + Default, const K: usize>(planes: &[&[T]], n: usize) -> Vec<T> {
+        let mut out = vec![T::default(); n * K];
+        let planes: [&[T]; K] = std::array::from_fn(|b| &planes[b][..n]);
+        for (i, px) in out.chunks_exact_mut(K).enumerate() {
+            for b in 0..K {
+                px[b] = planes[b][i];
+            }
+        }
+        out
+    }
+    match total {
+        1 => planes[0].to_vec(),
+        2 => fill::<T, 2>(&planes, n),
+        3 => fill::<T, 3>(&planes, n),
+        4 => fill::<T, 4>(&planes, n),
+        _ => {
+            let mut out = vec![T::default(); n * total];
+            for (b, plane) in planes.iter().enumerate() {
+                for (px, &v) in out.chunks_exact_mut(total).zip(plane.iter()) {
+                    px[b] = v;
+                }
+            }
+            out
         }
     }
-    out
 }
 
 /// PNG with GDAL's band rules (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA), 8 or 16 bits.

@@ -132,27 +132,42 @@ fn per_band(ranges: &[(f64, f64)], bands: usize) -> Vec<(f64, f64)> {
 
 /// Stretch to uint8: valid pixels rescaled (truncated, as numpy's `astype`), masked 0.
 pub fn rescale(img: &ImageData, ranges: &[(f64, f64)]) -> ImageData {
-    let n = img.width * img.height;
-    let ranges = per_band(ranges, img.count);
-    let mut out = vec![0u8; img.count * n];
-    with_buffer!(&img.data, v, T => {
-        for (b, range) in ranges.iter().enumerate() {
-            for i in 0..n {
-                let k = b * n + i;
-                if img.band_mask[k] != 0 {
-                    out[k] = colormap::cast_u8(linear(crate::array::Sample::to_f64(v[k]), *range, (0.0, 255.0)));
-                }
-            }
-        }
-    });
     ImageData {
-        data: Buffer::Uint8(out),
+        width: img.width,
+        height: img.height,
+        count: img.count,
+        data: Buffer::Uint8(rescale_planes(&img.data, &img.band_mask, img.width * img.height, ranges)),
+        band_mask: img.band_mask.clone(),
+        bounds: img.bounds,
+        crs: img.crs.clone(),
+        band_names: img.band_names.clone(),
+        band_descriptions: img.band_descriptions.clone(),
+        nodata: img.nodata,
         scales: vec![1.0; img.count],
         offsets: vec![0.0; img.count],
         // rio-tiler rescales the alpha band from its type's range to 8 bits too.
         alpha_mask: img.alpha_mask.as_ref().map(|_| Buffer::Uint8(img.mask())),
-        ..img.clone()
     }
+}
+
+/// The planes of `data` (band-sequential, `n` pixels each) stretched to uint8 under
+/// `mask` (same layout; masked samples become 0).
+fn rescale_planes(data: &Buffer, mask: &[u8], n: usize, ranges: &[(f64, f64)]) -> Vec<u8> {
+    let bands = data.len().checked_div(n).unwrap_or(0);
+    let ranges = per_band(ranges, bands);
+    let mut out = vec![0u8; bands * n];
+    with_buffer!(data, v, T => {
+        for (b, range) in ranges.iter().enumerate() {
+            let span = b * n..(b + 1) * n;
+            // Computed for every sample and selected by the mask: a loop without branches,
+            // which the compiler vectorises.
+            for ((o, &s), &m) in out[span.clone()].iter_mut().zip(&v[span.clone()]).zip(&mask[span]) {
+                let value = colormap::cast_u8(linear(crate::array::Sample::to_f64(s), *range, (0.0, 255.0)));
+                *o = if m != 0 { value } else { 0 };
+            }
+        }
+    });
+    out
 }
 
 /// The full dtype range (TiTiler's `dtype_ranges`).
@@ -179,9 +194,16 @@ fn apply_colors(mask: &mut [u8], n: usize, color: impl Fn(usize) -> colormap::Rg
 /// Render an image.
 pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
     let n = img.width * img.height;
-    let img = if r.rescale.is_empty() { img.clone() } else { rescale(img, &r.rescale) };
+    let rescaled;
+    let img = if r.rescale.is_empty() {
+        img
+    } else {
+        rescaled = rescale(img, &r.rescale);
+        &rescaled
+    };
     let mut mask = img.mask();
-    let (mut data, mut bands) = (img.data.clone(), img.count);
+    // The image's own samples until a step replaces them: no copy of a tile on the way.
+    let (mut data, mut bands) = (std::borrow::Cow::Borrowed(&img.data), img.count);
     let mut stretch = r.stretch.clone();
     // TiTiler's NPY holds rio-tiler's mask in the data's own type (made only for NPY).
     let mut colored_mask: Option<Buffer> = None;
@@ -194,14 +216,14 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
         }
         // A LUT over 8-bit data (the usual rescale + colormap_name) indexes directly; other
         // cases convert the band to f64 once, not per pixel.
-        let rgb = match (cm, &data) {
+        let rgb = match (cm, data.as_ref()) {
             (ColorMap::Lut(lut), Buffer::Uint8(v)) => apply_colors(&mut mask, n, |i| lut[v[i] as usize]),
             _ => {
                 let values = data.to_f64_vec();
                 apply_colors(&mut mask, n, |i| cm.color(values[i]))
             }
         };
-        data = Buffer::Uint8(rgb);
+        data = std::borrow::Cow::Owned(Buffer::Uint8(rgb));
         bands = 3;
         stretch = None;
         colored_mask = Some(Buffer::Uint8(mask.clone()));
@@ -210,14 +232,10 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
     let format = r.format.unwrap_or(if mask.contains(&0) { ImageFormat::Png } else { ImageFormat::Jpeg });
     if !format.holds(data.dtype(), auto) {
         let ranges = stretch.unwrap_or_else(|| vec![dtype_range(data.dtype())]);
-        let fake = ImageData {
-            data: data.clone(),
-            count: bands,
-            band_mask: (0..bands).flat_map(|_| mask.iter().copied()).collect(),
-            ..img.clone()
-        };
-        data = rescale(&fake, &ranges).data;
+        let band_mask: Vec<u8> = (0..bands).flat_map(|_| mask.iter().copied()).collect();
+        data = std::borrow::Cow::Owned(Buffer::Uint8(rescale_planes(&data, &band_mask, n, &ranges)));
     }
+    let data = data.as_ref();
     let alpha = (r.return_mask).then(|| Buffer::Uint8(mask.clone()));
     let (w, h) = (img.width, img.height);
     let bytes = match format {
@@ -230,19 +248,19 @@ pub fn render(img: &ImageData, r: &Render) -> Result<(Vec<u8>, ImageFormat)> {
                     a
                 }
             });
-            encode::png(&data, bands, w, h, alpha.as_ref())?
+            encode::png(data, bands, w, h, alpha.as_ref())?
         }
-        ImageFormat::Jpeg | ImageFormat::Jpg => encode::jpeg(&data, bands, w, h, 85)?,
-        ImageFormat::Webp => encode::webp(&data, bands, w, h, alpha.as_ref(), (!r.lossless).then_some(WEBP_QUALITY))?,
+        ImageFormat::Jpeg | ImageFormat::Jpg => encode::jpeg(data, bands, w, h, 85)?,
+        ImageFormat::Webp => encode::webp(data, bands, w, h, alpha.as_ref(), (!r.lossless).then_some(WEBP_QUALITY))?,
         ImageFormat::Tif | ImageFormat::Tiff => {
             let geo = geotiff::GeoInfo { transform: Some(img.transform()), crs: img.crs.clone(), nodata: None };
-            geotiff::encode(&data, bands, w, h, alpha.as_ref(), &geo)?
+            geotiff::encode(data, bands, w, h, alpha.as_ref(), &geo)?
         }
         ImageFormat::Npy if r.return_mask => {
             let npy_mask = colored_mask.unwrap_or_else(|| img.typed_mask());
-            crate::npy::with_mask(&data, bands, h, w, &npy_mask)
+            crate::npy::with_mask(data, bands, h, w, &npy_mask)
         }
-        ImageFormat::Npy => crate::npy::encode(&data, &[bands, h, w]),
+        ImageFormat::Npy => crate::npy::encode(data, &[bands, h, w]),
         ImageFormat::Jp2 => {
             return Err(Error::Unsupported {
                 reason: "JPEG 2000 output is not supported; use png, jpeg, webp or tif".into(),

@@ -203,8 +203,40 @@ fn nearest<T: Sample>(
     let mut xs = vec![0.0; dst_w];
     let mut ys = vec![0.0; dst_w];
     let mut ok = vec![false; dst_w];
+    let (xoff, yoff) = (src.win.xoff as f64, src.win.yoff as f64);
+    let (xend, yend) = ((src.win.xoff + src.win.xsize) as f64, (src.win.yoff + src.win.ysize) as f64);
     for y in 0..dst_h {
         row_coords(t, off, y, &mut xs, &mut ys, &mut ok);
+        // The common row: every pixel transformed and well inside the window, every sample
+        // opaque. `src_offset`'s retries and edge cases cannot apply, so the row is a
+        // plain gather (the same picks: the same truncation of the same coordinates).
+        let inside = |i: usize| ok[i] && xs[i] >= xoff && ys[i] >= yoff && xs[i] + 1e-10 < xend && ys[i] + 1e-10 < yend;
+        if src.density.is_none() && (0..dst_w).all(inside) {
+            for i in 0..dst_w {
+                let sx = (xs[i] + 1e-10) as usize - src.win.xoff;
+                let sy = (ys[i] + 1e-10) as usize - src.win.yoff;
+                let mut off = sy * sw + sx;
+                if let Some(v) = src.valid
+                    && !v[off]
+                {
+                    match edge.then(|| adjust_on_edge(t, &src.win, off, |o| v[o])).flatten() {
+                        Some(o) => off = o,
+                        None => continue,
+                    }
+                }
+                let doff = y * dst_w + i;
+                for b in 0..src.bands {
+                    let slot = &mut out.data[b * dplane + doff];
+                    *slot = src.data[b * plane + off];
+                    if real_case {
+                        avoid_nodata(slot, out.nodata);
+                    }
+                }
+                // `overlay_density` of a full density.
+                out.density[doff] = 1.0;
+            }
+            continue;
+        }
         for i in 0..dst_w {
             let Some((sx, sy)) = src_offset(t, off, &src.win, i, y, &mut xs, &mut ys, &mut ok) else { continue };
             let mut off = sy * sw + sx;
