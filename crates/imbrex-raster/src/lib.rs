@@ -29,7 +29,7 @@ pub use error::{Error, Result};
 pub use expr::{ExprType, Expression};
 pub use feature::Shape;
 pub use image::{ImageData, PointData};
-pub use reader::{BaseReader, Info, OutputSize, ReadOptions, Reader};
+pub use reader::{BaseReader, FeatureReader, Info, OutputSize, ReadOptions, Reader};
 pub use reader_cache::{ReaderCache, ReaderCacheOptions};
 pub use stats::{Bins, Statistics, StatisticsOptions};
 pub use warp::Resampling;

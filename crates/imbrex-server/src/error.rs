@@ -181,7 +181,10 @@ impl IntoResponse for ApiError {
             other => other,
         };
         let status = this.status();
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Overload and an unreachable database are conditions of the moment, not bugs.
+            tracing::warn!(error = %this, status = status.as_u16(), "request refused");
+        } else if status.is_server_error() {
             tracing::error!(error = %this, status = status.as_u16(), "request failed");
         } else {
             tracing::debug!(error = %this, status = status.as_u16(), "request rejected");

@@ -24,6 +24,17 @@ impl QueryMap {
         QueryMap { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
     }
 
+    /// The query of a request, decoded once and kept with it: the parameter groups of one
+    /// handler all read the same map.
+    pub fn of(parts: &mut Parts) -> std::sync::Arc<QueryMap> {
+        if let Some(q) = parts.extensions.get::<std::sync::Arc<QueryMap>>() {
+            return q.clone();
+        }
+        let q = std::sync::Arc::new(QueryMap::parse(parts.uri.query().unwrap_or("")));
+        parts.extensions.insert(q.clone());
+        q
+    }
+
     /// The first value of a parameter (empty values count as absent, as FastAPI does for optional ones).
     pub fn raw(&self, name: &str) -> Option<&str> {
         self.pairs.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
@@ -78,7 +89,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(QueryMap::parse(parts.uri.query().unwrap_or("")))
+        Ok(QueryMap::of(parts).as_ref().clone())
     }
 }
 

@@ -141,7 +141,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::tms::router())
         .merge(routes::resources::router())
         .merge(routes::viewer::static_router())
-        .nest("/cog", routes::cog::router())
+        .nest(<routes::cog::Cog as dataset::DatasetFactory>::PREFIX, routes::cog::router())
         .merge(routes::collections::router())
         .merge(routes::admin::router())
         .fallback(routes::not_found)

@@ -41,6 +41,7 @@ struct ApiDoc;
 /// The document served at `/api`.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    doc.paths.paths.extend(routes::dataset::openapi::paths::<routes::cog::Cog>().paths);
+    doc.paths.merge(routes::dataset::openapi::paths::<routes::cog::Cog>());
+    doc.paths.merge(routes::dataset::openapi::feature_paths::<routes::cog::Cog>());
     doc
 }

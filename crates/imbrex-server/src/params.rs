@@ -29,8 +29,7 @@ impl<T: QueryGroup> FromRequestParts<AppState> for Params<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let q = QueryMap::parse(parts.uri.query().unwrap_or(""));
-        T::parse(state, &q).map(Params)
+        T::parse(state, &QueryMap::of(parts)).map(Params)
     }
 }
 
@@ -314,7 +313,10 @@ impl QueryGroup for SizeParams {
                 v => Ok(v),
             }
         };
-        Ok(SizeParams { max_size: positive("max_size")?, height: positive("height")?, width: positive("width")? })
+        let (height, width) = (positive("height")?, positive("width")?);
+        // TiTiler: an explicit size cancels `max_size`, which is then not even read.
+        let max_size = if height.is_some() || width.is_some() { None } else { positive("max_size")? };
+        Ok(SizeParams { max_size, height, width })
     }
 }
 
@@ -488,46 +490,49 @@ impl QueryGroup for TileParams {
     }
 }
 
-/// The image format of an endpoint without one in its path.
-#[derive(Clone, Copy, Debug, IntoParams)]
+/// The image format of an endpoint, when its path has no extension.
+#[derive(Clone, Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FormatParams {
     /// png, pngraw, jpeg, jpg, webp, tif, npy (default: JPEG when every pixel is valid,
     /// else PNG). `f` is accepted too.
     #[param(value_type = Option<String>)]
-    pub format: Option<ImageFormat>,
+    format: Option<(&'static str, String)>,
 }
 
 impl QueryGroup for FormatParams {
     fn parse(_: &AppState, q: &QueryMap) -> ApiResult<FormatParams> {
-        Ok(FormatParams { format: format(None, q)? })
+        Ok(FormatParams::parse_query(q))
     }
 }
 
 impl FormatParams {
-    /// The format a path's extension names, else this one.
+    /// The format a path's extension names, else the query's: the query is only read
+    /// (and checked) when the path has no extension, as TiTiler does.
     pub fn or_ext(&self, ext: Option<&str>) -> ApiResult<Option<ImageFormat>> {
-        match ext {
-            Some(e) => {
-                e.parse().map(Some).map_err(|_| ApiError::path("format", format!("'{e}' is not an image format")))
-            }
-            None => Ok(self.format),
-        }
+        let (name, raw) = match (ext, &self.format) {
+            (Some(e), _) => ("format", e),
+            (None, Some((name, f))) => (*name, f.as_str()),
+            (None, None) => return Ok(None),
+        };
+        raw.parse().map(Some).map_err(|_| ApiError::query(name, format!("'{raw}' is not an image format")))
     }
 }
 
-/// The output format of a request: a path extension, or `format`/`f`, or automatic.
-pub fn format(ext: Option<&str>, q: &QueryMap) -> ApiResult<Option<ImageFormat>> {
-    let (name, raw) = match ext {
-        Some(e) => ("format", Some(e)),
-        None => match (q.raw("format"), q.raw("f")) {
-            (Some(f), _) => ("format", Some(f)),
-            (None, Some(f)) => ("f", Some(f)),
-            (None, None) => ("format", None),
-        },
-    };
-    raw.map(|f| f.parse::<ImageFormat>().map_err(|_| ApiError::query(name, format!("'{f}' is not an image format"))))
-        .transpose()
+/// The format of `format=` or `f=`, checked.
+pub fn format(q: &QueryMap) -> ApiResult<Option<ImageFormat>> {
+    FormatParams::parse_query(q).or_ext(None)
+}
+
+impl FormatParams {
+    fn parse_query(q: &QueryMap) -> FormatParams {
+        let raw = match (q.raw("format"), q.raw("f")) {
+            (Some(f), _) => Some(("format", f.to_string())),
+            (None, Some(f)) => Some(("f", f.to_string())),
+            (None, None) => None,
+        };
+        FormatParams { format: raw }
+    }
 }
 
 /// A CRS parameter.

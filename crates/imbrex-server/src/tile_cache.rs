@@ -14,9 +14,11 @@ use axum::middleware::Next;
 use axum::response::Response;
 use redis::aio::ConnectionManager;
 
-/// Routes whose answers are cached.
-const ROUTES: &[&str] =
-    &["/cog/tiles/{tileMatrixSetId}/{z}/{x}/{y}", "/collections/{collectionId}/tiles/{tileMatrixSetId}/{z}/{x}/{y}"];
+/// Routes whose answers are cached: the tiles of every mounted raster source
+/// (`{prefix}/tiles/...`, see `routes::dataset`) and of the collections.
+fn cached(route: &str) -> bool {
+    route.ends_with("/tiles/{tileMatrixSetId}/{z}/{x}/{y}")
+}
 
 /// Tiles larger than this are not stored (Redis values are best kept small).
 const MAX_BYTES: usize = 8 * 1024 * 1024;
@@ -137,7 +139,7 @@ fn decode(v: &[u8]) -> Option<(String, Vec<u8>)> {
 pub async fn layer(State(cache): State<Option<TileCache>>, req: Request, next: Next) -> Response {
     let Some(cache) = cache else { return next.run(req).await };
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    if req.method() != Method::GET || !route.is_some_and(|r| ROUTES.contains(&r.as_str())) {
+    if req.method() != Method::GET || !route.is_some_and(|r| cached(&r)) {
         return next.run(req).await;
     }
     let key = cache.key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));

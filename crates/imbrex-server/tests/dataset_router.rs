@@ -13,7 +13,9 @@ use axum::http::StatusCode;
 use imbrex_raster::reader::{BandDescription, FeatureRequest, PartRequest, PointRequest, TileRequest};
 use imbrex_raster::render::ColorMap;
 use imbrex_raster::tiff::NodataType;
-use imbrex_raster::{BaseReader, Buffer, DataType, Error, ImageData, Info, OutputSize, PointData, ReadOptions};
+use imbrex_raster::{
+    BaseReader, Buffer, CpuPool, DataType, Error, FeatureReader, ImageData, Info, OutputSize, PointData, ReadOptions,
+};
 use imbrex_server::dataset::{self, DatasetFactory};
 use imbrex_server::params::QueryGroup;
 use imbrex_server::{ApiResult, AppState, Config};
@@ -152,14 +154,6 @@ impl BaseReader for Gradient {
         std::future::ready(self.image(Gradient::world(), w, h, opts))
     }
 
-    fn feature(
-        &self,
-        _: FeatureRequest<'_>,
-        _: &ReadOptions,
-    ) -> impl Future<Output = imbrex_raster::Result<ImageData>> + Send {
-        std::future::ready(Err(Error::Unsupported { reason: "the gradient has no features".into() }))
-    }
-
     fn point(
         &self,
         req: PointRequest<'_>,
@@ -179,6 +173,23 @@ impl BaseReader for Gradient {
                 crs: Some(self.crs.clone()),
             });
         std::future::ready(out)
+    }
+}
+
+/// The gradient under a shape: its bounding box (no cutline), in Web Mercator only.
+impl FeatureReader for Gradient {
+    fn feature(
+        &self,
+        req: FeatureRequest<'_>,
+        opts: &ReadOptions,
+    ) -> impl Future<Output = imbrex_raster::Result<ImageData>> + Send {
+        let part = PartRequest {
+            bbox: req.shape.bounds(),
+            bounds_crs: Some(req.shape_crs),
+            dst_crs: req.dst_crs,
+            size: req.size,
+        };
+        self.part(part, opts)
     }
 }
 
@@ -215,10 +226,41 @@ impl DatasetFactory for Synthetic {
     }
 }
 
-fn app() -> axum::Router {
-    let state = AppState::new(Config::default()).unwrap();
-    axum::Router::new().nest(Synthetic::PREFIX, dataset::router::<Synthetic>()).with_state(state)
+fn app_with(state: AppState) -> axum::Router {
+    let routes = dataset::router::<Synthetic>().merge(dataset::feature_router::<Synthetic>());
+    axum::Router::new().nest(Synthetic::PREFIX, routes).with_state(state)
 }
+
+fn app() -> axum::Router {
+    app_with(AppState::new(Config::default()).unwrap())
+}
+
+/// Every route of the router, as a client calls it.
+const EVERY_GET: [&str; 17] = [
+    "/synthetic/info",
+    "/synthetic/info.geojson",
+    "/synthetic/WebMercatorQuad/tilejson.json",
+    "/synthetic/WebMercatorQuad/map.html",
+    "/synthetic/tiles",
+    "/synthetic/tiles/WebMercatorQuad",
+    "/synthetic/WMTSCapabilities.xml",
+    "/synthetic/tiles/WebMercatorQuad/2/1/1?bidx=1",
+    "/synthetic/tiles/WebMercatorQuad/2/1/1.webp?bidx=2",
+    "/synthetic/preview?bidx=1",
+    "/synthetic/preview.tif",
+    "/synthetic/preview/64x32.jpg?bidx=1",
+    "/synthetic/bbox/0,0,1000,1000.png?coord_crs=EPSG:3857",
+    "/synthetic/bbox/0,0,1000,1000/20x10.png?coord_crs=EPSG:3857",
+    "/synthetic/map?bbox=0,0,1000,1000&bbox-crs=EPSG:3857&crs=EPSG:3857&width=32",
+    "/synthetic/point/10,20",
+    "/synthetic/statistics",
+];
+const EVERY_POST: [&str; 4] = [
+    "/synthetic/feature?coord_crs=EPSG:3857&max_size=64&bidx=1",
+    "/synthetic/feature.png?coord_crs=EPSG:3857&max_size=64",
+    "/synthetic/feature/30x20.npy?coord_crs=EPSG:3857",
+    "/synthetic/statistics?coord_crs=EPSG:3857&max_size=64",
+];
 
 /// The centre of pixel (col, row) of a 256 px WebMercatorQuad tile, in km.
 fn centre(z: u32, x: u64, y: u64, col: usize, row: usize) -> (f64, f64) {
@@ -280,12 +322,76 @@ async fn a_source_that_is_not_a_file_gets_every_endpoint() {
         get(&app, "/synthetic/tiles/WebMercatorQuad/1/0/0.png?bidx=3").await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    assert_eq!(get(&app, "/synthetic/nothing").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn every_route_answers() {
+    let app = app();
+    for path in EVERY_GET {
+        let r = get(&app, path).await;
+        assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.text());
+    }
+    let feature = r#"{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon",
+        "coordinates": [[[0, 0], [1000, 0], [1000, 1000], [0, 1000], [0, 0]]]}}"#;
+    for path in EVERY_POST {
+        let req = axum::http::Request::post(path)
+            .header(axum::http::header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(feature))
+            .unwrap();
+        let r = common::request(&app, req).await;
+        assert_eq!(r.status, StatusCode::OK, "POST {path}: {}", r.text());
+    }
+}
+
+#[tokio::test]
+async fn an_overloaded_pool_is_a_503_with_retry_after() {
+    // One CPU thread and one waiting job: hold the thread, fill the queue, and a tile
+    // (which renders on the pool) is refused.
+    let mut state = AppState::new(Config::default()).unwrap();
+    state.render.cpu = CpuPool::new(1, 1);
+    let pool = state.render.cpu.clone();
+    let app = app_with(state);
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let running = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.run(move || hold.recv().is_ok()).await }
+    });
+    while pool.running() < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let waiting = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.run(|| ()).await }
+    });
+    while pool.waiting() < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let r = get(&app, "/synthetic/tiles/WebMercatorQuad/1/0/0.png").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    release.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    waiting.await.unwrap().unwrap();
+    assert_eq!(get(&app, "/synthetic/tiles/WebMercatorQuad/1/0/0.png").await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn the_document_of_a_mounted_source_lists_every_parameter() {
-    let paths = dataset::openapi::paths::<Synthetic>();
+    let mut paths = dataset::openapi::paths::<Synthetic>();
+    paths.merge(dataset::openapi::feature_paths::<Synthetic>());
     let doc = serde_json::to_value(&paths).unwrap();
+    // One operation per route form a client calls (the sized and dotted forms included),
+    // and every path parameter typed.
+    let operations: usize = doc.as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+    assert_eq!(operations, EVERY_GET.len() + EVERY_POST.len());
+    for (path, item) in doc.as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for p in op["parameters"].as_array().unwrap() {
+                assert!(p["schema"].is_object(), "{method} {path}: {} has no schema", p["name"]);
+            }
+        }
+    }
     let names = |path: &str, method: &str| -> Vec<String> {
         doc[path][method]["parameters"]
             .as_array()

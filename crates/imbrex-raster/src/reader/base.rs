@@ -1,9 +1,10 @@
 //! What every raster source answers, whatever it is made of: rio-tiler's `BaseReader`.
 //!
 //! The COG [`Reader`] implements it; a STAC item, a mosaic or a pixel-space image will. The
-//! HTTP routes are written once against this trait, so a source that cannot do a thing
-//! cannot be mounted where that thing is asked for (its type says so), instead of failing
-//! at run time.
+//! HTTP routes are written once against these traits. What not every source can do is a
+//! trait of its own ([`FeatureReader`]: cutting pixels by a GeoJSON shape): a server mounts
+//! those endpoints only for sources whose type implements it, so a source that cannot do a
+//! thing has no endpoint for it, rather than one that fails at run time.
 
 use std::future::Future;
 
@@ -89,9 +90,13 @@ pub trait BaseReader: Send + Sync + 'static {
     /// The whole source, decimated (at most 1024 pixels on its longer side by default).
     fn preview(&self, size: OutputSize, opts: &ReadOptions) -> impl Future<Output = Result<ImageData>> + Send;
 
-    fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<ImageData>> + Send;
-
     fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<PointData>> + Send;
+}
+
+/// A source whose pixels can be cut by a shape: rio-tiler's `feature`, and so TiTiler's
+/// `/feature` and zonal statistics (`POST /statistics`).
+pub trait FeatureReader: BaseReader {
+    fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<ImageData>> + Send;
 }
 
 impl BaseReader for Reader {
@@ -135,11 +140,13 @@ impl BaseReader for Reader {
         Reader::preview(self, size, opts)
     }
 
-    fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<ImageData>> + Send {
-        Reader::feature(self, req.shape, req.shape_crs, req.dst_crs, req.size, req.align, opts)
-    }
-
     fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<PointData>> + Send {
         Reader::point_with(self, req.x, req.y, req.coord_crs, req.expression, opts)
+    }
+}
+
+impl FeatureReader for Reader {
+    fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> impl Future<Output = Result<ImageData>> + Send {
+        Reader::feature(self, req.shape, req.shape_crs, req.dst_crs, req.size, req.align, opts)
     }
 }

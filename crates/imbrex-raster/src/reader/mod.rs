@@ -20,7 +20,7 @@ use imbrex_tms::{
     Bounds, Crs, GeoTransform, SourceGeoref, TileMatrixSet, Transformer, max_overview_level, suggested_warp_output,
 };
 
-pub use base::{BaseReader, FeatureRequest, PartRequest, PointRequest, TileRequest};
+pub use base::{BaseReader, FeatureReader, FeatureRequest, PartRequest, PointRequest, TileRequest};
 pub use gcp_vrt::GcpVrt;
 pub use geometry::OutputSize;
 pub use info::{BandDescription, Info, Palette};

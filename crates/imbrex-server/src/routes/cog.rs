@@ -15,7 +15,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryMap;
 use crate::params::{Params, QueryGroup};
-use crate::routes::dataset::{self, DatasetFactory, Source, bounds_to_geometry};
+use crate::routes::dataset::{self, DatasetFactory, DatasetQuery, bounds_to_geometry};
 use crate::routes::viewer;
 
 /// Cloud Optimized GeoTIFFs (and any GeoTIFF, PNG or JPEG) named by `url=`.
@@ -52,6 +52,7 @@ impl DatasetFactory for Cog {
 
 pub fn router() -> Router<AppState> {
     dataset::router::<Cog>()
+        .merge(dataset::feature_router::<Cog>())
         .route("/validate", get(validate))
         .route("/stac", get(stac))
         .route("/viewer", get(viewer::viewer))
@@ -79,7 +80,7 @@ impl QueryGroup for ValidateParams {
 pub async fn validate(
     State(state): State<AppState>,
     Params(v): Params<ValidateParams>,
-    src: Source<Cog>,
+    src: DatasetQuery<Cog>,
 ) -> ApiResult<Response> {
     let strict = v.strict;
     let ds = src.open(&state).await?;
@@ -200,7 +201,7 @@ impl QueryGroup for StacItemParams {
 pub async fn stac(
     State(state): State<AppState>,
     Params(p): Params<StacItemParams>,
-    src: Source<Cog>,
+    src: DatasetQuery<Cog>,
 ) -> ApiResult<Response> {
     let r = src.open(&state).await?.reader;
     let input = r.input().to_string();

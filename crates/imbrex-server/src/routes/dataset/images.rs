@@ -5,11 +5,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use imbrex_raster::reader::{FeatureRequest, PartRequest, TileRequest};
-use imbrex_raster::{BaseReader, OutputSize, Shape};
+use imbrex_raster::{BaseReader, FeatureReader, OutputSize, Shape};
 use imbrex_tms::{Bounds, Crs, Tile};
 use serde_json::Value;
 
-use super::{DatasetFactory, Source, respond, size_spec, split_ext, too_large};
+use super::{DatasetFactory, DatasetQuery, respond, size_spec, split_ext, too_large};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ValidationIssue};
 use crate::extract::{QueryMap, path_param};
@@ -18,19 +18,19 @@ use crate::params::{
 };
 use crate::routes::tms::tms_id;
 
+/// A tile. The path is checked first, then the query, then the dataset is opened.
 pub async fn tile<F: DatasetFactory>(
     State(state): State<AppState>,
     Path((tms_path, z, x, y_seg)): Path<(String, String, String, String)>,
-    Params(f): Params<FormatParams>,
-    Params(t): Params<TileParams>,
-    Params(p): Params<Processing>,
-    src: Source<F>,
+    query: QueryMap,
 ) -> ApiResult<Response> {
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
     let (y, ext) = split_ext(&y_seg);
-    let format = f.or_ext(ext)?;
+    let format = FormatParams::parse(&state, &query)?.or_ext(ext)?;
     let tile = Tile::new(path_param("x", &x)?, path_param("y", y)?, path_param("z", &z)?);
-    let mut recipe = p.recipe();
+    let t = TileParams::parse(&state, &query)?;
+    let mut recipe = Processing::parse(&state, &query)?.recipe();
+    let src = DatasetQuery::<F>::parse(&state, &query)?;
     // Hillshade and slope crop `buffer()` pixels per side. TiTiler asks users to add
     // `buffer=3` themselves (else its tiles shrink to 250 px); imbrex reads at least that
     // much, so both kinds of URLs give full tiles.
@@ -41,11 +41,11 @@ pub async fn tile<F: DatasetFactory>(
     respond(&state, &ds, &recipe, img, format).await
 }
 
-/// What the preview, bbox and feature endpoints read from the query.
+/// What the preview, bbox and feature endpoints read from the query (bbox and feature
+/// take `coord_crs` too).
 pub struct ImageQuery {
     pub format: FormatParams,
     pub size: SizeParams,
-    pub coord: CoordCrsParams,
     pub dst: DstCrsParams,
     pub processing: Processing,
 }
@@ -55,7 +55,6 @@ impl QueryGroup for ImageQuery {
         Ok(ImageQuery {
             format: FormatParams::parse(state, q)?,
             size: SizeParams::parse(state, q)?,
-            coord: CoordCrsParams::parse(state, q)?,
             dst: DstCrsParams::parse(state, q)?,
             processing: Processing::parse(state, q)?,
         })
@@ -66,7 +65,7 @@ impl QueryGroup for ImageQuery {
 pub async fn preview<F: DatasetFactory>(
     state: State<AppState>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     preview_with(state, None, None, q, src).await
 }
@@ -75,7 +74,7 @@ pub async fn preview_sized<F: DatasetFactory>(
     state: State<AppState>,
     Path(spec): Path<String>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let (stem, ext) = split_ext(&spec);
     let wh = size_spec("size", stem)?;
@@ -87,7 +86,7 @@ async fn preview_with<F: DatasetFactory>(
     path_size: Option<(usize, usize)>,
     ext: Option<&str>,
     Params(q): Params<ImageQuery>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let format = q.format.or_ext(ext)?;
     let size = q.size.size_or_path(Some(OutputSize::PREVIEW_MAX), path_size);
@@ -129,10 +128,11 @@ pub async fn bbox<F: DatasetFactory>(
     state: State<AppState>,
     Path(spec): Path<String>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    coord: Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let (b, ext) = bbox_spec(&spec)?;
-    bbox_with(state, b, ext, None, q, src).await
+    bbox_with(state, b, ext, None, q, coord, src).await
 }
 
 /// `/bbox/{minx},{miny},{maxx},{maxy}/{w}x{h}.{format}`.
@@ -140,12 +140,13 @@ pub async fn bbox_sized<F: DatasetFactory>(
     state: State<AppState>,
     Path((spec, size_seg)): Path<(String, String)>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    coord: Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let (b, _) = bbox_spec(&spec)?;
     let (stem, ext) = split_ext(&size_seg);
     let wh = size_spec("size", stem)?;
-    bbox_with(state, b, ext, Some(wh), q, src).await
+    bbox_with(state, b, ext, Some(wh), q, coord, src).await
 }
 
 async fn bbox_with<F: DatasetFactory>(
@@ -154,12 +155,13 @@ async fn bbox_with<F: DatasetFactory>(
     ext: Option<&str>,
     path_size: Option<(usize, usize)>,
     Params(q): Params<ImageQuery>,
-    src: Source<F>,
+    Params(coord): Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let format = q.format.or_ext(ext)?;
     let size = q.size.size_or_path(None, path_size);
     let recipe = q.processing.recipe();
-    let coord_crs = q.coord.or_wgs84();
+    let coord_crs = coord.or_wgs84();
     let dst_crs = q.dst.dst_crs.unwrap_or_else(|| coord_crs.clone());
     let req = PartRequest { bbox: b, bounds_crs: Some(&coord_crs), dst_crs: Some(&dst_crs), size };
     let ds = src.open(&state).await?;
@@ -171,10 +173,14 @@ async fn bbox_with<F: DatasetFactory>(
 pub async fn feature<F: DatasetFactory>(
     state: State<AppState>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    coord: Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
     body: Bytes,
-) -> ApiResult<Response> {
-    feature_with(state, None, None, q, src, body).await
+) -> ApiResult<Response>
+where
+    F::Reader: FeatureReader,
+{
+    feature_with(state, None, None, q, coord, src, body).await
 }
 
 /// `/feature/{width}x{height}.{format}`.
@@ -182,12 +188,16 @@ pub async fn feature_sized<F: DatasetFactory>(
     state: State<AppState>,
     Path(spec): Path<String>,
     q: Params<ImageQuery>,
-    src: Source<F>,
+    coord: Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Response>
+where
+    F::Reader: FeatureReader,
+{
     let (stem, ext) = split_ext(&spec);
     let wh = size_spec("size", stem)?;
-    feature_with(state, Some(wh), ext, q, src, body).await
+    feature_with(state, Some(wh), ext, q, coord, src, body).await
 }
 
 /// A GeoJSON request body.
@@ -206,14 +216,18 @@ async fn feature_with<F: DatasetFactory>(
     path_size: Option<(usize, usize)>,
     ext: Option<&str>,
     Params(q): Params<ImageQuery>,
-    src: Source<F>,
+    Params(coord): Params<CoordCrsParams>,
+    src: DatasetQuery<F>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Response>
+where
+    F::Reader: FeatureReader,
+{
     let format = q.format.or_ext(ext)?;
     let shape = shape(&geojson_body(&body)?)?;
     let size = q.size.size_or_path(None, path_size);
     let recipe = q.processing.recipe();
-    let coord_crs = q.coord.or_wgs84();
+    let coord_crs = coord.or_wgs84();
     let req =
         FeatureRequest { shape: &shape, shape_crs: &coord_crs, dst_crs: q.dst.dst_crs.as_ref(), size, align: false };
     let ds = src.open(&state).await?;
@@ -228,11 +242,13 @@ pub async fn dotted_get<F: DatasetFactory>(
     Path(seg): Path<String>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let Some(ext) = seg.strip_prefix("preview.") else {
+    if !seg.starts_with("preview.") {
         return Err(ApiError::NotFound(format!("no route for {}/{seg}", F::PREFIX)));
-    };
-    let (q, src) = (ImageQuery::parse(&state, &query)?, Source::<F>::parse(&state, &query)?);
-    preview_with(state, None, Some(ext), Params(q), src).await
+    }
+    // `preview.png`, and as before `preview.` (automatic) and `preview.x.png` (PNG).
+    let (_, ext) = split_ext(&seg);
+    let (q, src) = (ImageQuery::parse(&state, &query)?, DatasetQuery::<F>::parse(&state, &query)?);
+    preview_with(state, None, ext, Params(q), src).await
 }
 
 pub async fn dotted_post<F: DatasetFactory>(
@@ -240,12 +256,16 @@ pub async fn dotted_post<F: DatasetFactory>(
     Path(seg): Path<String>,
     query: QueryMap,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Response>
+where
+    F::Reader: FeatureReader,
+{
     let Some(ext) = seg.strip_prefix("feature.") else {
         return Err(ApiError::NotFound(format!("no route for POST {}/{seg}", F::PREFIX)));
     };
-    let (q, src) = (ImageQuery::parse(&state, &query)?, Source::<F>::parse(&state, &query)?);
-    feature_with(state, None, Some(ext), Params(q), src, body).await
+    let q = ImageQuery::parse(&state, &query)?;
+    let (coord, src) = (CoordCrsParams::parse(&state, &query)?, DatasetQuery::<F>::parse(&state, &query)?);
+    feature_with(state, None, Some(ext), Params(q), Params(coord), src, body).await
 }
 
 /// OGC API - Maps' parameters: the box, its CRS, the output CRS and size, the format.
@@ -286,7 +306,7 @@ impl QueryGroup for MapParams {
         if width == Some(0) || height == Some(0) {
             return Err(ApiError::query(if width == Some(0) { "width" } else { "height" }, "must be greater than 0"));
         }
-        let f = crate::params::format(None, q)?;
+        let f = crate::params::format(q)?;
         Ok(MapParams { bbox, bbox_crs: crs(q, "bbox-crs")?, crs: crs(q, "crs")?, width, height, f })
     }
 }
@@ -296,7 +316,7 @@ pub async fn map<F: DatasetFactory>(
     State(state): State<AppState>,
     Params(m): Params<MapParams>,
     Params(p): Params<Processing>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let format = Some(m.f.unwrap_or(imbrex_raster::render::ImageFormat::Png));
     let recipe = p.recipe();

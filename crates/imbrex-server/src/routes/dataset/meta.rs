@@ -10,7 +10,7 @@ use imbrex_raster::BaseReader;
 use imbrex_tms::{Bounds, Crs, TileMatrixSet, Transformer};
 use serde_json::{Value, json};
 
-use super::{DatasetFactory, Source, bounds_to_geometry, encode_query};
+use super::{DatasetFactory, DatasetQuery, bounds_to_geometry, encode_query};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{BaseUrl, QueryMap};
@@ -18,7 +18,7 @@ use crate::params::{Params, QueryGroup, crs};
 use crate::routes::tms::tms_id;
 
 /// Dataset metadata, as rio-tiler's `Info`.
-pub async fn info<F: DatasetFactory>(State(state): State<AppState>, src: Source<F>) -> ApiResult<Response> {
+pub async fn info<F: DatasetFactory>(State(state): State<AppState>, src: DatasetQuery<F>) -> ApiResult<Response> {
     let ds = src.open(&state).await?;
     Ok(axum::Json(ds.reader.info()).into_response())
 }
@@ -42,7 +42,7 @@ impl QueryGroup for GeometryCrsParams {
 pub async fn info_geojson<F: DatasetFactory>(
     State(state): State<AppState>,
     Params(c): Params<GeometryCrsParams>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let out_crs = c.crs.unwrap_or_else(Crs::wgs84);
     let ds = src.open(&state).await?;
@@ -107,10 +107,10 @@ pub async fn tilejson<F: DatasetFactory>(
     Path(tms_path): Path<String>,
     base: BaseUrl,
     query: QueryMap,
-    Params(t): Params<TileJsonParams>,
-    src: Source<F>,
 ) -> ApiResult<Response> {
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let t = TileJsonParams::parse(&state, &query)?;
+    let src = DatasetQuery::<F>::parse(&state, &query)?;
     let ds = src.open(&state).await?;
     let r = ds.reader.as_ref();
     let (dmin, dmax) = r.zoom_range(&tms);
@@ -156,13 +156,13 @@ pub async fn map_html<F: DatasetFactory>(
     Path(tms_path): Path<String>,
     base: BaseUrl,
     query: QueryMap,
-    _: Source<F>,
 ) -> ApiResult<Html<String>> {
     let id = tms_id(&tms_path)?;
     state.tms.get(&id)?;
     if id != "WebMercatorQuad" {
         return Err(ApiError::path("tileMatrixSetId", "the map page draws WebMercatorQuad tiles (MapLibre)"));
     }
+    DatasetQuery::<F>::parse(&state, &query)?;
     let tilejson = base.join(&format!("{}/WebMercatorQuad/tilejson.json?{}", F::PREFIX, encode_query(&query, &[])));
     Ok(Html(crate::routes::viewer::page(&base, "imbrex map", Some(&tilejson), None)))
 }
@@ -234,7 +234,7 @@ pub async fn tilesets<F: DatasetFactory>(
     State(state): State<AppState>,
     base: BaseUrl,
     query: QueryMap,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let ds = src.open(&state).await?;
     let sets: Vec<Value> = state.tms.iter().map(|t| tileset_doc::<F>(&base, t, &ds.reader, &query, None)).collect();
@@ -263,10 +263,10 @@ pub async fn tileset<F: DatasetFactory>(
     Path(tms_path): Path<String>,
     base: BaseUrl,
     query: QueryMap,
-    Params(z): Params<ZoomParams>,
-    src: Source<F>,
 ) -> ApiResult<Response> {
     let tms = state.tms.get(&tms_id(&tms_path)?)?;
+    let z = ZoomParams::parse(&state, &query)?;
+    let src = DatasetQuery::<F>::parse(&state, &query)?;
     let ds = src.open(&state).await?;
     Ok(axum::Json(tileset_doc::<F>(&base, &tms, &ds.reader, &query, Some((z.minzoom, z.maxzoom)))).into_response())
 }
@@ -305,7 +305,7 @@ pub async fn wmts<F: DatasetFactory>(
     base: BaseUrl,
     query: QueryMap,
     Params(w): Params<WmtsParams>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let (format, media) = (w.tile_format.name(), w.tile_format.media_type());
     let ds = src.open(&state).await?;

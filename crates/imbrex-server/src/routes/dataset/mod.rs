@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use imbrex_raster::reader::OUTPUT_PIXELS;
 use imbrex_raster::render::{ImageFormat, Recipe};
-use imbrex_raster::{BaseReader, ImageData};
+use imbrex_raster::{BaseReader, FeatureReader, ImageData};
 use imbrex_tms::Bounds;
 use serde_json::{Value, json};
 
@@ -50,26 +50,26 @@ pub trait DatasetFactory: Send + Sync + 'static {
 
 /// The dataset a request names (an extractor), opened by the handler once everything
 /// else in the request is known to be valid.
-pub struct Source<F: DatasetFactory> {
+pub struct DatasetQuery<F: DatasetFactory> {
     params: F::Params,
     _factory: PhantomData<F>,
 }
 
-impl<F: DatasetFactory> FromRequestParts<AppState> for Source<F> {
+impl<F: DatasetFactory> FromRequestParts<AppState> for DatasetQuery<F> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Source::parse(state, &QueryMap::parse(parts.uri.query().unwrap_or("")))
+        DatasetQuery::parse(state, &QueryMap::of(parts))
     }
 }
 
-impl<F: DatasetFactory> Source<F> {
-    pub fn parse(state: &AppState, q: &QueryMap) -> ApiResult<Source<F>> {
-        Ok(Source { params: F::Params::parse(state, q)?, _factory: PhantomData })
+impl<F: DatasetFactory> DatasetQuery<F> {
+    pub fn parse(state: &AppState, q: &QueryMap) -> ApiResult<DatasetQuery<F>> {
+        Ok(DatasetQuery { params: F::Params::parse(state, q)?, _factory: PhantomData })
     }
 
-    pub async fn open(&self, state: &AppState) -> ApiResult<Dataset<F>> {
-        Ok(Dataset { reader: F::open(state, &self.params).await?, key: F::key(&self.params) })
+    pub async fn open(&self, state: &AppState) -> ApiResult<OpenDataset<F>> {
+        Ok(OpenDataset { reader: F::open(state, &self.params).await?, key: F::key(&self.params) })
     }
 
     pub fn params(&self) -> &F::Params {
@@ -78,12 +78,12 @@ impl<F: DatasetFactory> Source<F> {
 }
 
 /// An opened dataset, and its name in caches.
-pub struct Dataset<F: DatasetFactory> {
+pub struct OpenDataset<F: DatasetFactory> {
     pub reader: Arc<F::Reader>,
     pub key: String,
 }
 
-/// Every endpoint of a source.
+/// Every endpoint of a source but those of [`feature_router`].
 pub fn router<F: DatasetFactory>() -> Router<AppState> {
     Router::new()
         .route("/info", get(meta::info::<F>))
@@ -98,20 +98,32 @@ pub fn router<F: DatasetFactory>() -> Router<AppState> {
         .route("/preview/{spec}", get(images::preview_sized::<F>))
         .route("/bbox/{bbox}", get(images::bbox::<F>))
         .route("/bbox/{bbox}/{size}", get(images::bbox_sized::<F>))
-        .route("/feature", post(images::feature::<F>))
-        .route("/feature/{spec}", post(images::feature_sized::<F>))
         .route("/map", get(images::map::<F>))
         .route("/point/{lonlat}", get(values::point::<F>))
-        .route("/statistics", get(values::statistics::<F>).post(values::feature_statistics::<F>))
-        // `/preview.{format}` and `/feature.{format}`: one dotted segment.
-        .route("/{dotted}", get(images::dotted_get::<F>).post(images::dotted_post::<F>))
+        .route("/statistics", get(values::statistics::<F>))
+        // `/preview.{format}`: one dotted segment.
+        .route("/{dotted}", get(images::dotted_get::<F>))
+}
+
+/// The endpoints of a source whose pixels can be cut by a GeoJSON shape: `/feature` and
+/// zonal statistics. Merged beside [`router`] by sources whose reader is a [`FeatureReader`].
+pub fn feature_router<F: DatasetFactory>() -> Router<AppState>
+where
+    F::Reader: FeatureReader,
+{
+    Router::new()
+        .route("/feature", post(images::feature::<F>))
+        .route("/feature/{spec}", post(images::feature_sized::<F>))
+        .route("/statistics", post(values::feature_statistics::<F>))
+        // `/feature.{format}`: one dotted segment.
+        .route("/{dotted}", post(images::dotted_post::<F>))
 }
 
 /// Render an image with a recipe and answer with TiTiler's headers: the image's bounds
 /// (Python's `str` of each float) and its CRS URI.
 async fn respond<F: DatasetFactory>(
     state: &AppState,
-    ds: &Dataset<F>,
+    ds: &OpenDataset<F>,
     recipe: &Recipe,
     img: ImageData,
     format: Option<ImageFormat>,

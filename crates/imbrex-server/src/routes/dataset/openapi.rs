@@ -4,7 +4,10 @@
 use utoipa::IntoParams;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{ContentBuilder, Paths, Required, ResponseBuilder};
+
+use imbrex_raster::FeatureReader;
 
 use super::DatasetFactory;
 use super::images::MapParams;
@@ -20,22 +23,48 @@ fn query<T: IntoParams>() -> Vec<Parameter> {
     T::into_params(|| Some(ParameterIn::Query))
 }
 
-/// A path parameter.
-fn path(name: &str, description: &str) -> Parameter {
+/// A path parameter of a type.
+fn path(name: &str, ty: Type, description: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
         .required(Required::True)
+        .schema(Some(ObjectBuilder::new().schema_type(ty)))
         .description(Some(description))
         .build()
 }
 
 fn tms() -> Parameter {
-    path("tileMatrixSetId", "TileMatrixSet identifier (see /tileMatrixSets)")
+    path("tileMatrixSetId", Type::String, "TileMatrixSet identifier (see /tileMatrixSets)")
 }
 
 fn format() -> Parameter {
-    path("format", "png, pngraw, jpeg, jpg, webp, tif, npy")
+    ParameterBuilder::new()
+        .name("format")
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(FORMATS))))
+        .description(Some("Image format"))
+        .build()
+}
+
+const FORMATS: [&str; 7] = ["png", "pngraw", "jpeg", "jpg", "webp", "tif", "npy"];
+
+fn size() -> Vec<Parameter> {
+    vec![path("width", Type::Integer, "Output width"), path("height", Type::Integer, "Output height")]
+}
+
+fn zxy() -> Vec<Parameter> {
+    vec![
+        tms(),
+        path("z", Type::Integer, "Zoom level"),
+        path("x", Type::Integer, "Column"),
+        path("y", Type::Integer, "Row"),
+    ]
+}
+
+fn corners() -> Vec<Parameter> {
+    ["minx", "miny", "maxx", "maxy"].iter().map(|c| path(c, Type::Number, "Corner of the box, in coord_crs")).collect()
 }
 
 /// One endpoint: how it is reached, what it says it does, what it takes and answers.
@@ -48,8 +77,21 @@ struct Endpoint {
     body: Option<&'static str>,
 }
 
-/// Every endpoint of [`super::router`] for a factory.
+/// The endpoints of [`super::router`] for a factory.
 pub fn paths<F: DatasetFactory>() -> Paths {
+    // The feature endpoints are the POST ones.
+    document::<F>(endpoints::<F>().into_iter().filter(|e| e.method != HttpMethod::Post))
+}
+
+/// The endpoints of [`super::feature_router`] for a factory.
+pub fn feature_paths<F: DatasetFactory>() -> Paths
+where
+    F::Reader: FeatureReader,
+{
+    document::<F>(endpoints::<F>().into_iter().filter(|e| e.method == HttpMethod::Post))
+}
+
+fn endpoints<F: DatasetFactory>() -> Vec<Endpoint> {
     let p = F::PREFIX;
     let dataset = || query::<F::Params>();
     let with = |groups: Vec<Vec<Parameter>>| -> Vec<Parameter> { groups.into_iter().flatten().collect() };
@@ -107,28 +149,30 @@ pub fn paths<F: DatasetFactory>() -> Paths {
             method: HttpMethod::Get,
             path: format!("{p}/WMTSCapabilities.xml"),
             summary: "OGC WMTS 1.0 capabilities (RESTful tile URLs)",
-            params: with(vec![dataset(), query::<WmtsParams>(), query::<TileParams>(), Processing::openapi()]),
+            params: with(vec![dataset(), query::<WmtsParams>(), Processing::openapi()]),
             media: "application/xml",
             body: None,
         },
         Endpoint {
             method: HttpMethod::Get,
             path: format!("{p}/tiles/{{tileMatrixSetId}}/{{z}}/{{x}}/{{y}}.{{format}}"),
-            summary: "A tile (without an extension: JPEG when every pixel is valid, else PNG)",
-            params: with(vec![
-                vec![tms(), path("z", "Zoom level"), path("x", "Column"), path("y", "Row"), format()],
-                dataset(),
-                query::<TileParams>(),
-                Processing::openapi(),
-            ]),
+            summary: "A tile in a format",
+            params: with(vec![zxy(), vec![format()], dataset(), query::<TileParams>(), Processing::openapi()]),
+            media: image,
+            body: None,
+        },
+        Endpoint {
+            method: HttpMethod::Get,
+            path: format!("{p}/tiles/{{tileMatrixSetId}}/{{z}}/{{x}}/{{y}}"),
+            summary: "A tile (format from `format`, else JPEG when every pixel is valid, else PNG)",
+            params: with(vec![zxy(), dataset(), query::<FormatParams>(), query::<TileParams>(), Processing::openapi()]),
             media: image,
             body: None,
         },
         Endpoint {
             method: HttpMethod::Get,
             path: format!("{p}/preview"),
-            summary: "The whole dataset, at most 1024 pixels on its longer side by default \
-                      (also /preview.{format} and /preview/{width}x{height}.{format})",
+            summary: "The whole dataset, at most 1024 pixels on its longer side by default",
             params: with(vec![
                 dataset(),
                 query::<FormatParams>(),
@@ -142,16 +186,10 @@ pub fn paths<F: DatasetFactory>() -> Paths {
         Endpoint {
             method: HttpMethod::Get,
             path: format!("{p}/bbox/{{minx}},{{miny}},{{maxx}},{{maxy}}.{{format}}"),
-            summary: "A box of the dataset, at native resolution unless a size is given \
-                      (also /bbox/{minx},{miny},{maxx},{maxy}/{width}x{height}.{format})",
+            summary: "A box of the dataset, at native resolution unless a size is given",
             params: with(vec![
-                vec![
-                    path("minx", "West"),
-                    path("miny", "South"),
-                    path("maxx", "East"),
-                    path("maxy", "North"),
-                    format(),
-                ],
+                corners(),
+                vec![format()],
                 dataset(),
                 query::<SizeParams>(),
                 query::<CoordCrsParams>(),
@@ -164,8 +202,7 @@ pub fn paths<F: DatasetFactory>() -> Paths {
         Endpoint {
             method: HttpMethod::Post,
             path: format!("{p}/feature"),
-            summary: "The pixels under a GeoJSON Feature, masked outside it \
-                      (also /feature.{format} and /feature/{width}x{height}.{format})",
+            summary: "The pixels under a GeoJSON Feature, masked outside it",
             params: with(vec![
                 dataset(),
                 query::<FormatParams>(),
@@ -187,10 +224,81 @@ pub fn paths<F: DatasetFactory>() -> Paths {
         },
         Endpoint {
             method: HttpMethod::Get,
+            path: format!("{p}/preview.{{format}}"),
+            summary: "The whole dataset in a format",
+            params: with(vec![
+                vec![format()],
+                dataset(),
+                query::<SizeParams>(),
+                query::<DstCrsParams>(),
+                Processing::openapi(),
+            ]),
+            media: image,
+            body: None,
+        },
+        Endpoint {
+            method: HttpMethod::Get,
+            path: format!("{p}/preview/{{width}}x{{height}}.{{format}}"),
+            summary: "The whole dataset at a size",
+            params: with(vec![size(), vec![format()], dataset(), query::<DstCrsParams>(), Processing::openapi()]),
+            media: image,
+            body: None,
+        },
+        Endpoint {
+            method: HttpMethod::Get,
+            path: format!("{p}/bbox/{{minx}},{{miny}},{{maxx}},{{maxy}}/{{width}}x{{height}}.{{format}}"),
+            summary: "A box of the dataset at a size",
+            params: with(vec![
+                corners(),
+                size(),
+                vec![format()],
+                dataset(),
+                query::<CoordCrsParams>(),
+                query::<DstCrsParams>(),
+                Processing::openapi(),
+            ]),
+            media: image,
+            body: None,
+        },
+        Endpoint {
+            method: HttpMethod::Post,
+            path: format!("{p}/feature.{{format}}"),
+            summary: "The pixels under a GeoJSON Feature, in a format",
+            params: with(vec![
+                vec![format()],
+                dataset(),
+                query::<SizeParams>(),
+                query::<CoordCrsParams>(),
+                query::<DstCrsParams>(),
+                Processing::openapi(),
+            ]),
+            media: image,
+            body: Some("A GeoJSON Feature"),
+        },
+        Endpoint {
+            method: HttpMethod::Post,
+            path: format!("{p}/feature/{{width}}x{{height}}.{{format}}"),
+            summary: "The pixels under a GeoJSON Feature, at a size",
+            params: with(vec![
+                size(),
+                vec![format()],
+                dataset(),
+                query::<CoordCrsParams>(),
+                query::<DstCrsParams>(),
+                Processing::openapi(),
+            ]),
+            media: image,
+            body: Some("A GeoJSON Feature"),
+        },
+        Endpoint {
+            method: HttpMethod::Get,
             path: format!("{p}/point/{{lon}},{{lat}}"),
             summary: "The values at a point (null where masked)",
             params: with(vec![
-                vec![path("lon", "Longitude (or x in coord_crs)"), path("lat", "Latitude (or y)")],
+                vec![
+                    path("lon", Type::Number, "Longitude (or x in coord_crs)"),
+                    path("lat", Type::Number, "Latitude (or y)"),
+                ],
                 dataset(),
                 query::<CoordCrsParams>(),
                 query::<ReadParams>(),
@@ -231,6 +339,10 @@ pub fn paths<F: DatasetFactory>() -> Paths {
             body: Some("A GeoJSON Feature or FeatureCollection"),
         },
     ];
+    endpoints
+}
+
+fn document<F: DatasetFactory>(endpoints: impl Iterator<Item = Endpoint>) -> Paths {
     let mut paths = Paths::new();
     for e in endpoints {
         let mut op = OperationBuilder::new()

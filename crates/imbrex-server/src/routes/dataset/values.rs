@@ -5,11 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use imbrex_raster::reader::{FeatureRequest, OUTPUT_PIXELS, PointRequest};
-use imbrex_raster::{BaseReader, OutputSize};
+use imbrex_raster::{BaseReader, FeatureReader, OutputSize};
 use serde_json::{Value, json};
 
 use super::images::{geojson_body, shape};
-use super::{DatasetFactory, Source};
+use super::{DatasetFactory, DatasetQuery};
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ValidationIssue};
 use crate::extract::{QueryMap, path_param};
@@ -21,13 +21,14 @@ use crate::params::{
 pub async fn point<F: DatasetFactory>(
     State(state): State<AppState>,
     Path(lonlat): Path<String>,
-    Params(coord): Params<CoordCrsParams>,
-    Params(read): Params<ReadParams>,
-    src: Source<F>,
+    query: QueryMap,
 ) -> ApiResult<Response> {
     let (lon, lat) =
         lonlat.split_once(',').ok_or_else(|| ApiError::path("lon,lat", format!("'{lonlat}' is not 'lon,lat'")))?;
     let (lon, lat): (f64, f64) = (path_param("lon", lon.trim())?, path_param("lat", lat.trim())?);
+    let coord = CoordCrsParams::parse(&state, &query)?;
+    let read = ReadParams::parse(&state, &query)?;
+    let src = DatasetQuery::<F>::parse(&state, &query)?;
     let req =
         PointRequest { x: lon, y: lat, coord_crs: coord.coord_crs.as_ref(), expression: read.expression.as_ref() };
     let ds = src.open(&state).await?;
@@ -83,7 +84,7 @@ impl StatisticsRequest {
 pub async fn statistics<F: DatasetFactory>(
     State(state): State<AppState>,
     Params(s): Params<StatisticsRequest>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
     let recipe = s.recipe();
     let ds = src.open(&state).await?;
@@ -125,9 +126,12 @@ pub async fn feature_statistics<F: DatasetFactory>(
     Params(dst): Params<DstCrsParams>,
     Params(cover): Params<CoverParams>,
     Params(s): Params<StatisticsRequest>,
-    src: Source<F>,
+    src: DatasetQuery<F>,
     body: Bytes,
-) -> ApiResult<Response> {
+) -> ApiResult<Response>
+where
+    F::Reader: FeatureReader,
+{
     let mut geojson = geojson_body(&body)?;
     let single = match geojson.get("type").and_then(Value::as_str) {
         Some("Feature") => true,
