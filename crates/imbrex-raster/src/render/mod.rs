@@ -161,8 +161,11 @@ fn rescale_planes(data: &Buffer, mask: &[u8], n: usize, ranges: &[(f64, f64)]) -
             let span = b * n..(b + 1) * n;
             // Computed for every sample and selected by the mask: a loop without branches,
             // which the compiler vectorises.
+            // `linear` clamps, so its result is NaN (a NaN sample) or within 0..=255, where
+            // Rust's saturating `as u8` is numpy's truncating cast and NaN becomes 0, as
+            // `cast_u8` has it, without its per-sample branch.
             for ((o, &s), &m) in out[span.clone()].iter_mut().zip(&v[span.clone()]).zip(&mask[span]) {
-                let value = colormap::cast_u8(linear(crate::array::Sample::to_f64(s), *range, (0.0, 255.0)));
+                let value = linear(crate::array::Sample::to_f64(s), *range, (0.0, 255.0)) as u8;
                 *o = if m != 0 { value } else { 0 };
             }
         }
