@@ -215,15 +215,7 @@ fn nearest<T: Sample>(
             for i in 0..dst_w {
                 let sx = (xs[i] + 1e-10) as usize - src.win.xoff;
                 let sy = (ys[i] + 1e-10) as usize - src.win.yoff;
-                let mut off = sy * sw + sx;
-                if let Some(v) = src.valid
-                    && !v[off]
-                {
-                    match edge.then(|| adjust_on_edge(t, &src.win, off, |o| v[o])).flatten() {
-                        Some(o) => off = o,
-                        None => continue,
-                    }
-                }
+                let Some(off) = valid_offset(t, src, edge, sy * sw + sx) else { continue };
                 let doff = y * dst_w + i;
                 for b in 0..src.bands {
                     let slot = &mut out.data[b * dplane + doff];
@@ -239,15 +231,7 @@ fn nearest<T: Sample>(
         }
         for i in 0..dst_w {
             let Some((sx, sy)) = src_offset(t, off, &src.win, i, y, &mut xs, &mut ys, &mut ok) else { continue };
-            let mut off = sy * sw + sx;
-            if let Some(v) = src.valid
-                && !v[off]
-            {
-                match edge.then(|| adjust_on_edge(t, &src.win, off, |o| v[o])).flatten() {
-                    Some(o) => off = o,
-                    None => continue,
-                }
-            }
+            let Some(off) = valid_offset(t, src, edge, sy * sw + sx) else { continue };
             let density = src.density.map_or(1.0, |d| d[off] as f64);
             if density < SRC_DENSITY_THRESHOLD {
                 continue;
@@ -267,6 +251,15 @@ fn nearest<T: Sample>(
             }
             overlay_density(&mut out.density[doff], density);
         }
+    }
+}
+
+/// The source sample a nearest pick takes: `off` when it is valid, else (at the edge of the
+/// projection's domain) a valid neighbour, else none.
+fn valid_offset<T: Sample>(t: &ApproxTransformer, src: &KernelSource<T>, edge: bool, off: usize) -> Option<usize> {
+    match src.valid {
+        Some(v) if !v[off] => edge.then(|| adjust_on_edge(t, &src.win, off, |o| v[o])).flatten(),
+        _ => Some(off),
     }
 }
 
