@@ -198,7 +198,7 @@ impl Reader {
                     gather_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), s, off, (rw, rh))
                 }
                 None => {
-                    paste_region(&mut data, &mut density, &sub, &sub_density, warp_bands.len(), (gw, gh), off, (rw, rh))
+                    paste_region(&mut data, &mut density, sub, sub_density, warp_bands.len(), (gw, gh), off, (rw, rh))
                 }
             }
         }
@@ -224,7 +224,8 @@ impl Reader {
             }
             _ => None,
         };
-        let data = select_planes(&data, &picked, n);
+        // Every plane in order (the bands read and nothing else warped): no copy.
+        let data = if picked.iter().copied().eq(0..warp_bands.len()) { data } else { select_planes(&data, &picked, n) };
         let mask = match (&p.validity, &alpha) {
             (Validity::Nodata(nd), _) => nodata_mask(&data, nb, n, *nd),
             (_, Some(a)) => {
@@ -582,17 +583,18 @@ fn resample_grid(
 #[allow(clippy::too_many_arguments)]
 fn paste_region(
     data: &mut Buffer,
-    density: &mut [f32],
-    sub: &Buffer,
-    sub_density: &[f32],
+    density: &mut Vec<f32>,
+    sub: Buffer,
+    sub_density: Vec<f32>,
     bands: usize,
     (w, h): (usize, usize),
     (x0, y0): (usize, usize),
     (rw, rh): (usize, usize),
 ) {
     if (x0, y0, rw, rh) == (0, 0, w, h) {
-        *data = sub.clone();
-        density.copy_from_slice(sub_density);
+        // The usual tile: one region, taken as it is.
+        *data = sub;
+        *density = sub_density;
         return;
     }
     with_buffer!(data, dst, T => {
