@@ -118,13 +118,6 @@ pub struct Render {
 /// rio-tiler's WEBP profile: `{"quality": 75, "lossless": False}`.
 pub const WEBP_QUALITY: f32 = 75.0;
 
-/// rio-tiler's `linear_rescale` of one value (clip, shift, scale; float64).
-#[inline]
-fn linear(v: f64, (imin, imax): (f64, f64), (omin, omax): (f64, f64)) -> f64 {
-    let im = v.clamp(imin.min(imax), imin.max(imax)) - imin;
-    (im / (imax - imin)) * (omax - omin) + omin
-}
-
 /// Per band ranges: one range applies to every band.
 fn per_band(ranges: &[(f64, f64)], bands: usize) -> Vec<(f64, f64)> {
     if ranges.len() == bands { ranges.to_vec() } else { vec![ranges[0]; bands] }
@@ -161,11 +154,17 @@ fn rescale_planes(data: &Buffer, mask: &[u8], n: usize, ranges: &[(f64, f64)]) -
             let span = b * n..(b + 1) * n;
             // Computed for every sample and selected by the mask: a loop without branches,
             // which the compiler vectorises.
-            // `linear` clamps, so its result is NaN (a NaN sample) or within 0..=255, where
-            // Rust's saturating `as u8` is numpy's truncating cast and NaN becomes 0, as
-            // `cast_u8` has it, without its per-sample branch.
+            // rio-tiler's `linear_rescale` in float64 (clip, shift, divide, scale onto
+            // 0..255), the bounds hoisted out of the loop (`f64::clamp` asserts them on every
+            // call, which kept it scalar). The clip leaves NaN (a NaN sample) or a value
+            // within 0..=255, where Rust's saturating `as u8` is numpy's truncating cast and
+            // NaN becomes 0, as `cast_u8` has it.
+            let (imin, imax) = *range;
+            let (lo, hi, width) = (imin.min(imax), imin.max(imax), imax - imin);
             for ((o, &s), &m) in out[span.clone()].iter_mut().zip(&v[span.clone()]).zip(&mask[span]) {
-                let value = linear(crate::array::Sample::to_f64(s), *range, (0.0, 255.0)) as u8;
+                let x = crate::array::Sample::to_f64(s);
+                let clamped = if x < lo { lo } else if x > hi { hi } else { x };
+                let value = ((clamped - imin) / width * 255.0 + 0.0) as u8;
                 *o = if m != 0 { value } else { 0 };
             }
         }
