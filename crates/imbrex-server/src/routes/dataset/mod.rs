@@ -1,6 +1,7 @@
 //! One router for every raster source: TiTiler's endpoints (tiles, TileJSON, tilesets,
-//! WMTS, map page, info, preview, bbox, feature, map, point, statistics) written once
-//! against [`BaseReader`] and mounted per source by naming its [`DatasetFactory`].
+//! WMTS, map page, info, preview, bbox, map, point, statistics) written once against
+//! [`BaseReader`] and mounted per source by naming its [`DatasetFactory`]; `/feature` and
+//! zonal statistics ([`feature_router`]) for sources whose reader is a [`FeatureReader`].
 //! Source-specific endpoints (`/cog/validate`) are added beside it by the source's module.
 
 mod images;
