@@ -12,7 +12,7 @@
 
 use crate::array::{DataType, Sample};
 use crate::warp::Resampling;
-use crate::warp::kernel::{weight, weight4};
+use crate::warp::weights::{weight, weight4};
 
 use super::decimate::Request;
 

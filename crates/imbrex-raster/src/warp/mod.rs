@@ -2,7 +2,9 @@
 
 pub mod approx;
 mod footprint;
+mod interpolate;
 pub mod kernel;
+pub mod weights;
 pub mod window;
 
 pub use approx::{ApproxTransformer, DEFAULT_MAX_ERROR};
