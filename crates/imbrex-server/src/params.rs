@@ -502,11 +502,21 @@ pub struct FormatParams {
 
 impl QueryGroup for FormatParams {
     fn parse(_: &AppState, q: &QueryMap) -> ApiResult<FormatParams> {
-        Ok(FormatParams::parse_query(q))
+        Ok(FormatParams::from_query(q))
     }
 }
 
 impl FormatParams {
+    /// `format=`, else `f=`, unchecked (see [`FormatParams::or_ext`]).
+    fn from_query(q: &QueryMap) -> FormatParams {
+        let raw = match (q.raw("format"), q.raw("f")) {
+            (Some(f), _) => Some(("format", f.to_string())),
+            (None, Some(f)) => Some(("f", f.to_string())),
+            (None, None) => None,
+        };
+        FormatParams { format: raw }
+    }
+
     /// The format a path's extension names, else the query's: the query is only read
     /// (and checked) when the path has no extension, as TiTiler does.
     pub fn or_ext(&self, ext: Option<&str>) -> ApiResult<Option<ImageFormat>> {
@@ -521,18 +531,7 @@ impl FormatParams {
 
 /// The format of `format=` or `f=`, checked.
 pub fn format(q: &QueryMap) -> ApiResult<Option<ImageFormat>> {
-    FormatParams::parse_query(q).or_ext(None)
-}
-
-impl FormatParams {
-    fn parse_query(q: &QueryMap) -> FormatParams {
-        let raw = match (q.raw("format"), q.raw("f")) {
-            (Some(f), _) => Some(("format", f.to_string())),
-            (None, Some(f)) => Some(("f", f.to_string())),
-            (None, None) => None,
-        };
-        FormatParams { format: raw }
-    }
+    FormatParams::from_query(q).or_ext(None)
 }
 
 /// A CRS parameter.
