@@ -74,6 +74,33 @@ impl DataType {
         }
     }
 
+    /// numpy's `promote_types` over the sample types imbrex has (int64 has no place here: a
+    /// 32-bit integer mixed with the other signedness becomes float64).
+    pub fn promote(self, other: DataType) -> DataType {
+        use DataType::*;
+        let (a, b) = (self, other);
+        if a == b {
+            return a;
+        }
+        if a == Float64 || b == Float64 {
+            return Float64;
+        }
+        if a == Float32 || b == Float32 {
+            let other = if a == Float32 { b } else { a };
+            return if other.size() <= 2 { Float32 } else { Float64 };
+        }
+        let signed = |t: DataType| matches!(t, Int8 | Int16 | Int32);
+        if signed(a) == signed(b) {
+            return if a.size() >= b.size() { a } else { b };
+        }
+        let (s, u) = if signed(a) { (a, b) } else { (b, a) };
+        match s.size().max(2 * u.size()) {
+            2 => Int16,
+            4 => Int32,
+            _ => Float64,
+        }
+    }
+
     /// True when `v` can be stored exactly in this type (GDAL's `IsNoDataInRange`, roughly).
     pub fn holds(self, v: f64) -> bool {
         if self.is_float() {

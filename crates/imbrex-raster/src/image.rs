@@ -147,6 +147,67 @@ impl ImageData {
         }
     }
 
+    /// Bands of several images of one grid, one after the other (numpy's `concatenate` of
+    /// rio-tiler's multi-asset reads): samples in the promoted type, band names `b1..bN`,
+    /// the first image's place. An image's alpha band becomes its bands' masks (what
+    /// rasterio's masked read gives rio-tiler), since one alpha cannot speak for all.
+    pub fn stack(images: Vec<ImageData>) -> crate::Result<ImageData> {
+        let first = images
+            .first()
+            .ok_or_else(|| crate::Error::InvalidParameter { name: "assets", reason: "nothing to stack".into() })?;
+        let (width, height) = (first.width, first.height);
+        if let Some(odd) = images.iter().find(|i| i.width != width || i.height != height) {
+            return Err(crate::Error::Internal(format!(
+                "stacked reads disagree on size: {width}x{height} and {}x{}",
+                odd.width, odd.height
+            )));
+        }
+        let dtype = images.iter().map(ImageData::dtype).reduce(DataType::promote).expect("at least one image");
+        let count: usize = images.iter().map(|i| i.count).sum();
+        let (bounds, crs, nodata) = (first.bounds, first.crs.clone(), first.nodata);
+        let mut band_mask = Vec::with_capacity(count * width * height);
+        let (mut descriptions, mut scales, mut offsets) = (Vec::new(), Vec::new(), Vec::new());
+        let data = crate::with_dtype!(dtype, T => {
+            let mut out: Vec<T> = Vec::with_capacity(count * width * height);
+            for img in &images {
+                let cast = if img.dtype() == dtype { std::borrow::Cow::Borrowed(&img.data) } else { std::borrow::Cow::Owned(img.data.cast(dtype)) };
+                out.extend_from_slice(cast.as_slice::<T>().expect("cast to the stacked type"));
+            }
+            T::wrap(out)
+        });
+        for img in images {
+            let n = width * height;
+            match &img.alpha_mask {
+                Some(alpha) => {
+                    for b in 0..img.count {
+                        let own = &img.band_mask[b * n..(b + 1) * n];
+                        band_mask
+                            .extend(own.iter().enumerate().map(|(i, &m)| if alpha.get_f64(i) > 0.0 { m } else { 0 }));
+                    }
+                }
+                None => band_mask.extend_from_slice(&img.band_mask),
+            }
+            descriptions.extend(img.band_descriptions);
+            scales.extend((0..img.count).map(|b| img.scales.get(b).copied().unwrap_or(1.0)));
+            offsets.extend((0..img.count).map(|b| img.offsets.get(b).copied().unwrap_or(0.0)));
+        }
+        Ok(ImageData {
+            width,
+            height,
+            count,
+            data,
+            band_mask,
+            bounds,
+            crs,
+            band_names: (1..=count).map(|i| format!("b{i}")).collect(),
+            band_descriptions: descriptions,
+            nodata,
+            scales,
+            offsets,
+            alpha_mask: None,
+        })
+    }
+
     /// Crop `pad` pixels from every side.
     pub fn crop(&self, pad: usize) -> ImageData {
         let (w, h) = (self.width - 2 * pad, self.height - 2 * pad);

@@ -43,7 +43,7 @@ pub fn encode(data: &Buffer, shape: &[usize]) -> Vec<u8> {
 /// `(bands + 1, height, width)`: `bands` planes followed by a mask plane, in the type numpy
 /// gives their concatenation.
 pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask: &Buffer) -> Vec<u8> {
-    let dtype = promoted(data.dtype(), mask.dtype());
+    let dtype = DataType::promote(data.dtype(), mask.dtype());
     let mut all = data.cast(dtype);
     let mask = mask.cast(dtype);
     with_buffer!(&mut all, v, T => {
@@ -52,32 +52,6 @@ pub fn with_mask(data: &Buffer, bands: usize, height: usize, width: usize, mask:
         }
     });
     encode(&all, &[bands + 1, height, width])
-}
-
-/// numpy's `promote_types` over the sample types imbrex has (int64 has no place here: a
-/// 32-bit integer mixed with the other signedness becomes float64).
-fn promoted(a: DataType, b: DataType) -> DataType {
-    use DataType::*;
-    if a == b {
-        return a;
-    }
-    if a == Float64 || b == Float64 {
-        return Float64;
-    }
-    if a == Float32 || b == Float32 {
-        let other = if a == Float32 { b } else { a };
-        return if other.size() <= 2 { Float32 } else { Float64 };
-    }
-    let signed = |t: DataType| matches!(t, Int8 | Int16 | Int32);
-    if signed(a) == signed(b) {
-        return if a.size() >= b.size() { a } else { b };
-    }
-    let (s, u) = if signed(a) { (a, b) } else { (b, a) };
-    match s.size().max(2 * u.size()) {
-        2 => Int16,
-        4 => Int32,
-        _ => Float64,
-    }
 }
 
 impl ImageData {

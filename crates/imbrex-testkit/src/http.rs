@@ -53,6 +53,11 @@ impl RangeServer {
         self.log.lock().expect("log lock").iter().filter(|l| l.path == want).cloned().collect()
     }
 
+    /// Every request received so far.
+    pub fn log(&self) -> Vec<Logged> {
+        self.log.lock().expect("log lock").clone()
+    }
+
     /// Forget the log.
     pub fn reset(&self) {
         self.log.lock().expect("log lock").clear();

@@ -67,6 +67,19 @@ pub trait BaseReader: Send + Sync + 'static {
     /// Metadata (rio-tiler's `info`).
     fn info(&self) -> Info;
 
+    /// The `/info` document: rio-tiler's `Info` of one dataset; a source made of several
+    /// (a STAC item, a mosaic) describes them its own way.
+    fn info_document(&self) -> serde_json::Value {
+        serde_json::to_value(self.info()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// True when the reads apply the request's band math themselves (a mosaic evaluates it
+    /// per asset, before choosing pixels, as rio-tiler does): the render recipe then does not
+    /// apply it a second time.
+    fn applies_expression(&self) -> bool {
+        false
+    }
+
     /// CRS of the source's grid; `None` for a source in pixel space.
     fn crs(&self) -> Option<&Crs>;
 

@@ -65,6 +65,13 @@ impl Reader {
         Ok(Prepared { bands, validity: Validity::of(ds, nodata), nodata })
     }
 
+    /// How many bands a read with these indexes gives (every band but alpha by default),
+    /// or why the indexes are wrong.
+    pub fn band_count(&self, indexes: Option<&[usize]>) -> Result<usize> {
+        let opts = ReadOptions { indexes: indexes.map(<[usize]>::to_vec), ..ReadOptions::default() };
+        Ok(self.prepare(&opts)?.bands.len())
+    }
+
     /// Whether a tile of `tms` intersects the dataset (rio-tiler's `tile_exists`).
     pub fn tile_exists(&self, tms: &TileMatrixSet, tile: Tile) -> Result<bool> {
         let bbox = tms.xy_bounds(tile)?;

@@ -66,7 +66,7 @@ impl Recipe {
     /// rio-tiler evaluates an expression a second time as float64 when every band has
     /// statistics metadata and fails if that fails (`~b1` on such files): do the same.
     pub fn check(&self, reader: &impl BaseReader) -> Result<()> {
-        if let Some(e) = &self.expression
+        if let Some(e) = self.own_expression(reader)
             && reader.info().minmax.is_some()
         {
             e.check_float64()?;
@@ -77,6 +77,12 @@ impl Recipe {
     /// Extra pixels an algorithm needs around a tile.
     pub fn algorithm_buffer(&self) -> usize {
         self.algorithm.as_ref().map_or(0, Algorithm::buffer)
+    }
+
+    /// The band math this recipe applies after the read: none when the reader applies it
+    /// itself (see [`BaseReader::applies_expression`]).
+    fn own_expression(&self, reader: &impl BaseReader) -> Option<&Expression> {
+        self.expression.as_ref().filter(|_| !reader.applies_expression())
     }
 
     /// Expression then algorithm (TiTiler's order: the reader applies the expression, the
@@ -92,12 +98,14 @@ impl Recipe {
         }
     }
 
-    /// [`Recipe::post_process`] on a CPU pool (a no-op stays on the caller's thread).
-    pub async fn post_process_on(&self, cpu: &CpuPool, img: ImageData) -> Result<ImageData> {
-        if self.expression.is_none() && self.algorithm.is_none() {
+    /// [`Recipe::post_process`] of an image `reader` read, on a CPU pool (a no-op stays on
+    /// the caller's thread).
+    pub async fn post_process_on(&self, reader: &impl BaseReader, cpu: &CpuPool, img: ImageData) -> Result<ImageData> {
+        let expression = self.own_expression(reader).cloned();
+        if expression.is_none() && self.algorithm.is_none() {
             return Ok(img);
         }
-        let (expression, algorithm) = (self.expression.clone(), self.algorithm.clone());
+        let algorithm = self.algorithm.clone();
         let recipe = Recipe { expression, algorithm, ..Recipe::default() };
         cpu.try_run(move || recipe.post_process(img)).await
     }
@@ -113,7 +121,7 @@ impl Recipe {
         ctx: &RenderContext,
     ) -> Result<Rendered> {
         self.check(reader)?;
-        let img = self.post_process_on(&ctx.cpu, img).await?;
+        let img = self.post_process_on(reader, &ctx.cpu, img).await?;
         let img = match &self.color_formula {
             // TiTiler: rescale, then the colour formula, then the colormap.
             Some(f) => {
@@ -184,7 +192,7 @@ impl Recipe {
             return Ok(Some(hit.as_ref().clone()));
         }
         let preview = reader.preview(OutputSize::max(512), &self.read).await?;
-        let preview = self.post_process_on(&ctx.cpu, preview).await?;
+        let preview = self.post_process_on(reader, &ctx.cpu, preview).await?;
         let stats = ctx.cpu.run(move || preview.statistics(&StatisticsOptions::default())).await?;
         let ranges: Vec<(f64, f64)> = stats
             .iter()

@@ -1,0 +1,415 @@
+//! MosaicJSON mosaics (cogeo-mosaic's format, 0.0.2 and 0.0.3): many files indexed by Web
+//! Mercator quadkeys, read as one dataset. A tile opens only the assets its quadkeys list,
+//! reads them a few at a time, and combines them with a [`PixelSelection`]; `first` stops
+//! reading as soon as every pixel is filled.
+
+mod select;
+
+pub use select::{PixelSelection, Selector};
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::{BoxFuture, join_all};
+use imbrex_tms::{Bounds, Crs, TileMatrixSet, Transformer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::expr::Expression;
+use crate::image::{ImageData, PointData};
+use crate::reader::{BaseReader, Info, OutputSize, PartRequest, PointRequest, ReadOptions, Reader, TileRequest};
+use crate::render::ColorMap;
+
+/// A MosaicJSON document.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct MosaicJson {
+    pub mosaicjson: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default = "default_version")]
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
+    pub minzoom: u8,
+    pub maxzoom: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quadkey_zoom: Option<u8>,
+    #[serde(default = "world")]
+    pub bounds: [f64; 4],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub center: Option<[f64; 3]>,
+    pub tiles: BTreeMap<String, Vec<String>>,
+    /// 0.0.3: the tile matrix set of the quadkeys (only WebMercatorQuad is read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tilematrixset: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_type: Option<String>,
+    /// 0.0.3: a prefix joined to every asset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colormap: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Value>,
+}
+
+fn default_version() -> String {
+    "1.0.0".into()
+}
+
+fn world() -> [f64; 4] {
+    [-180.0, -90.0, 180.0, 90.0]
+}
+
+/// The largest quadkey zoom a document may index (4^16 tiles is already far too many).
+const MAX_QUADKEY_ZOOM: u8 = 24;
+
+impl MosaicJson {
+    /// Parse a document read from `location`; relative assets are made absolute against it.
+    pub fn parse(location: &str, bytes: &[u8]) -> Result<MosaicJson> {
+        let corrupt = |reason: String| Error::corrupt(format!("MosaicJSON {location}"), reason);
+        let mut doc: MosaicJson = serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        if !matches!(doc.mosaicjson.as_str(), "0.0.1" | "0.0.2" | "0.0.3") {
+            return Err(corrupt(format!("version {} is not 0.0.2 or 0.0.3", doc.mosaicjson)));
+        }
+        if let Some(tms) = &doc.tilematrixset {
+            let id = tms.get("id").and_then(Value::as_str).unwrap_or_default();
+            if id != "WebMercatorQuad" {
+                return Err(Error::unsupported(format!("a mosaic in the '{id}' tile matrix set")));
+            }
+        }
+        if doc.quadkey_zoom() > MAX_QUADKEY_ZOOM || doc.minzoom > doc.maxzoom {
+            return Err(corrupt(format!("zooms {}-{} (quadkeys at {})", doc.minzoom, doc.maxzoom, doc.quadkey_zoom())));
+        }
+        let qz = doc.quadkey_zoom() as usize;
+        if let Some(bad) = doc.tiles.keys().find(|k| k.len() != qz || !k.bytes().all(|b| (b'0'..=b'3').contains(&b))) {
+            return Err(corrupt(format!("'{bad}' is not a quadkey of zoom {qz}")));
+        }
+        let prefix = doc.asset_prefix.clone().unwrap_or_default();
+        for assets in doc.tiles.values_mut() {
+            for a in assets.iter_mut() {
+                *a = crate::stac::resolve_href(location, &format!("{prefix}{a}"));
+            }
+        }
+        Ok(doc)
+    }
+
+    /// The zoom of the quadkeys (`minzoom` when not given, as cogeo-mosaic reads it).
+    pub fn quadkey_zoom(&self) -> u8 {
+        self.quadkey_zoom.unwrap_or(self.minzoom)
+    }
+
+    /// Assets of the quadkeys that intersect a WGS 84 box, in the mosaic's order, each once.
+    pub fn assets_for_bounds(&self, b: Bounds) -> Vec<String> {
+        let z = self.quadkey_zoom();
+        let mut out: Vec<String> = Vec::new();
+        for qk in quadkeys(b, z) {
+            for a in self.tiles.get(&qk).into_iter().flatten() {
+                if !out.contains(a) {
+                    out.push(a.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// Assets over one location.
+    pub fn assets_for_point(&self, lon: f64, lat: f64) -> Vec<String> {
+        self.assets_for_bounds(Bounds::new(lon, lat, lon, lat))
+    }
+}
+
+/// Web Mercator quadkeys at `z` of the tiles a WGS 84 box touches inside (an edge shared
+/// with a tile does not count).
+pub fn quadkeys(b: Bounds, z: u8) -> Vec<String> {
+    let n = 1u64 << z;
+    let tx = |lon: f64| ((lon + 180.0) / 360.0 * n as f64).clamp(0.0, n as f64);
+    let ty = |lat: f64| {
+        let lat = lat.clamp(-85.051_128_779_806_6, 85.051_128_779_806_6).to_radians();
+        ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n as f64).clamp(0.0, n as f64)
+    };
+    // A point (or an edge) on a tile boundary belongs to the tile after it, as mercantile's
+    // `tile()` places it; a box's far edges stop before a boundary they end on.
+    // Within a millionth of a tile of a boundary is on it: a tile's bounds brought back from
+    // another CRS land a rounding error away from its neighbours' edges.
+    const SNAP: f64 = 1e-6;
+    let lo = |v: f64| ((v + SNAP).floor() as u64).min(n - 1);
+    let hi = |v: f64, lo: u64| (((v - SNAP).ceil() as u64).saturating_sub(1)).max(lo).min(n - 1);
+    let (x0, x1v) = (tx(b.left), tx(b.right));
+    let (y0, y1v) = (ty(b.top), ty(b.bottom));
+    let (xa, ya) = (lo(x0), lo(y0));
+    let (xb, yb) = (hi(x1v, xa), hi(y1v, ya));
+    let mut out = Vec::new();
+    for y in ya..=yb {
+        for x in xa..=xb {
+            out.push(quadkey(x, y, z));
+        }
+    }
+    out
+}
+
+fn quadkey(x: u64, y: u64, z: u8) -> String {
+    (1..=z)
+        .rev()
+        .map(|i| {
+            let mask = 1u64 << (i - 1);
+            let d = (x & mask != 0) as u8 + 2 * (y & mask != 0) as u8;
+            (b'0' + d) as char
+        })
+        .collect()
+}
+
+/// Opens a mosaic's assets (the server's reader cache, behind its allow-lists).
+pub trait Opener: Send + Sync {
+    fn open<'a>(&'a self, href: &'a str) -> BoxFuture<'a, Result<Arc<Reader>>>;
+}
+
+/// A mosaic as one request reads it.
+pub struct Mosaic {
+    pub doc: Arc<MosaicJson>,
+    pub location: String,
+    opener: Arc<dyn Opener>,
+    method: PixelSelection,
+    expression: Option<Expression>,
+    /// Assets read at once.
+    concurrency: usize,
+    /// The most assets one request may read.
+    max_assets: usize,
+    wgs84: Crs,
+}
+
+impl fmt::Debug for Mosaic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mosaic").field("location", &self.location).field("method", &self.method).finish()
+    }
+}
+
+/// What the mosaic's reads of one asset give back, besides the pixels: which assets were
+/// read (TiTiler's `/assets` answers and the tests' counts).
+#[derive(Clone, Debug, Default)]
+pub struct MosaicRead {
+    pub assets_used: Vec<String>,
+}
+
+impl Mosaic {
+    pub fn new(
+        doc: Arc<MosaicJson>,
+        location: String,
+        opener: Arc<dyn Opener>,
+        method: PixelSelection,
+        expression: Option<Expression>,
+    ) -> Mosaic {
+        Mosaic { doc, location, opener, method, expression, concurrency: 4, max_assets: 256, wgs84: Crs::wgs84() }
+    }
+
+    /// Read assets a few at a time, feeding the selector in the mosaic's order and
+    /// stopping once it is done. Assets the area misses are skipped.
+    async fn select<'a, F>(&'a self, assets: Vec<String>, read: F) -> Result<ImageData>
+    where
+        F: Fn(Arc<Reader>) -> BoxFuture<'a, Result<ImageData>> + Sync,
+    {
+        if assets.is_empty() {
+            return Err(Error::TileOutsideBounds("no asset of the mosaic covers this area".into()));
+        }
+        if assets.len() > self.max_assets {
+            return Err(Error::LimitExceeded {
+                limit: "mosaic assets",
+                value: assets.len() as u64,
+                max: self.max_assets as u64,
+            });
+        }
+        let mut selector = Selector::new(self.method);
+        for chunk in assets.chunks(self.concurrency) {
+            let reads = join_all(chunk.iter().map(|href| async {
+                let reader = self.opener.open(href).await?;
+                let img = read(reader).await?;
+                match &self.expression {
+                    Some(e) => e.apply(&img),
+                    None => Ok(img),
+                }
+            }))
+            .await;
+            for r in reads {
+                match r {
+                    Ok(img) => selector.feed(img)?,
+                    Err(Error::TileOutsideBounds(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                if selector.is_done() {
+                    break;
+                }
+            }
+            if selector.is_done() {
+                break;
+            }
+        }
+        selector.finish().ok_or_else(|| Error::TileOutsideBounds("no asset of the mosaic covers this area".into()))
+    }
+
+    /// The values of every asset at a point (TiTiler's mosaic `point`), in the mosaic's order.
+    pub async fn points(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<Vec<(String, PointData)>> {
+        let (lon, lat) = self.to_wgs84(req.x, req.y, req.coord_crs)?;
+        let assets = self.doc.assets_for_point(lon, lat);
+        if assets.len() > self.max_assets {
+            return Err(Error::LimitExceeded {
+                limit: "mosaic assets",
+                value: assets.len() as u64,
+                max: self.max_assets as u64,
+            });
+        }
+        let reads = join_all(assets.iter().map(|href| async move {
+            let reader = self.opener.open(href).await?;
+            let pt = BaseReader::point(reader.as_ref(), req, opts).await?;
+            Ok::<_, Error>((href.clone(), pt))
+        }))
+        .await;
+        let mut out = Vec::new();
+        for r in reads {
+            match r {
+                Ok(p) => out.push(p),
+                Err(Error::PointOutsideBounds(_) | Error::TileOutsideBounds(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if out.is_empty() {
+            return Err(Error::PointOutsideBounds("no asset of the mosaic covers this point".into()));
+        }
+        Ok(out)
+    }
+
+    fn to_wgs84(&self, x: f64, y: f64, crs: Option<&Crs>) -> Result<(f64, f64)> {
+        match crs {
+            Some(c) if !c.same_as(&Crs::wgs84()) => {
+                let b = Transformer::new(c, &Crs::wgs84())?.transform_bounds(Bounds::new(x, y, x, y), 0)?;
+                Ok((b.left, b.bottom))
+            }
+            _ => Ok((x, y)),
+        }
+    }
+
+    /// The assets a tile of `tms` reads.
+    pub fn assets_for_tile(&self, tms: &TileMatrixSet, tile: imbrex_tms::Tile) -> Result<Vec<String>> {
+        let xy = tms.xy_bounds(tile)?;
+        let geo = if tms.crs().same_as(&Crs::wgs84()) {
+            xy
+        } else {
+            Transformer::new(tms.crs(), &Crs::wgs84())?.transform_bounds(xy, 21)?
+        };
+        Ok(self.doc.assets_for_bounds(geo))
+    }
+
+    /// The assets a box (in `crs`, WGS 84 by default) reads.
+    pub fn assets_for_bbox(&self, b: Bounds, crs: Option<&Crs>) -> Result<Vec<String>> {
+        let geo = match crs {
+            Some(c) if !c.same_as(&Crs::wgs84()) => Transformer::new(c, &Crs::wgs84())?.transform_bounds(b, 21)?,
+            _ => b,
+        };
+        Ok(self.doc.assets_for_bounds(geo))
+    }
+}
+
+impl BaseReader for Mosaic {
+    /// What a mosaic knows without opening an asset: where it is.
+    fn info(&self) -> Info {
+        Info {
+            bounds: self.doc.bounds,
+            crs: Some(Crs::wgs84().to_uri_or_definition()),
+            band_metadata: Vec::new(),
+            band_descriptions: Vec::new(),
+            dtype: crate::array::DataType::Uint8,
+            nodata_type: crate::tiff::NodataType::None,
+            colorinterp: Vec::new(),
+            scales: Vec::new(),
+            offsets: Vec::new(),
+            colormap: None,
+            driver: "MosaicJSON".into(),
+            count: 0,
+            width: 0,
+            height: 0,
+            overviews: Vec::new(),
+            nodata_value: None,
+            minmax: None,
+        }
+    }
+
+    /// TiTiler's `/mosaicjson/info`.
+    fn info_document(&self) -> Value {
+        json!({
+            "bounds": self.doc.bounds,
+            "crs": Crs::wgs84().to_uri_or_definition(),
+            "name": self.doc.name.clone().unwrap_or_else(|| "mosaic".into()),
+            "quadkeys": [],
+            "mosaic_tilematrixset": "<TileMatrixSet title='Google Maps Compatible for the World' id='WebMercatorQuad' crs='http://www.opengis.net/def/crs/EPSG/0/3857>",
+            "mosaic_minzoom": self.doc.minzoom,
+            "mosaic_maxzoom": self.doc.maxzoom,
+        })
+    }
+
+    fn applies_expression(&self) -> bool {
+        true
+    }
+
+    fn crs(&self) -> Option<&Crs> {
+        Some(&self.wgs84)
+    }
+
+    fn bounds(&self) -> Bounds {
+        let b = self.doc.bounds;
+        Bounds::new(b[0], b[1], b[2], b[3])
+    }
+
+    fn geographic_bounds(&self) -> Bounds {
+        self.bounds()
+    }
+
+    fn zoom_range(&self, _tms: &TileMatrixSet) -> (i32, i32) {
+        (self.doc.minzoom as i32, self.doc.maxzoom as i32)
+    }
+
+    fn palette(&self) -> Option<ColorMap> {
+        None
+    }
+
+    async fn tile(&self, req: TileRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
+        let assets = self.assets_for_tile(req.tms, req.tile)?;
+        self.select(assets, |r| Box::pin(async move { BaseReader::tile(r.as_ref(), req, opts).await })).await
+    }
+
+    async fn part(&self, req: PartRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
+        let assets = self.assets_for_bbox(req.bbox, req.bounds_crs)?;
+        // Every asset into the same grid: the box in its CRS (or the output CRS).
+        let crs = req.dst_crs.or(req.bounds_crs).cloned().unwrap_or_else(Crs::wgs84);
+        // The assets' resolutions differ: the box's shape, 1024 pixels on its longer side
+        // unless the request says otherwise, is the one grid they all fill.
+        let b = req.bbox;
+        let (bw, bh) = ((b.right - b.left).abs(), (b.top - b.bottom).abs());
+        let scale = bw.max(bh) / OutputSize::PREVIEW_MAX as f64;
+        if !(scale > 0.0 && scale.is_finite()) {
+            return Err(Error::InvalidParameter { name: "bbox", reason: "the box has no area".into() });
+        }
+        let (h, w) = req.size.resolve(bh / scale, bw / scale);
+        let size = OutputSize::exact(w.max(1), h.max(1));
+        let grid = PartRequest { size, dst_crs: Some(&crs), ..req };
+        self.select(assets, move |r| Box::pin(async move { BaseReader::part(r.as_ref(), grid, opts).await })).await
+    }
+
+    /// The whole mosaic's bounds, as a part.
+    async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
+        let size = if size.is_unset() { OutputSize::max(OutputSize::PREVIEW_MAX) } else { size };
+        let req = PartRequest { bbox: self.bounds(), bounds_crs: Some(&self.wgs84), dst_crs: None, size };
+        BaseReader::part(self, req, opts).await
+    }
+
+    /// The first asset with a valid value at the point.
+    async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {
+        let points = self.points(req, opts).await?;
+        let first = points.iter().find(|(_, p)| p.valid.iter().all(|&v| v)).unwrap_or(&points[0]);
+        Ok(first.1.clone())
+    }
+}

@@ -1,0 +1,276 @@
+//! rio-tiler's pixel selection methods: how the images of several assets become one.
+//!
+//! Each method is fed the assets' images in the mosaic's order and follows numpy's
+//! masked-array semantics element by element (a pixel of a band is valid or masked on its
+//! own), so the results equal rio-tiler's `mosaic_reader` output.
+
+use std::str::FromStr;
+
+use crate::array::{Buffer, DataType};
+use crate::error::{Error, Result};
+use crate::image::ImageData;
+
+/// A pixel selection method (TiTiler's `pixel_selection=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PixelSelection {
+    /// The first valid pixel; reading stops once the tile is full.
+    #[default]
+    First,
+    Highest,
+    Lowest,
+    Mean,
+    Median,
+    Stdev,
+    /// The bands of the asset whose last band is lowest (the last band is dropped).
+    LastBandLow,
+    LastBandHigh,
+    /// How many assets have a valid pixel (of the first band).
+    Count,
+}
+
+impl PixelSelection {
+    pub const NAMES: [&'static str; 9] =
+        ["first", "highest", "lowest", "mean", "median", "stdev", "lastbandlow", "lastbandhigh", "count"];
+}
+
+impl FromStr for PixelSelection {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<PixelSelection> {
+        use PixelSelection::*;
+        Ok(match s {
+            "first" => First,
+            "highest" => Highest,
+            "lowest" => Lowest,
+            "mean" => Mean,
+            "median" => Median,
+            "stdev" => Stdev,
+            "lastbandlow" => LastBandLow,
+            "lastbandhigh" => LastBandHigh,
+            "count" => Count,
+            _ => {
+                return Err(Error::InvalidParameter {
+                    name: "pixel_selection",
+                    reason: format!("'{s}' is not one of {}", PixelSelection::NAMES.join(", ")),
+                });
+            }
+        })
+    }
+}
+
+/// Images fed one by one, combined by a [`PixelSelection`].
+#[derive(Debug)]
+pub struct Selector {
+    method: PixelSelection,
+    /// The first image: its grid, type, names (and for the running methods, the mosaic so far).
+    head: Option<ImageData>,
+    /// Running methods: values and validity so far.
+    values: Vec<f64>,
+    valid: Vec<bool>,
+    /// Stacking methods: every image's values and validity.
+    stack: Vec<(Vec<f64>, Vec<bool>)>,
+}
+
+impl Selector {
+    pub fn new(method: PixelSelection) -> Selector {
+        Selector { method, head: None, values: Vec::new(), valid: Vec::new(), stack: Vec::new() }
+    }
+
+    fn stacking(&self) -> bool {
+        matches!(
+            self.method,
+            PixelSelection::Mean | PixelSelection::Median | PixelSelection::Stdev | PixelSelection::Count
+        )
+    }
+
+    pub fn feed(&mut self, img: ImageData) -> Result<()> {
+        let values = img.data.to_f64_vec();
+        let valid: Vec<bool> = img.band_mask.iter().map(|&m| m != 0).collect();
+        if let Some(h) = &self.head
+            && (h.count != img.count || h.width != img.width || h.height != img.height)
+        {
+            return Err(Error::InvalidParameter {
+                name: "url",
+                reason: format!("the mosaic's assets disagree: {} bands and {} bands", h.count, img.count),
+            });
+        }
+        if self.stacking() {
+            self.stack.push((values, valid));
+        } else if self.head.is_none() {
+            self.values = values;
+            self.valid = valid;
+        } else {
+            self.merge(&values, &valid, &img);
+        }
+        if self.head.is_none() {
+            self.head = Some(img);
+        }
+        Ok(())
+    }
+
+    /// rio-tiler's `feed` of the running methods.
+    fn merge(&mut self, a: &[f64], av: &[bool], img: &ImageData) {
+        let n = img.width * img.height;
+        let last = img.count - 1;
+        for i in 0..a.len() {
+            let (m, mv) = (self.values[i], self.valid[i]);
+            let take = match self.method {
+                PixelSelection::First => !mv && av[i],
+                PixelSelection::Highest => (a[i] > m && av[i]) || !mv,
+                PixelSelection::Lowest => (a[i] < m && av[i]) || !mv,
+                PixelSelection::LastBandHigh | PixelSelection::LastBandLow => {
+                    let p = i % n;
+                    let (al, ml) = (a[last * n + p], self.values[last * n + p]);
+                    let better = if self.method == PixelSelection::LastBandHigh { al > ml } else { al < ml };
+                    (better && av[i]) || !mv
+                }
+                _ => unreachable!("stacking methods do not merge"),
+            };
+            if take {
+                self.values[i] = a[i];
+                self.valid[i] = av[i];
+            }
+        }
+    }
+
+    /// True when more images cannot change the result (`first` with every pixel valid).
+    pub fn is_done(&self) -> bool {
+        self.method == PixelSelection::First && self.head.is_some() && self.valid.iter().all(|&v| v)
+    }
+
+    /// The combined image, or `None` when nothing was fed.
+    pub fn finish(self) -> Option<ImageData> {
+        let head = self.head?;
+        let n = head.width * head.height;
+        let dtype = head.dtype();
+        let (values, valid, dtype, count) = match self.method {
+            PixelSelection::First | PixelSelection::Highest | PixelSelection::Lowest => {
+                (self.values, self.valid, dtype, head.count)
+            }
+            PixelSelection::LastBandHigh | PixelSelection::LastBandLow => {
+                let keep = (head.count - 1) * n;
+                (self.values[..keep].to_vec(), self.valid[..keep].to_vec(), dtype, head.count - 1)
+            }
+            PixelSelection::Count => {
+                let counts: Vec<f64> = (0..n).map(|p| self.stack.iter().filter(|(_, v)| v[p]).count() as f64).collect();
+                // numpy: uint8 below 256 images, else its default integer.
+                let t = if self.stack.len() < 256 { DataType::Uint8 } else { DataType::Int32 };
+                (counts, vec![true; n], t, 1)
+            }
+            PixelSelection::Mean | PixelSelection::Median | PixelSelection::Stdev => {
+                let len = head.count * n;
+                let (mut values, mut valid) = (vec![0.0; len], vec![false; len]);
+                let mut column = Vec::with_capacity(self.stack.len());
+                for i in 0..len {
+                    column.clear();
+                    column.extend(self.stack.iter().filter(|(_, v)| v[i]).map(|(d, _)| d[i]));
+                    if column.is_empty() {
+                        continue;
+                    }
+                    valid[i] = true;
+                    values[i] = match self.method {
+                        PixelSelection::Mean => column.iter().sum::<f64>() / column.len() as f64,
+                        PixelSelection::Median => median(&mut column),
+                        _ => {
+                            let mean = column.iter().sum::<f64>() / column.len() as f64;
+                            (column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / column.len() as f64).sqrt()
+                        }
+                    };
+                }
+                // Mean and median keep the assets' type (numpy's `astype`: truncation);
+                // the standard deviation of integers is float64.
+                let t = match self.method {
+                    PixelSelection::Stdev if !dtype.is_float() => DataType::Float64,
+                    _ => dtype,
+                };
+                (values, valid, t, head.count)
+            }
+        };
+        let data = to_type(&values, dtype);
+        let band_mask = valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
+        Some(ImageData {
+            count,
+            data,
+            band_mask,
+            band_names: (1..=count).map(|i| format!("b{i}")).collect(),
+            band_descriptions: head.band_descriptions.iter().take(count).cloned().collect(),
+            scales: head.scales.iter().take(count).cloned().collect(),
+            offsets: head.offsets.iter().take(count).cloned().collect(),
+            alpha_mask: None,
+            ..head
+        })
+    }
+}
+
+/// numpy's median: the middle value, or the mean of the two middle values.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    if k % 2 == 1 { v[k / 2] } else { (v[k / 2 - 1] + v[k / 2]) / 2.0 }
+}
+
+/// Values as `dtype`, as numpy's `astype` casts them (integers truncate toward zero).
+fn to_type(values: &[f64], dtype: DataType) -> Buffer {
+    let cast: Vec<f64> = if dtype.is_float() { values.to_vec() } else { values.iter().map(|v| v.trunc()).collect() };
+    Buffer::Float64(cast).cast(dtype)
+}
+
+#[cfg(test)]
+mod tests {
+    use imbrex_tms::Bounds;
+
+    use super::*;
+
+    fn img(values: &[f64], valid: &[bool]) -> ImageData {
+        let n = values.len();
+        ImageData {
+            width: n,
+            height: 1,
+            count: 1,
+            data: Buffer::Uint16(values.iter().map(|&v| v as u16).collect()),
+            band_mask: valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
+            bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
+            crs: None,
+            band_names: vec!["b1".into()],
+            band_descriptions: vec!["b1".into()],
+            nodata: None,
+            scales: vec![1.0],
+            offsets: vec![0.0],
+            alpha_mask: None,
+        }
+    }
+
+    fn run(method: PixelSelection, imgs: &[ImageData]) -> (Vec<f64>, Vec<u8>) {
+        let mut s = Selector::new(method);
+        for i in imgs {
+            s.feed(i.clone()).unwrap();
+        }
+        let out = s.finish().unwrap();
+        (out.data.to_f64_vec(), out.band_mask)
+    }
+
+    #[test]
+    fn methods_follow_masked_arrays() {
+        let a = img(&[1.0, 5.0, 0.0, 4.0], &[true, true, false, true]);
+        let b = img(&[3.0, 2.0, 7.0, 0.0], &[true, true, true, false]);
+        assert_eq!(run(PixelSelection::First, &[a.clone(), b.clone()]).0, vec![1.0, 5.0, 7.0, 4.0]);
+        assert_eq!(run(PixelSelection::Highest, &[a.clone(), b.clone()]).0, vec![3.0, 5.0, 7.0, 4.0]);
+        assert_eq!(run(PixelSelection::Lowest, &[a.clone(), b.clone()]).0, vec![1.0, 2.0, 7.0, 4.0]);
+        let (mean, mask) = run(PixelSelection::Mean, &[a.clone(), b.clone()]);
+        assert_eq!(mean, vec![2.0, 3.0, 7.0, 4.0], "3.5 truncates to 3 in uint16");
+        assert_eq!(mask, vec![255; 4]);
+        assert_eq!(run(PixelSelection::Count, &[a.clone(), b.clone()]).0, vec![2.0, 2.0, 1.0, 1.0]);
+        let (sd, _) = run(PixelSelection::Stdev, &[a.clone(), b.clone()]);
+        assert_eq!(sd, vec![1.0, 1.5, 0.0, 0.0]);
+        let c = img(&[10.0, 0.0, 0.0, 0.0], &[true, false, false, false]);
+        assert_eq!(run(PixelSelection::Median, &[a, b, c]).0[..2], [3.0, 3.0]);
+    }
+
+    #[test]
+    fn first_is_done_when_full() {
+        let mut s = Selector::new(PixelSelection::First);
+        s.feed(img(&[1.0, 0.0], &[true, false])).unwrap();
+        assert!(!s.is_done());
+        s.feed(img(&[2.0, 2.0], &[true, true])).unwrap();
+        assert!(s.is_done());
+    }
+}
