@@ -25,6 +25,9 @@ pub struct Config {
     /// URL prefixes (`https://bucket.s3.amazonaws.com/`, `s3://my-bucket/`) that `url=` may name.
     /// `*` allows every http(s) and s3 URL.
     pub allow_url: Vec<String>,
+    /// `FROM=TO` prefix rewrites applied to every STAC asset and mosaic asset href before
+    /// the allow-lists are checked (a public https prefix to a local mirror or a bucket).
+    pub href_rewrite: Vec<String>,
     /// Serve the embedded demo dataset (`url=demo`).
     pub demo: bool,
     /// Look for `.ovr`/`.msk` sidecars next to remote files (one extra request each).
@@ -65,6 +68,7 @@ impl Default for Config {
             tms: Vec::new(),
             allow_path: Vec::new(),
             allow_url: Vec::new(),
+            href_rewrite: Vec::new(),
             demo: true,
             remote_sidecars: false,
             cors: true,

@@ -5,6 +5,7 @@
 
 mod cache;
 pub mod config;
+pub mod documents;
 pub mod error;
 pub mod extract;
 mod html;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub tms: Arc<TileMatrixSets>,
     pub readers: Arc<ReaderCache>,
+    /// STAC items and mosaics, and how their asset hrefs are rewritten.
+    pub documents: Arc<documents::Documents>,
     /// The CPU pool and the stretch ranges images are rendered with.
     pub render: imbrex_raster::render::RenderContext,
     /// The PostGIS database, when `database_url` is set.
@@ -97,10 +100,12 @@ impl AppState {
             cpu: cpu.clone(),
         };
         let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
+        let documents = documents::Documents::new(&config.href_rewrite)?;
         Ok(AppState {
             config: Arc::new(config),
             tms: Arc::new(tms),
             readers: Arc::new(readers),
+            documents: Arc::new(documents),
             render: imbrex_raster::render::RenderContext { cpu, stretches: Default::default() },
             db: None,
             tile_cache: None,
@@ -142,6 +147,9 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::resources::router())
         .merge(routes::viewer::static_router())
         .nest(<routes::cog::Cog as dataset::DatasetFactory>::PREFIX, routes::cog::router())
+        .nest(<routes::stac::Stac as dataset::DatasetFactory>::PREFIX, routes::stac::router())
+        .nest(<routes::mosaic::Mosaic as dataset::DatasetFactory>::PREFIX, routes::mosaic::router())
+        .nest(<routes::algebra::Algebra as dataset::DatasetFactory>::PREFIX, routes::algebra::router(state.clone()))
         .merge(routes::collections::router())
         .merge(routes::admin::router())
         .fallback(routes::not_found)

@@ -17,6 +17,15 @@ use crate::routes;
         routes::cog::validate,
         routes::cog::stac,
         routes::viewer::viewer,
+        routes::stac::assets,
+        routes::stac::asset_statistics,
+        routes::stac::renders,
+        routes::stac::render,
+        routes::mosaic::read,
+        routes::mosaic::validate,
+        routes::mosaic::tile_assets,
+        routes::mosaic::point_assets,
+        routes::mosaic::bbox_assets,
         routes::resources::colormaps,
         routes::resources::colormap_metadata,
         routes::resources::algorithms,
@@ -43,5 +52,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.paths.merge(routes::dataset::openapi::paths::<routes::cog::Cog>());
     doc.paths.merge(routes::dataset::openapi::feature_paths::<routes::cog::Cog>());
+    doc.paths.merge(routes::dataset::openapi::paths::<routes::stac::Stac>());
+    doc.paths.merge(routes::dataset::openapi::feature_paths::<routes::stac::Stac>());
+    doc.paths.merge(routes::dataset::openapi::paths::<routes::mosaic::Mosaic>());
+    doc.paths.merge(routes::dataset::openapi::paths::<routes::algebra::Algebra>());
+    doc.paths.merge(routes::dataset::openapi::feature_paths::<routes::algebra::Algebra>());
     doc
 }

@@ -88,6 +88,11 @@ pub struct ServeArgs {
     #[arg(long = "allow-url", env = "IMBREX_ALLOW_URL", value_name = "PREFIX", value_delimiter = ',')]
     pub allow_url: Vec<String>,
 
+    /// Rewrite STAC and mosaic asset hrefs starting with FROM to start with TO, before the
+    /// allow-lists are checked (repeatable), e.g. `https://bucket.s3.amazonaws.com/=s3://bucket/`.
+    #[arg(long = "href-rewrite", env = "IMBREX_HREF_REWRITE", value_name = "FROM=TO", value_delimiter = ',')]
+    pub href_rewrite: Vec<String>,
+
     /// Register a custom TileMatrixSet from an OGC TMS v2 JSON file (repeatable).
     #[arg(long, env = "IMBREX_TMS", value_name = "FILE", value_delimiter = ',')]
     pub tms: Vec<PathBuf>,

@@ -34,6 +34,9 @@ fn overrides(args: &ServeArgs) -> Value {
     if !args.allow_url.is_empty() {
         m.insert("allow_url".into(), json!(args.allow_url));
     }
+    if !args.href_rewrite.is_empty() {
+        m.insert("href_rewrite".into(), json!(args.href_rewrite));
+    }
     if !args.tms.is_empty() {
         m.insert("tms".into(), json!(args.tms));
     }

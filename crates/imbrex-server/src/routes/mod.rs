@@ -1,13 +1,16 @@
 //! Routers, one module per endpoint group.
 
 pub mod admin;
+pub mod algebra;
 pub mod cog;
 pub mod collection_tiles;
 pub mod collections;
 pub mod collections_html;
 pub mod dataset;
 pub mod landing;
+pub mod mosaic;
 pub mod resources;
+pub mod stac;
 pub mod tms;
 pub mod viewer;
 

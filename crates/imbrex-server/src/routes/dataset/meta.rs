@@ -20,7 +20,7 @@ use crate::routes::tms::tms_id;
 /// Dataset metadata, as rio-tiler's `Info`.
 pub async fn info<F: DatasetFactory>(State(state): State<AppState>, src: DatasetQuery<F>) -> ApiResult<Response> {
     let ds = src.open(&state).await?;
-    Ok(axum::Json(ds.reader.info()).into_response())
+    Ok(axum::Json(ds.reader.info_document()).into_response())
 }
 
 /// The CRS of an output geometry.
@@ -57,7 +57,7 @@ pub async fn info_geojson<F: DatasetFactory>(
         "bbox": bounds.to_array(),
         "type": "Feature",
         "geometry": bounds_to_geometry(bounds),
-        "properties": r.info(),
+        "properties": r.info_document(),
     });
     if !out_crs.same_as(&Crs::wgs84()) {
         feature["crs"] = json!({"type": "name", "properties": {"name": out_crs.to_uri_or_definition()}});

@@ -20,7 +20,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use imbrex_raster::reader::OUTPUT_PIXELS;
 use imbrex_raster::render::{ImageFormat, Recipe};
 use imbrex_raster::{BaseReader, FeatureReader, ImageData};
@@ -47,6 +47,15 @@ pub trait DatasetFactory: Send + Sync + 'static {
 
     /// What names the dataset in caches (its stretch ranges).
     fn key(params: &Self::Params) -> String;
+
+    /// `GET /point/{lon},{lat}`: rio-tiler's `PointData` by default; a mosaic answers
+    /// with every asset's values, as TiTiler's does.
+    fn point_route() -> MethodRouter<AppState>
+    where
+        Self: Sized,
+    {
+        get(values::point::<Self>)
+    }
 }
 
 /// The dataset a request names (an extractor), opened by the handler once everything
@@ -100,7 +109,7 @@ pub fn router<F: DatasetFactory>() -> Router<AppState> {
         .route("/bbox/{bbox}", get(images::bbox::<F>))
         .route("/bbox/{bbox}/{size}", get(images::bbox_sized::<F>))
         .route("/map", get(images::map::<F>))
-        .route("/point/{lonlat}", get(values::point::<F>))
+        .route("/point/{lonlat}", F::point_route())
         .route("/statistics", get(values::statistics::<F>))
         // `/preview.{format}`: one dotted segment.
         .route("/{dotted}", get(images::dotted_get::<F>))

@@ -90,7 +90,7 @@ pub async fn statistics<F: DatasetFactory>(
     let ds = src.open(&state).await?;
     recipe.check(ds.reader.as_ref())?;
     let img = ds.reader.preview(s.size.size(Some(OutputSize::PREVIEW_MAX)), &recipe.read).await?;
-    let img = recipe.post_process_on(&state.render.cpu, img).await?;
+    let img = recipe.post_process_on(ds.reader.as_ref(), &state.render.cpu, img).await?;
     let opts = s.stats.options();
     let stats = state.render.cpu.run(move || img.statistics(&opts)).await?;
     Ok(axum::Json(stats_object(stats)).into_response())
@@ -176,7 +176,7 @@ where
             }
             other => other?,
         };
-        let img = recipe.post_process_on(&state.render.cpu, img).await?;
+        let img = recipe.post_process_on(ds.reader.as_ref(), &state.render.cpu, img).await?;
         let (opts, crs, scale) = (s.stats.options(), coord_crs.clone(), cover.cover_scale);
         let stats = state
             .render

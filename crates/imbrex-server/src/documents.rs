@@ -1,0 +1,109 @@
+//! The JSON documents datasets are made of (STAC items, MosaicJSON mosaics), read through
+//! the same access policy as rasters and cached like readers; and the assets they name,
+//! rewritten by `href_rewrite` and opened through the shared reader cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use imbrex_raster::mosaic::{MosaicJson, Opener};
+use imbrex_raster::stac::{MAX_DOCUMENT, StacItem};
+use imbrex_raster::{Error, Reader, Result};
+use moka::future::Cache;
+
+use crate::AppState;
+
+/// Parsed documents by `url=`.
+#[derive(Debug)]
+pub struct Documents {
+    stac: Cache<String, Arc<StacItem>>,
+    mosaics: Cache<String, Arc<MosaicJson>>,
+    /// `(from, to)` href prefixes.
+    rewrites: Vec<(String, String)>,
+}
+
+impl Documents {
+    /// `rewrites` are `FROM=TO` strings (the configuration's `href_rewrite`).
+    pub fn new(rewrites: &[String]) -> Result<Documents> {
+        let rewrites = rewrites
+            .iter()
+            .map(|r| {
+                r.split_once('=').map(|(a, b)| (a.to_string(), b.to_string())).ok_or_else(|| Error::InvalidParameter {
+                    name: "href_rewrite",
+                    reason: format!("'{r}' is not FROM=TO"),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Documents { stac: cache(), mosaics: cache(), rewrites })
+    }
+
+    /// An href with the first matching rewrite applied.
+    pub fn rewrite(&self, href: &str) -> String {
+        for (from, to) in &self.rewrites {
+            if let Some(rest) = href.strip_prefix(from.as_str()) {
+                return format!("{to}{rest}");
+            }
+        }
+        href.to_string()
+    }
+
+    pub fn clear(&self) {
+        self.stac.invalidate_all();
+        self.mosaics.invalidate_all();
+    }
+}
+
+/// Documents kept by URL, as readers are (see `ReaderCacheOptions`).
+fn cache<T: Send + Sync + 'static>() -> Cache<String, Arc<T>> {
+    Cache::builder().max_capacity(256).time_to_live(Duration::from_secs(300)).build()
+}
+
+impl AppState {
+    /// Read a small JSON document whole (at most [`MAX_DOCUMENT`] bytes), and where it is.
+    async fn document(&self, url: &str) -> Result<(String, bytes::Bytes)> {
+        let source = self.readers.factory().open(url)?;
+        let fetched = source.fetch(0..MAX_DOCUMENT + 1).await?;
+        if fetched.bytes.len() as u64 > MAX_DOCUMENT {
+            return Err(Error::LimitExceeded { limit: "document bytes", value: MAX_DOCUMENT + 1, max: MAX_DOCUMENT });
+        }
+        Ok((source.id().to_string(), fetched.bytes))
+    }
+
+    /// The STAC item at `url`.
+    pub async fn stac_item(&self, url: &str) -> Result<Arc<StacItem>> {
+        self.documents
+            .stac
+            .try_get_with(url.trim().to_string(), async {
+                let (location, bytes) = self.document(url).await?;
+                Ok::<_, Error>(Arc::new(StacItem::parse(&location, &bytes)?))
+            })
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())
+    }
+
+    /// The MosaicJSON document at `url`.
+    pub async fn mosaic(&self, url: &str) -> Result<Arc<MosaicJson>> {
+        self.documents
+            .mosaics
+            .try_get_with(url.trim().to_string(), async {
+                let (location, bytes) = self.document(url).await?;
+                Ok::<_, Error>(Arc::new(MosaicJson::parse(&location, &bytes)?))
+            })
+            .await
+            .map_err(|e: Arc<Error>| (*e).clone())
+    }
+
+    /// An asset named by a document: rewritten, then opened as any `url=`.
+    pub async fn open_asset(&self, href: &str) -> Result<Arc<Reader>> {
+        self.readers.get(&self.documents.rewrite(href)).await
+    }
+}
+
+/// Opens a mosaic's assets for the library.
+pub struct AssetOpener(pub AppState);
+
+impl Opener for AssetOpener {
+    fn open<'a>(&'a self, href: &'a str) -> BoxFuture<'a, Result<Arc<Reader>>> {
+        Box::pin(self.0.open_asset(href))
+    }
+}
