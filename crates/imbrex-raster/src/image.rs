@@ -157,10 +157,9 @@ impl ImageData {
             .ok_or_else(|| crate::Error::InvalidParameter { name: "assets", reason: "nothing to stack".into() })?;
         let (width, height) = (first.width, first.height);
         if let Some(odd) = images.iter().find(|i| i.width != width || i.height != height) {
-            return Err(crate::Error::Internal(format!(
-                "stacked reads disagree on size: {width}x{height} and {}x{}",
-                odd.width, odd.height
-            )));
+            return Err(crate::Error::Unsupported {
+                reason: format!("stacked reads disagree on size: {width}x{height} and {}x{}", odd.width, odd.height),
+            });
         }
         let dtype = images.iter().map(ImageData::dtype).reduce(DataType::promote).expect("at least one image");
         let count: usize = images.iter().map(|i| i.count).sum();

@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::try_join_all;
-use imbrex_tms::{Bounds, Crs, TileMatrixSet};
+use imbrex_tms::{Bounds, Crs, TileMatrixSet, Transformer};
 use serde_json::Value;
 
 use crate::array::DataType;
 use crate::error::{Error, Result};
 use crate::expr::Expression;
+use crate::feature::Shape;
 use crate::image::{ImageData, PointData};
 use crate::reader::{
     BaseReader, FeatureReader, FeatureRequest, Info, OutputSize, PartRequest, PointRequest, ReadOptions, Reader,
@@ -20,6 +21,10 @@ use crate::reader::{
 };
 use crate::render::ColorMap;
 use crate::tiff::NodataType;
+
+/// The most layers (assets) one stack may have: each is read concurrently, into an image
+/// as large as the output.
+pub const MAX_LAYERS: usize = 32;
 
 /// One part of a stack: a reader and how to read it.
 #[derive(Clone, Debug)]
@@ -102,6 +107,12 @@ impl Stack {
         if layers.is_empty() {
             return Err(Error::InvalidParameter { name: "assets", reason: "at least one is needed".into() });
         }
+        if layers.len() > MAX_LAYERS {
+            return Err(Error::InvalidParameter {
+                name: "assets",
+                reason: format!("{} assets or layers, at most {MAX_LAYERS}", layers.len()),
+            });
+        }
         Ok(Stack { layers, asset_as_band, crs: Crs::wgs84(), bounds, geographic: bounds, driver })
     }
 
@@ -121,6 +132,58 @@ impl Stack {
             async move { l.finish(fut.await?, self.asset_as_band) }
         }))
         .await?;
+        select(ImageData::stack(parts)?, opts)
+    }
+}
+
+impl Stack {
+    /// Stack the first layer's image with the other layers read into its grid (its box, CRS
+    /// and size), so layers of different resolutions give one image; `cut` masks the grid's
+    /// pixels outside a shape.
+    async fn anchored(&self, head: ImageData, opts: &ReadOptions, cut: Option<(&Shape, &Crs)>) -> Result<ImageData> {
+        let crs = head.crs.clone().ok_or_else(|| Error::unsupported("stacking layers in pixel space"))?;
+        let outside: Option<Vec<bool>> = match cut {
+            Some((shape, shape_crs)) if self.layers.len() > 1 => {
+                let local = if shape_crs.same_as(&crs) {
+                    shape.clone()
+                } else {
+                    shape.transformed(&Transformer::new(shape_crs, &crs)?)?
+                };
+                Some(
+                    local
+                        .cutline(&head.transform(), head.width, head.height)?
+                        .into_iter()
+                        .map(|inside| !inside)
+                        .collect(),
+                )
+            }
+            _ => None,
+        };
+        let grid = PartRequest {
+            bbox: head.bounds,
+            bounds_crs: Some(&crs),
+            dst_crs: Some(&crs),
+            size: OutputSize::exact(head.width, head.height),
+        };
+        let (first, rest) = self.layers.split_first().expect("a stack has layers");
+        let others = try_join_all(rest.iter().map(|l| {
+            let outside = outside.as_deref();
+            async move {
+                let mut img = BaseReader::part(l.reader.as_ref(), grid, &l.options(opts)).await?;
+                if let Some(outside) = outside {
+                    let n = img.width * img.height;
+                    for (i, m) in img.band_mask.iter_mut().enumerate() {
+                        if outside[i % n] {
+                            *m = 0;
+                        }
+                    }
+                }
+                l.finish(img, self.asset_as_band)
+            }
+        }))
+        .await?;
+        let mut parts = vec![first.finish(head, self.asset_as_band)?];
+        parts.extend(others);
         select(ImageData::stack(parts)?, opts)
     }
 }
@@ -216,38 +279,33 @@ impl BaseReader for Stack {
         self.stack(opts, |l, o| async move { BaseReader::tile(l.reader.as_ref(), req, &o).await }).await
     }
 
+    /// The first layer's part sets the grid (its resolution when the request gives no size);
+    /// the others are read into it.
     async fn part(&self, req: PartRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
-        self.stack(opts, |l, o| async move { BaseReader::part(l.reader.as_ref(), req, &o).await }).await
+        let first = &self.layers[0];
+        let head = BaseReader::part(first.reader.as_ref(), req, &first.options(opts)).await?;
+        self.anchored(head, opts, None).await
     }
 
     /// The first layer's preview sets the grid; the others are read into it (rio-tiler
     /// previews each asset on its own, which gives the same grid when the assets share one
     /// and a stacking error when they do not).
     async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
-        let (first, rest) = self.layers.split_first().expect("a stack has layers");
+        let first = &self.layers[0];
         let head = BaseReader::preview(first.reader.as_ref(), size, &first.options(opts)).await?;
-        let Some(crs) = head.crs.clone() else {
-            return self
-                .stack(opts, |l, o| async move { BaseReader::preview(l.reader.as_ref(), size, &o).await })
-                .await;
-        };
-        let grid = PartRequest {
-            bbox: head.bounds,
-            bounds_crs: Some(&crs),
-            dst_crs: Some(&crs),
-            size: OutputSize::exact(head.width, head.height),
-        };
-        let asset_as_band = self.asset_as_band;
-        let mut parts = vec![first.finish(head.clone(), asset_as_band)?];
-        let others = try_join_all(rest.iter().map(|l| async move {
-            let img = BaseReader::part(l.reader.as_ref(), grid, &l.options(opts)).await?;
-            l.finish(img, asset_as_band)
-        }))
-        .await?;
-        parts.extend(others);
-        select(ImageData::stack(parts)?, opts)
+        if head.crs.is_none() {
+            // Pixel space: no common grid to read into; previews of one size stack.
+            let rest = try_join_all(self.layers[1..].iter().map(|l| async move {
+                let img = BaseReader::preview(l.reader.as_ref(), size, &l.options(opts)).await?;
+                l.finish(img, self.asset_as_band)
+            }))
+            .await?;
+            let mut parts = vec![first.finish(head, self.asset_as_band)?];
+            parts.extend(rest);
+            return select(ImageData::stack(parts)?, opts);
+        }
+        self.anchored(head, opts, None).await
     }
-
     async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {
         let points = try_join_all(self.layers.iter().map(|l| async move {
             let lreq = PointRequest { expression: l.expression.as_ref(), ..req };
@@ -289,7 +347,11 @@ impl BaseReader for Stack {
 }
 
 impl FeatureReader for Stack {
+    /// The first layer's read sets the grid; the others are read into it and cut by the
+    /// shape there.
     async fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
-        self.stack(opts, |l, o| async move { FeatureReader::feature(l.reader.as_ref(), req, &o).await }).await
+        let first = &self.layers[0];
+        let head = FeatureReader::feature(first.reader.as_ref(), req, &first.options(opts)).await?;
+        self.anchored(head, opts, Some((req.shape, req.shape_crs))).await
     }
 }

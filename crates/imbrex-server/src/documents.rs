@@ -16,8 +16,8 @@ use crate::AppState;
 /// Parsed documents by `url=`.
 #[derive(Debug)]
 pub struct Documents {
-    stac: Cache<String, Arc<StacItem>>,
-    mosaics: Cache<String, Arc<MosaicJson>>,
+    stac: Cache<String, Weighed<StacItem>>,
+    mosaics: Cache<String, Weighed<MosaicJson>>,
     /// `(from, to)` href prefixes.
     rewrites: Vec<(String, String)>,
 }
@@ -53,9 +53,20 @@ impl Documents {
     }
 }
 
-/// Documents kept by URL, as readers are (see `ReaderCacheOptions`).
-fn cache<T: Send + Sync + 'static>() -> Cache<String, Arc<T>> {
-    Cache::builder().max_capacity(256).time_to_live(Duration::from_secs(300)).build()
+/// A parsed document and the size of its text.
+type Weighed<T> = (Arc<T>, u32);
+
+/// Bytes of document text the caches keep (a document may be up to [`MAX_DOCUMENT`]).
+const CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Documents kept by URL for as long as readers are (see `ReaderCacheOptions`), within
+/// [`CACHE_BYTES`] of text (parsed, a document takes a small multiple of it).
+fn cache<T: Send + Sync + 'static>() -> Cache<String, Weighed<T>> {
+    Cache::builder()
+        .weigher(|_, v: &Weighed<T>| v.1)
+        .max_capacity(CACHE_BYTES)
+        .time_to_live(Duration::from_secs(300))
+        .build()
 }
 
 impl AppState {
@@ -75,9 +86,10 @@ impl AppState {
             .stac
             .try_get_with(url.trim().to_string(), async {
                 let (location, bytes) = self.document(url).await?;
-                Ok::<_, Error>(Arc::new(StacItem::parse(&location, &bytes)?))
+                Ok::<_, Error>((Arc::new(StacItem::parse(&location, &bytes)?), bytes.len() as u32))
             })
             .await
+            .map(|(doc, _)| doc)
             .map_err(|e: Arc<Error>| (*e).clone())
     }
 
@@ -87,9 +99,10 @@ impl AppState {
             .mosaics
             .try_get_with(url.trim().to_string(), async {
                 let (location, bytes) = self.document(url).await?;
-                Ok::<_, Error>(Arc::new(MosaicJson::parse(&location, &bytes)?))
+                Ok::<_, Error>((Arc::new(MosaicJson::parse(&location, &bytes)?), bytes.len() as u32))
             })
             .await
+            .map(|(doc, _)| doc)
             .map_err(|e: Arc<Error>| (*e).clone())
     }
 

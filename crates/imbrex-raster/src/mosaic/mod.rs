@@ -105,56 +105,121 @@ impl MosaicJson {
         self.quadkey_zoom.unwrap_or(self.minzoom)
     }
 
-    /// Assets of the quadkeys that intersect a WGS 84 box, in the mosaic's order, each once.
-    pub fn assets_for_bounds(&self, b: Bounds) -> Vec<String> {
+    /// Assets of the quadkeys a WGS 84 box touches, in cogeo-mosaic's order (tiles by
+    /// column, then row), each once; more than `max` is an error.
+    pub fn assets_for_bounds(&self, b: Bounds, max: usize) -> Result<Vec<String>> {
         let z = self.quadkey_zoom();
-        let mut out: Vec<String> = Vec::new();
-        for qk in quadkeys(b, z) {
-            for a in self.tiles.get(&qk).into_iter().flatten() {
-                if !out.contains(a) {
-                    out.push(a.clone());
+        let r = TileRange::covering(b, z);
+        let keys: Vec<String> = if r.len() <= self.tiles.len() as u64 {
+            r.tiles().map(|(x, y)| quadkey(x, y, z)).collect()
+        } else {
+            // A box over more quadkeys than the document has: walk the document instead.
+            let mut hits: Vec<(u64, u64, &String)> = self
+                .tiles
+                .keys()
+                .filter_map(|k| tile_of(k).filter(|t| r.contains(*t)).map(|(x, y)| (x, y, k)))
+                .collect();
+            hits.sort_unstable();
+            hits.into_iter().map(|(_, _, k)| k.clone()).collect()
+        };
+        self.assets_of(&keys, max)
+    }
+
+    /// Assets of a WebMercatorQuad tile (cogeo-mosaic's `find_quadkeys`): its parent at the
+    /// quadkey zoom, or its children in mercantile's order (quadkey digits 0, 1, 3, 2 at each
+    /// level), found among the document's keys.
+    pub fn assets_for_mercator_tile(&self, x: u64, y: u64, z: u8, max: usize) -> Result<Vec<String>> {
+        let qz = self.quadkey_zoom();
+        let key = quadkey(x, y, z);
+        if z >= qz {
+            return self.assets_of(&[key[..qz as usize].to_string()], max);
+        }
+        let order = |k: &String| k.bytes().map(|d| [0u8, 1, 3, 2][(d - b'0') as usize]).collect::<Vec<u8>>();
+        let mut keys: Vec<&String> = self.tiles.keys().filter(|k| k.starts_with(&key)).collect();
+        keys.sort_by_key(|k| order(k));
+        let keys: Vec<String> = keys.into_iter().cloned().collect();
+        self.assets_of(&keys, max)
+    }
+
+    /// The assets of some quadkeys, in order, each once.
+    fn assets_of(&self, keys: &[String], max: usize) -> Result<Vec<String>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for a in keys.iter().flat_map(|k| self.tiles.get(k).into_iter().flatten()) {
+            if seen.insert(a.as_str()) {
+                if out.len() == max {
+                    return Err(Error::LimitExceeded {
+                        limit: "mosaic assets",
+                        value: max as u64 + 1,
+                        max: max as u64,
+                    });
                 }
+                out.push(a.clone());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Assets over one location.
-    pub fn assets_for_point(&self, lon: f64, lat: f64) -> Vec<String> {
-        self.assets_for_bounds(Bounds::new(lon, lat, lon, lat))
+    pub fn assets_for_point(&self, lon: f64, lat: f64, max: usize) -> Result<Vec<String>> {
+        self.assets_for_bounds(Bounds::new(lon, lat, lon, lat), max)
     }
 }
 
-/// Web Mercator quadkeys at `z` of the tiles a WGS 84 box touches inside (an edge shared
-/// with a tile does not count).
+/// Web Mercator tiles at one zoom: columns `x0..=x1`, rows `y0..=y1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TileRange {
+    pub z: u8,
+    pub x0: u64,
+    pub x1: u64,
+    pub y0: u64,
+    pub y1: u64,
+}
+
+impl TileRange {
+    /// The tiles at `z` a WGS 84 box touches inside (an edge shared with a tile does not
+    /// count; a point on a boundary belongs to the tile after it, as mercantile places it).
+    pub fn covering(b: Bounds, z: u8) -> TileRange {
+        let n = 1u64 << z;
+        let tx = |lon: f64| ((lon + 180.0) / 360.0 * n as f64).clamp(0.0, n as f64);
+        let ty = |lat: f64| {
+            let lat = lat.clamp(-85.051_128_779_806_6, 85.051_128_779_806_6).to_radians();
+            ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n as f64).clamp(0.0, n as f64)
+        };
+        // Within a millionth of a tile of a boundary is on it: a tile's bounds brought back
+        // from another CRS land a rounding error away from its neighbours' edges.
+        const SNAP: f64 = 1e-6;
+        let lo = |v: f64| ((v + SNAP).floor() as u64).min(n - 1);
+        let hi = |v: f64, lo: u64| (((v - SNAP).ceil() as u64).saturating_sub(1)).max(lo).min(n - 1);
+        let (x0, y0) = (lo(tx(b.left)), lo(ty(b.top)));
+        TileRange { z, x0, y0, x1: hi(tx(b.right), x0), y1: hi(ty(b.bottom), y0) }
+    }
+
+    pub fn len(&self) -> u64 {
+        (self.x1 - self.x0 + 1) * (self.y1 - self.y0 + 1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    pub fn contains(&self, (x, y): (u64, u64)) -> bool {
+        (self.x0..=self.x1).contains(&x) && (self.y0..=self.y1).contains(&y)
+    }
+
+    /// Column by column, then row by row (morecantile's `tiles`).
+    pub fn tiles(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        (self.x0..=self.x1).flat_map(move |x| (self.y0..=self.y1).map(move |y| (x, y)))
+    }
+}
+
+/// Quadkeys at `z` of the tiles a WGS 84 box touches (see [`TileRange::covering`]).
 pub fn quadkeys(b: Bounds, z: u8) -> Vec<String> {
-    let n = 1u64 << z;
-    let tx = |lon: f64| ((lon + 180.0) / 360.0 * n as f64).clamp(0.0, n as f64);
-    let ty = |lat: f64| {
-        let lat = lat.clamp(-85.051_128_779_806_6, 85.051_128_779_806_6).to_radians();
-        ((1.0 - (lat.tan() + 1.0 / lat.cos()).ln() / std::f64::consts::PI) / 2.0 * n as f64).clamp(0.0, n as f64)
-    };
-    // A point (or an edge) on a tile boundary belongs to the tile after it, as mercantile's
-    // `tile()` places it; a box's far edges stop before a boundary they end on.
-    // Within a millionth of a tile of a boundary is on it: a tile's bounds brought back from
-    // another CRS land a rounding error away from its neighbours' edges.
-    const SNAP: f64 = 1e-6;
-    let lo = |v: f64| ((v + SNAP).floor() as u64).min(n - 1);
-    let hi = |v: f64, lo: u64| (((v - SNAP).ceil() as u64).saturating_sub(1)).max(lo).min(n - 1);
-    let (x0, x1v) = (tx(b.left), tx(b.right));
-    let (y0, y1v) = (ty(b.top), ty(b.bottom));
-    let (xa, ya) = (lo(x0), lo(y0));
-    let (xb, yb) = (hi(x1v, xa), hi(y1v, ya));
-    let mut out = Vec::new();
-    for y in ya..=yb {
-        for x in xa..=xb {
-            out.push(quadkey(x, y, z));
-        }
-    }
-    out
+    TileRange::covering(b, z).tiles().map(|(x, y)| quadkey(x, y, z)).collect()
 }
 
-fn quadkey(x: u64, y: u64, z: u8) -> String {
+/// The quadkey of a tile.
+pub fn quadkey(x: u64, y: u64, z: u8) -> String {
     (1..=z)
         .rev()
         .map(|i| {
@@ -163,6 +228,17 @@ fn quadkey(x: u64, y: u64, z: u8) -> String {
             (b'0' + d) as char
         })
         .collect()
+}
+
+/// The column and row of a quadkey.
+fn tile_of(key: &str) -> Option<(u64, u64)> {
+    let (mut x, mut y) = (0u64, 0u64);
+    for d in key.bytes() {
+        let d = d.checked_sub(b'0').filter(|d| *d < 4)? as u64;
+        x = (x << 1) | (d & 1);
+        y = (y << 1) | (d >> 1);
+    }
+    Some((x, y))
 }
 
 /// Opens a mosaic's assets (the server's reader cache, behind its allow-lists).
@@ -190,13 +266,6 @@ impl fmt::Debug for Mosaic {
     }
 }
 
-/// What the mosaic's reads of one asset give back, besides the pixels: which assets were
-/// read (TiTiler's `/assets` answers and the tests' counts).
-#[derive(Clone, Debug, Default)]
-pub struct MosaicRead {
-    pub assets_used: Vec<String>,
-}
-
 impl Mosaic {
     pub fn new(
         doc: Arc<MosaicJson>,
@@ -216,13 +285,6 @@ impl Mosaic {
     {
         if assets.is_empty() {
             return Err(Error::TileOutsideBounds("no asset of the mosaic covers this area".into()));
-        }
-        if assets.len() > self.max_assets {
-            return Err(Error::LimitExceeded {
-                limit: "mosaic assets",
-                value: assets.len() as u64,
-                max: self.max_assets as u64,
-            });
         }
         let mut selector = Selector::new(self.method);
         for chunk in assets.chunks(self.concurrency) {
@@ -255,14 +317,7 @@ impl Mosaic {
     /// The values of every asset at a point (TiTiler's mosaic `point`), in the mosaic's order.
     pub async fn points(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<Vec<(String, PointData)>> {
         let (lon, lat) = self.to_wgs84(req.x, req.y, req.coord_crs)?;
-        let assets = self.doc.assets_for_point(lon, lat);
-        if assets.len() > self.max_assets {
-            return Err(Error::LimitExceeded {
-                limit: "mosaic assets",
-                value: assets.len() as u64,
-                max: self.max_assets as u64,
-            });
-        }
+        let assets = self.doc.assets_for_point(lon, lat, self.max_assets)?;
         let reads = join_all(assets.iter().map(|href| async move {
             let reader = self.opener.open(href).await?;
             let pt = BaseReader::point(reader.as_ref(), req, opts).await?;
@@ -295,13 +350,19 @@ impl Mosaic {
 
     /// The assets a tile of `tms` reads.
     pub fn assets_for_tile(&self, tms: &TileMatrixSet, tile: imbrex_tms::Tile) -> Result<Vec<String>> {
+        if tms.id() == "WebMercatorQuad"
+            && let Ok(z) = u8::try_from(tile.z)
+            && z <= 30
+        {
+            return self.doc.assets_for_mercator_tile(tile.x, tile.y, z, self.max_assets);
+        }
         let xy = tms.xy_bounds(tile)?;
         let geo = if tms.crs().same_as(&Crs::wgs84()) {
             xy
         } else {
             Transformer::new(tms.crs(), &Crs::wgs84())?.transform_bounds(xy, 21)?
         };
-        Ok(self.doc.assets_for_bounds(geo))
+        self.doc.assets_for_bounds(geo, self.max_assets)
     }
 
     /// The assets a box (in `crs`, WGS 84 by default) reads.
@@ -310,7 +371,7 @@ impl Mosaic {
             Some(c) if !c.same_as(&Crs::wgs84()) => Transformer::new(c, &Crs::wgs84())?.transform_bounds(b, 21)?,
             _ => b,
         };
-        Ok(self.doc.assets_for_bounds(geo))
+        self.doc.assets_for_bounds(geo, self.max_assets)
     }
 }
 
@@ -406,10 +467,76 @@ impl BaseReader for Mosaic {
         BaseReader::part(self, req, opts).await
     }
 
-    /// The first asset with a valid value at the point.
+    /// The assets' values combined as their pixels are (each value a one-pixel image).
     async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {
         let points = self.points(req, opts).await?;
-        let first = points.iter().find(|(_, p)| p.valid.iter().all(|&v| v)).unwrap_or(&points[0]);
-        Ok(first.1.clone())
+        let head = points[0].1.clone();
+        let mut selector = Selector::new(self.method);
+        for (_, p) in points {
+            let n = p.values.len();
+            selector.feed(ImageData {
+                width: 1,
+                height: 1,
+                count: n,
+                data: crate::array::Buffer::Float64(p.values),
+                band_mask: p.valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
+                bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
+                crs: None,
+                band_names: p.band_names,
+                band_descriptions: p.band_descriptions,
+                nodata: None,
+                scales: vec![1.0; n],
+                offsets: vec![0.0; n],
+                alpha_mask: None,
+            })?;
+        }
+        let img = selector.finish().expect("at least one point was fed");
+        Ok(PointData {
+            values: img.data.to_f64_vec(),
+            valid: img.band_mask.iter().map(|&m| m != 0).collect(),
+            band_names: img.band_names,
+            band_descriptions: img.band_descriptions,
+            ..head
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(qz: u8, keys: &[(&str, &str)]) -> MosaicJson {
+        let tiles: BTreeMap<String, Vec<String>> =
+            keys.iter().map(|(k, a)| (k.to_string(), vec![a.to_string()])).collect();
+        let text = json!({"mosaicjson": "0.0.3", "minzoom": 0, "maxzoom": 30, "quadkey_zoom": qz, "tiles": tiles});
+        MosaicJson::parse("/m/mosaic.json", text.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_coarser_tile_lists_its_children_in_mercantile_order() {
+        let d = doc(2, &[("00", "a.tif"), ("01", "b.tif"), ("02", "c.tif"), ("03", "d.tif"), ("10", "e.tif")]);
+        let got = d.assets_for_mercator_tile(0, 0, 1, 10).unwrap();
+        assert_eq!(got, ["/m/a.tif", "/m/b.tif", "/m/d.tif", "/m/c.tif"]);
+        // A finer tile reads its parent's list.
+        assert_eq!(d.assets_for_mercator_tile(1, 0, 3, 10).unwrap(), ["/m/a.tif"]);
+        assert!(d.assets_for_mercator_tile(0, 0, 0, 4).is_err(), "five assets, at most four");
+    }
+
+    #[test]
+    fn deep_quadkeys_are_found_without_enumerating_them() {
+        let key = quadkey(123_456, 654_321, 24);
+        let d = doc(24, &[(&key, "x.tif")]);
+        let world = Bounds::new(-180.0, -85.0, 180.0, 85.0);
+        assert_eq!(d.assets_for_bounds(world, 10).unwrap(), ["/m/x.tif"]);
+        assert_eq!(d.assets_for_mercator_tile(0, 0, 0, 10).unwrap(), ["/m/x.tif"]);
+        assert_eq!(tile_of(&key), Some((123_456, 654_321)));
+    }
+
+    #[test]
+    fn boxes_list_tiles_by_column_then_row() {
+        let r = TileRange::covering(Bounds::new(-180.0, -85.0, 180.0, 85.0), 1);
+        assert_eq!(r.tiles().collect::<Vec<_>>(), [(0, 0), (0, 1), (1, 0), (1, 1)]);
+        // A box ending on a tile edge does not reach the next tile.
+        assert_eq!(TileRange::covering(Bounds::new(-90.0, 0.0, 0.0, 40.0), 2).len(), 1);
     }
 }

@@ -57,49 +57,113 @@ impl FromStr for PixelSelection {
     }
 }
 
+/// The most bytes the `median` method keeps of the images it is fed (every value of every
+/// image is needed to the end): a request above it is refused.
+pub const MEDIAN_BYTES: usize = 1 << 30;
+
 /// Images fed one by one, combined by a [`PixelSelection`].
 #[derive(Debug)]
 pub struct Selector {
     method: PixelSelection,
-    /// The first image: its grid, type, names (and for the running methods, the mosaic so far).
+    /// The first image: its grid, type and names.
     head: Option<ImageData>,
-    /// Running methods: values and validity so far.
+    /// first/highest/lowest/lastband*: the mosaic so far. mean: the running sums.
+    /// stdev: the running means (Welford's).
     values: Vec<f64>,
     valid: Vec<bool>,
-    /// Stacking methods: every image's values and validity.
+    /// mean, stdev, count: how many valid values each element has had.
+    counts: Vec<u32>,
+    /// stdev: the running sums of squared differences (Welford's).
+    m2: Vec<f64>,
+    /// median: every image's values and validity.
     stack: Vec<(Vec<f64>, Vec<bool>)>,
+    /// Images fed.
+    fed: usize,
 }
 
 impl Selector {
     pub fn new(method: PixelSelection) -> Selector {
-        Selector { method, head: None, values: Vec::new(), valid: Vec::new(), stack: Vec::new() }
-    }
-
-    fn stacking(&self) -> bool {
-        matches!(
-            self.method,
-            PixelSelection::Mean | PixelSelection::Median | PixelSelection::Stdev | PixelSelection::Count
-        )
+        Selector {
+            method,
+            head: None,
+            values: Vec::new(),
+            valid: Vec::new(),
+            counts: Vec::new(),
+            m2: Vec::new(),
+            stack: Vec::new(),
+            fed: 0,
+        }
     }
 
     pub fn feed(&mut self, img: ImageData) -> Result<()> {
-        let values = img.data.to_f64_vec();
-        let valid: Vec<bool> = img.band_mask.iter().map(|&m| m != 0).collect();
+        use PixelSelection::*;
+        if matches!(self.method, LastBandLow | LastBandHigh) && img.count < 2 {
+            return Err(Error::InvalidParameter {
+                name: "pixel_selection",
+                reason: format!(
+                    "{:?} decides by the last band and returns the others: the assets give {} band(s)",
+                    self.method, img.count
+                )
+                .to_lowercase(),
+            });
+        }
         if let Some(h) = &self.head
             && (h.count != img.count || h.width != img.width || h.height != img.height)
         {
-            return Err(Error::InvalidParameter {
-                name: "url",
-                reason: format!("the mosaic's assets disagree: {} bands and {} bands", h.count, img.count),
+            return Err(Error::Unsupported {
+                reason: format!("the mosaic's assets disagree: {} band(s) and {} band(s)", h.count, img.count),
             });
         }
-        if self.stacking() {
-            self.stack.push((values, valid));
-        } else if self.head.is_none() {
-            self.values = values;
-            self.valid = valid;
-        } else {
-            self.merge(&values, &valid, &img);
+        let values = img.data.to_f64_vec();
+        let valid: Vec<bool> = img.band_mask.iter().map(|&m| m != 0).collect();
+        let len = values.len();
+        if self.head.is_none() {
+            self.counts = vec![0; if matches!(self.method, Mean | Stdev | Count) { len } else { 0 }];
+            self.m2 = vec![0.0; if self.method == Stdev { len } else { 0 }];
+            match self.method {
+                Mean | Stdev | Count => {
+                    self.values = vec![0.0; len];
+                    self.valid = vec![false; len];
+                }
+                _ => {}
+            }
+        }
+        self.fed += 1;
+        match self.method {
+            Median => {
+                let bytes = (self.stack.len() + 1) * len * 9;
+                if bytes > MEDIAN_BYTES {
+                    return Err(Error::LimitExceeded {
+                        limit: "median bytes",
+                        value: bytes as u64,
+                        max: MEDIAN_BYTES as u64,
+                    });
+                }
+                self.stack.push((values, valid));
+            }
+            Mean | Count => {
+                for i in 0..len {
+                    if valid[i] {
+                        self.counts[i] += 1;
+                        self.values[i] += values[i];
+                    }
+                }
+            }
+            Stdev => {
+                for i in 0..len {
+                    if valid[i] {
+                        self.counts[i] += 1;
+                        let d = values[i] - self.values[i];
+                        self.values[i] += d / self.counts[i] as f64;
+                        self.m2[i] += d * (values[i] - self.values[i]);
+                    }
+                }
+            }
+            _ if self.head.is_none() => {
+                self.values = values;
+                self.valid = valid;
+            }
+            _ => self.merge(&values, &valid, &img),
         }
         if self.head.is_none() {
             self.head = Some(img);
@@ -107,7 +171,7 @@ impl Selector {
         Ok(())
     }
 
-    /// rio-tiler's `feed` of the running methods.
+    /// rio-tiler's `feed` of the methods that keep one mosaic.
     fn merge(&mut self, a: &[f64], av: &[bool], img: &ImageData) {
         let n = img.width * img.height;
         let last = img.count - 1;
@@ -123,7 +187,7 @@ impl Selector {
                     let better = if self.method == PixelSelection::LastBandHigh { al > ml } else { al < ml };
                     (better && av[i]) || !mv
                 }
-                _ => unreachable!("stacking methods do not merge"),
+                _ => unreachable!("only the methods that keep one mosaic merge"),
             };
             if take {
                 self.values[i] = a[i];
@@ -139,52 +203,49 @@ impl Selector {
 
     /// The combined image, or `None` when nothing was fed.
     pub fn finish(self) -> Option<ImageData> {
+        use PixelSelection::*;
         let head = self.head?;
         let n = head.width * head.height;
         let dtype = head.dtype();
+        let len = head.count * n;
         let (values, valid, dtype, count) = match self.method {
-            PixelSelection::First | PixelSelection::Highest | PixelSelection::Lowest => {
-                (self.values, self.valid, dtype, head.count)
-            }
-            PixelSelection::LastBandHigh | PixelSelection::LastBandLow => {
+            First | Highest | Lowest => (self.values, self.valid, dtype, head.count),
+            LastBandHigh | LastBandLow => {
                 let keep = (head.count - 1) * n;
                 (self.values[..keep].to_vec(), self.valid[..keep].to_vec(), dtype, head.count - 1)
             }
-            PixelSelection::Count => {
-                let counts: Vec<f64> = (0..n).map(|p| self.stack.iter().filter(|(_, v)| v[p]).count() as f64).collect();
-                // numpy: uint8 below 256 images, else its default integer.
-                let t = if self.stack.len() < 256 { DataType::Uint8 } else { DataType::Int32 };
-                (counts, vec![true; n], t, 1)
+            Count => {
+                // numpy: uint8 below 256 images, else its default integer; one band.
+                let t = if self.fed < 256 { DataType::Uint8 } else { DataType::Int32 };
+                (self.counts[..n].iter().map(|&c| c as f64).collect(), vec![true; n], t, 1)
             }
-            PixelSelection::Mean | PixelSelection::Median | PixelSelection::Stdev => {
-                let len = head.count * n;
+            Mean => {
+                let values =
+                    (0..len).map(|i| if self.counts[i] > 0 { self.values[i] / self.counts[i] as f64 } else { 0.0 });
+                (values.collect(), self.counts.iter().map(|&c| c > 0).collect(), dtype, head.count)
+            }
+            // The standard deviation of integers is float64 (numpy's `std`).
+            Stdev => {
+                let values = (0..len)
+                    .map(|i| if self.counts[i] > 0 { (self.m2[i] / self.counts[i] as f64).sqrt() } else { 0.0 });
+                let t = if dtype.is_float() { dtype } else { DataType::Float64 };
+                (values.collect(), self.counts.iter().map(|&c| c > 0).collect(), t, head.count)
+            }
+            Median => {
                 let (mut values, mut valid) = (vec![0.0; len], vec![false; len]);
                 let mut column = Vec::with_capacity(self.stack.len());
                 for i in 0..len {
                     column.clear();
                     column.extend(self.stack.iter().filter(|(_, v)| v[i]).map(|(d, _)| d[i]));
-                    if column.is_empty() {
-                        continue;
+                    if !column.is_empty() {
+                        valid[i] = true;
+                        values[i] = median(&mut column);
                     }
-                    valid[i] = true;
-                    values[i] = match self.method {
-                        PixelSelection::Mean => column.iter().sum::<f64>() / column.len() as f64,
-                        PixelSelection::Median => median(&mut column),
-                        _ => {
-                            let mean = column.iter().sum::<f64>() / column.len() as f64;
-                            (column.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / column.len() as f64).sqrt()
-                        }
-                    };
                 }
-                // Mean and median keep the assets' type (numpy's `astype`: truncation);
-                // the standard deviation of integers is float64.
-                let t = match self.method {
-                    PixelSelection::Stdev if !dtype.is_float() => DataType::Float64,
-                    _ => dtype,
-                };
-                (values, valid, t, head.count)
+                (values, valid, dtype, head.count)
             }
         };
+        // Mean and median keep the assets' type (numpy's `astype`: truncation).
         let data = to_type(&values, dtype);
         let band_mask = valid.iter().map(|&v| if v { 255 } else { 0 }).collect();
         Some(ImageData {
@@ -262,7 +323,9 @@ mod tests {
         let (sd, _) = run(PixelSelection::Stdev, &[a.clone(), b.clone()]);
         assert_eq!(sd, vec![1.0, 1.5, 0.0, 0.0]);
         let c = img(&[10.0, 0.0, 0.0, 0.0], &[true, false, false, false]);
-        assert_eq!(run(PixelSelection::Median, &[a, b, c]).0[..2], [3.0, 3.0]);
+        assert_eq!(run(PixelSelection::Median, &[a.clone(), b, c]).0[..2], [3.0, 3.0]);
+        let mut s = Selector::new(PixelSelection::LastBandHigh);
+        assert!(s.feed(a).is_err(), "lastband methods need two bands");
     }
 
     #[test]

@@ -45,8 +45,7 @@ pub struct AlgebraParams {
     pub layers: Vec<LayerSpec>,
 }
 
-/// The most layers one request may name.
-const MAX_LAYERS: usize = 16;
+use imbrex_raster::multi::MAX_LAYERS;
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::query("layers", msg)
@@ -220,7 +219,10 @@ pub fn rename_bands(expr: &str, layers: &[(String, usize, usize)]) -> Result<Str
                 i += 1;
             }
             let word: String = chars[start..i].iter().collect::<String>().to_lowercase();
-            out.push_str(&resolve(&word, layers)?.unwrap_or(word));
+            // A word before `(` is a function (`sqrt(sqrt)` with a layer named sqrt).
+            let call = chars[i..].iter().find(|c| !c.is_whitespace()) == Some(&'(');
+            let renamed = if call { None } else { resolve(&word, layers)? };
+            out.push_str(&renamed.unwrap_or(word));
         } else {
             out.push(c);
             i += 1;
@@ -230,15 +232,16 @@ pub fn rename_bands(expr: &str, layers: &[(String, usize, usize)]) -> Result<Str
 }
 
 fn resolve(word: &str, layers: &[(String, usize, usize)]) -> Result<Option<String>, String> {
-    for (name, first, count) in layers {
-        if word == name {
-            if *count != 1 {
-                return Err(format!("layer '{name}' has {count} bands: name one as {name}_b1 .. {name}_b{count}"));
-            }
-            return Ok(Some(format!("b{first}")));
+    // Whole names first: with layers `a` and `a_b`, `a_b` is the second layer.
+    if let Some((name, first, count)) = layers.iter().find(|l| l.0 == word) {
+        if *count != 1 {
+            return Err(format!("layer '{name}' has {count} bands: name one as {name}_b1 .. {name}_b{count}"));
         }
-        if let Some(n) = word.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix("_b")) {
-            let n: usize = n.parse().map_err(|_| format!("'{word}' is not a band of layer '{name}'"))?;
+        return Ok(Some(format!("b{first}")));
+    }
+    for (name, first, count) in layers {
+        let band = word.strip_prefix(name.as_str()).and_then(|r| r.strip_prefix("_b"));
+        if let Some(n) = band.and_then(|n| n.parse::<usize>().ok()) {
             if n == 0 || n > *count {
                 return Err(format!("layer '{name}' has {count} band(s), not {n}"));
             }
@@ -272,5 +275,9 @@ mod tests {
         assert_eq!(rename_bands("where(A>1.5e-3, sqrt(a), b1)", &layers).unwrap(), "where(b1>1.5e-3, sqrt(b1), b1)");
         assert!(rename_bands("rgb+1", &layers).is_err());
         assert!(rename_bands("rgb_b4", &layers).is_err());
+        let layers = vec![("a".to_string(), 1, 1), ("a_b".to_string(), 2, 1), ("sqrt".to_string(), 3, 1)];
+        assert_eq!(rename_bands("a_b+a", &layers).unwrap(), "b2+b1");
+        assert_eq!(rename_bands("a_b_b1+a_b1", &layers).unwrap(), "b2+b1");
+        assert_eq!(rename_bands("sqrt (sqrt)", &layers).unwrap(), "sqrt (b3)");
     }
 }

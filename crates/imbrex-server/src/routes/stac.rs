@@ -53,6 +53,11 @@ impl QueryGroup for StacParams {
         if assets.is_empty() {
             return Err(ApiError::Validation(vec![crate::ValidationIssue::missing("assets")]));
         }
+        // Checked before any asset is opened.
+        if assets.len() > imbrex_raster::multi::MAX_LAYERS {
+            let max = imbrex_raster::multi::MAX_LAYERS;
+            return Err(ApiError::query("assets", format!("{} assets, at most {max}", assets.len())));
+        }
         let asset_as_band = q.get_bool("asset_as_band")?.unwrap_or(false);
         Ok(StacParams { url, assets, asset_as_band })
     }
