@@ -385,6 +385,42 @@ async fn mosaic_pixel_selection_equals_arrays_from_the_single_files() {
             assert_eq!(got.bands[0][i], pick.bands[0][i], "lastbandhigh pixel {i}");
         }
     }
+    // rio-tiler's own mosaic_reader over the two files, every method: the same pixels.
+    let python = std::env::var("RIO_PYTHON")
+        .expect("RIO_PYTHON is not set: run scripts/test, which makes the rio-tiler virtualenv and sets it");
+    let scratch = Scratch::new("mosaic-oracle");
+    let script = imbrex_testkit::manifest_dir().join("../../tools/mosaic_oracle.py");
+    let files = [raster("cog1.tif"), raster("cog2.tif")];
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(&scratch.0)
+        .args([z.to_string(), x.to_string(), y.to_string()])
+        .args(&files)
+        .output()
+        .unwrap_or_else(|e| panic!("{python}: {e}"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for method in ["first", "highest", "lowest", "mean", "median", "stdev", "lastbandlow", "lastbandhigh", "count"] {
+        let load = |name: String| Npy::parse(&std::fs::read(scratch.0.join(name)).unwrap()).unwrap();
+        let (want, valid) = (load(format!("{method}.npy")), load(format!("{method}_valid.npy")));
+        let (count, n) = (want.shape[0], want.shape[1] * want.shape[2]);
+        let got = npy(
+            &app,
+            &format!("/mosaicjson/tiles/WebMercatorQuad/{z}/{x}/{y}.npy?url={mosaic}&pixel_selection={method}"),
+        )
+        .await;
+        let bands: Vec<Vec<f64>> = (0..count).map(|b| want.values[b * n..(b + 1) * n].to_vec()).collect();
+        let any: Vec<bool> = (0..n).map(|i| (0..count).any(|b| valid.values[b * n + i] != 0.0)).collect();
+        // Values where rio-tiler's band is valid; rio-tiler's mask of the tile where any is.
+        let per_band: Vec<bool> = valid.values.iter().map(|&v| v != 0.0).collect();
+        for (b, (g, w)) in got.bands.iter().zip(&bands).enumerate() {
+            let wrong =
+                (0..n).filter(|&i| per_band[b * n + i] && (g[i] - w[i]).abs() > 1e-9 * w[i].abs().max(1.0)).count();
+            assert_eq!(wrong, 0, "{method}: band {b}: {wrong} pixels differ from rio-tiler's mosaic_reader");
+        }
+        assert_eq!(got.bands.len(), count, "{method}: bands");
+        assert_eq!(got.mask, any, "{method}: mask");
+    }
+
     // The TiTiler documents.
     let info = get(&app, &format!("/mosaicjson/info?url={mosaic}")).await.json();
     assert_eq!(info["mosaic_minzoom"], 7);

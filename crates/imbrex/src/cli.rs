@@ -27,6 +27,53 @@ pub enum Command {
     Tms(TmsArgs),
     /// Set up a PostGIS database for imbrex.
     Db(DbArgs),
+    /// Write or describe MosaicJSON documents.
+    #[command(subcommand)]
+    Mosaic(MosaicAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MosaicAction {
+    /// Write a MosaicJSON (0.0.3) of rasters, reading their headers concurrently.
+    Create(MosaicCreateArgs),
+    /// Describe a MosaicJSON: zooms, bounds, quadkeys, assets.
+    Info(MosaicInfoArgs),
+}
+
+/// Options of `imbrex mosaic create`.
+#[derive(Debug, Args)]
+pub struct MosaicCreateArgs {
+    /// Rasters: local paths, http(s):// or s3:// URLs (listed in this order under each quadkey,
+    /// so `first` takes the earliest).
+    pub files: Vec<String>,
+    /// A text file listing more rasters, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+    /// Where to write the document.
+    #[arg(short, long, value_name = "mosaic.json")]
+    pub output: PathBuf,
+    /// Lowest zoom [default: the highest of the files' min zooms, as cogeo-mosaic].
+    #[arg(long)]
+    pub minzoom: Option<u8>,
+    /// Highest zoom [default: the highest of the files' max zooms].
+    #[arg(long)]
+    pub maxzoom: Option<u8>,
+    /// Zoom of the quadkeys [default: minzoom].
+    #[arg(long)]
+    pub quadkey_zoom: Option<u8>,
+    /// Headers read at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+/// Options of `imbrex mosaic info`.
+#[derive(Debug, Args)]
+pub struct MosaicInfoArgs {
+    /// A MosaicJSON: local path, http(s):// or s3:// URL.
+    pub input: String,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `imbrex db`.

@@ -4,6 +4,7 @@ mod cli;
 mod config;
 mod info;
 mod logging;
+mod mosaic;
 mod serve;
 
 use clap::Parser;
@@ -30,6 +31,13 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Info(args) => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(info::run(args))
+        }
+        cli::Command::Mosaic(action) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            match action {
+                cli::MosaicAction::Create(args) => runtime.block_on(mosaic::create(args)),
+                cli::MosaicAction::Info(args) => runtime.block_on(mosaic::info(args)),
+            }
         }
         cli::Command::Tms(args) => cli::tms(args),
         cli::Command::Db(args) => db(args),

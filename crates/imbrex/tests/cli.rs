@@ -45,3 +45,42 @@ fn tms_subcommand_lists_and_prints() {
     let out = imbrex().args(["tms", "Nope"]).output().unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn mosaic_create_writes_what_cogeo_mosaic_wrote() {
+    // The shared mosaic.json of cog1/cog2 was written by cogeo-mosaic (TiTiler's fixture).
+    let raster = |n: &str| imbrex_testkit::raster(n).to_str().unwrap().to_string();
+    let out = std::env::temp_dir().join(format!("imbrex-cli-mosaic-{}.json", std::process::id()));
+    let run =
+        imbrex().args(["mosaic", "create", &raster("cog1.tif"), &raster("cog2.tif"), "-o"]).arg(&out).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let ours: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let theirs = imbrex_testkit::read_json(&imbrex_testkit::raster("mosaic.json"));
+    for k in ["minzoom", "maxzoom", "quadkey_zoom"] {
+        assert_eq!(ours[k], theirs[k], "{k}");
+    }
+    let names = |v: &serde_json::Value| -> std::collections::BTreeMap<String, Vec<String>> {
+        v["tiles"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, a)| {
+                let files =
+                    a.as_array().unwrap().iter().map(|f| f.as_str().unwrap().rsplit('/').next().unwrap().to_string());
+                (k.clone(), files.collect())
+            })
+            .collect()
+    };
+    assert_eq!(names(&ours), names(&theirs));
+    for (a, b) in ours["bounds"].as_array().unwrap().iter().zip(theirs["bounds"].as_array().unwrap()) {
+        assert!((a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-6);
+    }
+    let info = imbrex().args(["mosaic", "info", "--json"]).arg(&out).output().unwrap();
+    assert!(info.status.success());
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!((info["quadkeys"].as_u64(), info["assets"].as_u64()), (Some(9), Some(2)));
+    let bad = imbrex().args(["mosaic", "create", "/nonexistent.tif", "-o"]).arg(&out).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent.tif"));
+    let _ = std::fs::remove_file(&out);
+}
