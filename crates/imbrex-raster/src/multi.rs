@@ -38,6 +38,9 @@ pub struct Layer {
     pub expression: Option<Expression>,
     /// Nodata of this layer when the request gives none (a STAC asset's `raster:bands`).
     pub nodata: Option<f64>,
+    /// `(scale, offset)` of each of the reader's bands that `unscale=true` applies instead of
+    /// the file's (a STAC asset's `raster:bands`).
+    pub scales: Option<Vec<(f64, f64)>>,
 }
 
 impl Layer {
@@ -46,8 +49,18 @@ impl Layer {
         ReadOptions {
             indexes: self.expression.as_ref().map(Expression::bands).or_else(|| self.indexes.clone()),
             nodata: base.nodata.or(self.nodata),
+            // The layer's own scales are applied after the read (see `unscale`).
+            unscale: base.unscale && self.scales.is_none(),
             ..base.clone()
         }
+    }
+
+    /// `(scale, offset)` of each band of a read with `opts`, when the layer has its own and
+    /// the request unscales.
+    fn own_scales(&self, opts: &ReadOptions, count: usize) -> Option<Vec<(f64, f64)>> {
+        let scales = self.scales.as_ref().filter(|_| opts.unscale)?;
+        let bands = self.options(opts).indexes.unwrap_or_else(|| (1..=count).collect());
+        Some(bands.iter().map(|&b| scales.get(b - 1).copied().unwrap_or((1.0, 0.0))).collect())
     }
 
     /// How many bands this layer gives.
@@ -58,8 +71,13 @@ impl Layer {
         }
     }
 
-    /// The layer's band math, then its bands named after it.
-    fn finish(&self, img: ImageData, asset_as_band: bool) -> Result<ImageData> {
+    /// The layer's own scales, its band math, then its bands named after it.
+    fn finish(&self, mut img: ImageData, opts: &ReadOptions, asset_as_band: bool) -> Result<ImageData> {
+        if let Some(so) = self.own_scales(opts, img.count) {
+            img.scales = so.iter().map(|s| s.0).collect();
+            img.offsets = so.iter().map(|s| s.1).collect();
+            img = img.unscale();
+        }
         let mut img = match &self.expression {
             Some(e) => e.apply(&img)?,
             None => img,
@@ -129,7 +147,7 @@ impl Stack {
     {
         let parts = try_join_all(self.layers.iter().map(|l| {
             let fut = read(l, l.options(opts));
-            async move { l.finish(fut.await?, self.asset_as_band) }
+            async move { l.finish(fut.await?, opts, self.asset_as_band) }
         }))
         .await?;
         select(ImageData::stack(parts)?, opts)
@@ -178,11 +196,11 @@ impl Stack {
                         }
                     }
                 }
-                l.finish(img, self.asset_as_band)
+                l.finish(img, opts, self.asset_as_band)
             }
         }))
         .await?;
-        let mut parts = vec![first.finish(head, self.asset_as_band)?];
+        let mut parts = vec![first.finish(head, opts, self.asset_as_band)?];
         parts.extend(others);
         select(ImageData::stack(parts)?, opts)
     }
@@ -297,10 +315,10 @@ impl BaseReader for Stack {
             // Pixel space: no common grid to read into; previews of one size stack.
             let rest = try_join_all(self.layers[1..].iter().map(|l| async move {
                 let img = BaseReader::preview(l.reader.as_ref(), size, &l.options(opts)).await?;
-                l.finish(img, self.asset_as_band)
+                l.finish(img, opts, self.asset_as_band)
             }))
             .await?;
-            let mut parts = vec![first.finish(head, self.asset_as_band)?];
+            let mut parts = vec![first.finish(head, opts, self.asset_as_band)?];
             parts.extend(rest);
             return select(ImageData::stack(parts)?, opts);
         }
@@ -310,7 +328,15 @@ impl BaseReader for Stack {
         let points = try_join_all(self.layers.iter().map(|l| async move {
             let lreq = PointRequest { expression: l.expression.as_ref(), ..req };
             let o = l.options(opts);
-            let pt = BaseReader::point(l.reader.as_ref(), lreq, &o).await?;
+            let mut pt = BaseReader::point(l.reader.as_ref(), lreq, &o).await?;
+            if l.expression.is_none()
+                && let Some(so) = l.own_scales(opts, pt.values.len())
+            {
+                // As `ImageData::unscale`: float32 arithmetic.
+                for (v, (s, o)) in pt.values.iter_mut().zip(so) {
+                    *v = ((*v as f32) * s as f32 + o as f32) as f64;
+                }
+            }
             let dtype = if l.expression.is_some() || opts.unscale { DataType::Float64 } else { l.reader.info().dtype };
             let descriptions = l.descriptions(&pt.band_descriptions, self.asset_as_band)?;
             Ok::<_, Error>((PointData { band_descriptions: descriptions, ..pt }, dtype))

@@ -113,6 +113,8 @@ pub struct AssetRead {
     pub expression: Option<Expression>,
     /// The asset's nodata from `raster:bands` (all bands alike).
     pub nodata: Option<f64>,
+    /// `(scale, offset)` of each band from `raster:bands`, when any band has one.
+    pub scales: Option<Vec<(f64, f64)>>,
 }
 
 impl StacItem {
@@ -197,7 +199,13 @@ impl StacItem {
         }
         let expression = spec.expression.as_deref().map(|e| Expression::parse(e, max_expression)).transpose()?;
         let nodata = asset.bands.iter().filter_map(|b| b.get("nodata")).find_map(nodata_value);
-        Ok(AssetRead { href: asset.href.clone(), indexes, expression, nodata })
+        let number = |b: &Value, k: &str, default: f64| b.get(k).and_then(Value::as_f64).unwrap_or(default);
+        let scales = asset
+            .bands
+            .iter()
+            .any(|b| b.get("scale").is_some() || b.get("offset").is_some())
+            .then(|| asset.bands.iter().map(|b| (number(b, "scale", 1.0), number(b, "offset", 0.0))).collect());
+        Ok(AssetRead { href: asset.href.clone(), indexes, expression, nodata, scales })
     }
 }
 

@@ -275,6 +275,24 @@ async fn stac_assets_are_the_files_tiles_stacked() {
     let single = get(&app, &format!("/cog/point/-80.0,33.0?url={}", enc(&red))).await.json();
     assert_eq!(p["values"][0].as_f64().unwrap(), 2.0 * single["values"][0].as_f64().unwrap());
 
+    // The raster extension's scale and offset, applied by unscale=true instead of the file's.
+    let mut item: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&items[2]).unwrap()).unwrap();
+    item["assets"]["red"]["raster:bands"] = json!([{"scale": 2.0, "offset": 10.0, "nodata": 0}]);
+    let scaled = scratch.0.join("items/scaled.json");
+    std::fs::write(&scaled, item.to_string()).unwrap();
+    let r = get(&app, &format!("/stac/point/-80.0,33.0?url={}&assets=red&unscale=true", enc(scaled.to_str().unwrap())))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let raw = single["values"][0].as_f64().unwrap();
+    assert_eq!(r.json()["values"][0].as_f64().unwrap(), 2.0 * raw + 10.0);
+    let uri = format!(
+        "/stac/tiles/WebMercatorQuad/{z}/{x}/{y}.npy?url={}&assets=red&unscale=true",
+        enc(scaled.to_str().unwrap())
+    );
+    let got = npy(&app, &uri).await;
+    let want: Vec<f64> = files[0].bands[0].iter().map(|v| 2.0 * v + 10.0).collect();
+    assert_same(&got, &[want], &files[0].mask, "raster:bands scale/offset");
+
     // Item-only endpoints.
     let r = get(&app, &format!("/stac/assets?url={}", enc(&items[1]))).await;
     assert_eq!(r.json(), json!(["red", "green", "blue"]));

@@ -16,7 +16,7 @@ use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures::future::try_join_all;
-use imbrex_raster::multi::{Layer, Stack};
+use imbrex_raster::multi::{Layer, MAX_LAYERS, Stack};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
@@ -44,8 +44,6 @@ pub struct AlgebraParams {
     #[param(value_type = Vec<String>, required = true)]
     pub layers: Vec<LayerSpec>,
 }
-
-use imbrex_raster::multi::MAX_LAYERS;
 
 fn invalid(msg: impl Into<String>) -> ApiError {
     ApiError::query("layers", msg)
@@ -135,6 +133,7 @@ async fn open_layers(state: &AppState, specs: &[LayerSpec]) -> ApiResult<Vec<Lay
             indexes: s.indexes.clone(),
             expression: None,
             nodata: None,
+            scales: None,
         })
         .collect())
 }

@@ -79,6 +79,7 @@ async fn layers(state: &AppState, item: &StacItem, assets: &[String]) -> ApiResu
             indexes: read.indexes,
             expression: read.expression,
             nodata: read.nodata,
+            scales: read.scales,
         })
         .collect())
 }
