@@ -175,17 +175,8 @@ impl ImageData {
             T::wrap(out)
         });
         for img in images {
-            let n = width * height;
-            match &img.alpha_mask {
-                Some(alpha) => {
-                    for b in 0..img.count {
-                        let own = &img.band_mask[b * n..(b + 1) * n];
-                        band_mask
-                            .extend(own.iter().enumerate().map(|(i, &m)| if alpha.get_f64(i) > 0.0 { m } else { 0 }));
-                    }
-                }
-                None => band_mask.extend_from_slice(&img.band_mask),
-            }
+            let img = img.alpha_into_masks();
+            band_mask.extend_from_slice(&img.band_mask);
             descriptions.extend(img.band_descriptions);
             scales.extend((0..img.count).map(|b| img.scales.get(b).copied().unwrap_or(1.0)));
             offsets.extend((0..img.count).map(|b| img.offsets.get(b).copied().unwrap_or(0.0)));
@@ -205,6 +196,20 @@ impl ImageData {
             offsets,
             alpha_mask: None,
         })
+    }
+
+    /// The alpha band, when there is one, folded into every band's mask (a pixel whose alpha
+    /// is 0 is masked): what rasterio's masked read gives rio-tiler, for code that combines
+    /// images and so cannot keep one alpha band for all.
+    pub fn alpha_into_masks(mut self) -> ImageData {
+        let Some(alpha) = self.alpha_mask.take() else { return self };
+        let n = self.width * self.height;
+        for (i, m) in self.band_mask.iter_mut().enumerate() {
+            if alpha.get_f64(i % n) <= 0.0 {
+                *m = 0;
+            }
+        }
+        self
     }
 
     /// Crop `pad` pixels from every side.

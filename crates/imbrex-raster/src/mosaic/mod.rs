@@ -277,8 +277,9 @@ impl Mosaic {
         Mosaic { doc, location, opener, method, expression, concurrency: 4, max_assets: 256, wgs84: Crs::wgs84() }
     }
 
-    /// Read assets a few at a time, feeding the selector in the mosaic's order and
-    /// stopping once it is done. Assets the area misses are skipped.
+    /// Read assets a few at a time (`first`: the first alone, then a few at a time),
+    /// feeding the selector in the mosaic's order and stopping once it is done. Assets the
+    /// area misses are skipped.
     async fn select<'a, F>(&'a self, assets: Vec<String>, read: F) -> Result<ImageData>
     where
         F: Fn(Arc<Reader>) -> BoxFuture<'a, Result<ImageData>> + Sync,
@@ -287,7 +288,10 @@ impl Mosaic {
             return Err(Error::TileOutsideBounds("no asset of the mosaic covers this area".into()));
         }
         let mut selector = Selector::new(self.method);
-        for chunk in assets.chunks(self.concurrency) {
+        // `first` reads the first asset alone: it usually fills the tile by itself.
+        let head = if self.method == PixelSelection::First { 1 } else { self.concurrency };
+        let (one, rest) = assets.split_at(head.min(assets.len()));
+        for chunk in std::iter::once(one).chain(rest.chunks(self.concurrency)) {
             let reads = join_all(chunk.iter().map(|href| async {
                 let reader = self.opener.open(href).await?;
                 let img = read(reader).await?;

@@ -114,6 +114,19 @@ impl Selector {
                 reason: format!("the mosaic's assets disagree: {} band(s) and {} band(s)", h.count, img.count),
             });
         }
+        let img = img.alpha_into_masks();
+        let keeps_one = matches!(self.method, First | Highest | Lowest | LastBandLow | LastBandHigh);
+        if keeps_one && self.head.is_none() {
+            // Converted only if a second image comes: one image is its own mosaic.
+            self.fed = 1;
+            self.head = Some(img);
+            return Ok(());
+        }
+        if keeps_one && self.values.is_empty() {
+            let head = self.head.as_ref().expect("fed once");
+            self.values = head.data.to_f64_vec();
+            self.valid = head.band_mask.iter().map(|&m| m != 0).collect();
+        }
         let values = img.data.to_f64_vec();
         let valid: Vec<bool> = img.band_mask.iter().map(|&m| m != 0).collect();
         let len = values.len();
@@ -159,10 +172,6 @@ impl Selector {
                     }
                 }
             }
-            _ if self.head.is_none() => {
-                self.values = values;
-                self.valid = valid;
-            }
             _ => self.merge(&values, &valid, &img),
         }
         if self.head.is_none() {
@@ -198,45 +207,60 @@ impl Selector {
 
     /// True when more images cannot change the result (`first` with every pixel valid).
     pub fn is_done(&self) -> bool {
-        self.method == PixelSelection::First && self.head.is_some() && self.valid.iter().all(|&v| v)
+        if self.method != PixelSelection::First {
+            return false;
+        }
+        match (&self.head, self.fed) {
+            (None, _) => false,
+            (Some(h), 1) => h.band_mask.iter().all(|&m| m != 0),
+            _ => self.valid.iter().all(|&v| v),
+        }
     }
 
     /// The combined image, or `None` when nothing was fed.
     pub fn finish(self) -> Option<ImageData> {
         use PixelSelection::*;
-        let head = self.head?;
+        let Selector { method, head, mut values, mut valid, counts, m2, stack, fed } = self;
+        let mut head = head?;
+        if fed == 1 && matches!(method, First | Highest | Lowest | Mean | Median) {
+            // One image: its own first, highest, lowest, mean and median.
+            head.band_names = (1..=head.count).map(|i| format!("b{i}")).collect();
+            return Some(head);
+        }
+        if values.is_empty() && matches!(method, LastBandHigh | LastBandLow) {
+            values = head.data.to_f64_vec();
+            valid = head.band_mask.iter().map(|&m| m != 0).collect();
+        }
         let n = head.width * head.height;
         let dtype = head.dtype();
         let len = head.count * n;
-        let (values, valid, dtype, count) = match self.method {
-            First | Highest | Lowest => (self.values, self.valid, dtype, head.count),
+        let (values, valid, dtype, count) = match method {
+            First | Highest | Lowest => (values, valid, dtype, head.count),
             LastBandHigh | LastBandLow => {
                 let keep = (head.count - 1) * n;
-                (self.values[..keep].to_vec(), self.valid[..keep].to_vec(), dtype, head.count - 1)
+                (values[..keep].to_vec(), valid[..keep].to_vec(), dtype, head.count - 1)
             }
             Count => {
                 // numpy: uint8 below 256 images, else its default integer; one band.
-                let t = if self.fed < 256 { DataType::Uint8 } else { DataType::Int32 };
-                (self.counts[..n].iter().map(|&c| c as f64).collect(), vec![true; n], t, 1)
+                let t = if fed < 256 { DataType::Uint8 } else { DataType::Int32 };
+                (counts[..n].iter().map(|&c| c as f64).collect(), vec![true; n], t, 1)
             }
             Mean => {
-                let values =
-                    (0..len).map(|i| if self.counts[i] > 0 { self.values[i] / self.counts[i] as f64 } else { 0.0 });
-                (values.collect(), self.counts.iter().map(|&c| c > 0).collect(), dtype, head.count)
+                let values = (0..len).map(|i| if counts[i] > 0 { values[i] / counts[i] as f64 } else { 0.0 });
+                (values.collect(), counts.iter().map(|&c| c > 0).collect(), dtype, head.count)
             }
             // The standard deviation of integers is float64 (numpy's `std`).
             Stdev => {
-                let values = (0..len)
-                    .map(|i| if self.counts[i] > 0 { (self.m2[i] / self.counts[i] as f64).sqrt() } else { 0.0 });
+                let values = (0..len).map(|i| if counts[i] > 0 { (m2[i] / counts[i] as f64).sqrt() } else { 0.0 });
                 let t = if dtype.is_float() { dtype } else { DataType::Float64 };
-                (values.collect(), self.counts.iter().map(|&c| c > 0).collect(), t, head.count)
+                (values.collect(), counts.iter().map(|&c| c > 0).collect(), t, head.count)
             }
             Median => {
                 let (mut values, mut valid) = (vec![0.0; len], vec![false; len]);
-                let mut column = Vec::with_capacity(self.stack.len());
+                let mut column = Vec::with_capacity(stack.len());
                 for i in 0..len {
                     column.clear();
-                    column.extend(self.stack.iter().filter(|(_, v)| v[i]).map(|(d, _)| d[i]));
+                    column.extend(stack.iter().filter(|(_, v)| v[i]).map(|(d, _)| d[i]));
                     if !column.is_empty() {
                         valid[i] = true;
                         values[i] = median(&mut column);
