@@ -282,8 +282,15 @@ impl PointData {
     /// A band-math expression over the values, evaluated as over a 1 x 1 image of type
     /// `dtype` (the type the read gave: rio-tiler applies it to the point's array).
     pub fn apply(&self, expression: &crate::expr::Expression, dtype: DataType) -> crate::Result<PointData> {
+        let out = expression.apply(&self.to_image(dtype))?;
+        Ok(self.clone().with_values_of(out))
+    }
+
+    /// The values as a 1 x 1 image of `dtype`, one band per value: what is computed over
+    /// images (band math, a mosaic's pixel selection) computed over a point.
+    pub fn to_image(&self, dtype: DataType) -> ImageData {
         let n = self.values.len();
-        let one = ImageData {
+        ImageData {
             width: 1,
             height: 1,
             count: n,
@@ -297,14 +304,17 @@ impl PointData {
             scales: vec![1.0; n],
             offsets: vec![0.0; n],
             alpha_mask: None,
-        };
-        let out = expression.apply(&one)?;
-        Ok(PointData {
-            values: (0..out.count).map(|b| out.data.get_f64(b)).collect(),
-            valid: out.band_mask.iter().map(|&m| m != 0).collect(),
-            band_names: out.band_names,
-            band_descriptions: out.band_descriptions,
-            ..self.clone()
-        })
+        }
+    }
+
+    /// This point with the values, validity and names of a 1 x 1 image.
+    pub fn with_values_of(self, img: ImageData) -> PointData {
+        PointData {
+            values: (0..img.count).map(|b| img.data.get_f64(b)).collect(),
+            valid: img.band_mask.iter().map(|&m| m != 0).collect(),
+            band_names: img.band_names,
+            band_descriptions: img.band_descriptions,
+            ..self
+        }
     }
 }

@@ -82,24 +82,25 @@ impl AppState {
 
     /// The STAC item at `url`.
     pub async fn stac_item(&self, url: &str) -> Result<Arc<StacItem>> {
-        self.documents
-            .stac
-            .try_get_with(url.trim().to_string(), async {
-                let (location, bytes) = self.document(url).await?;
-                Ok::<_, Error>((Arc::new(StacItem::parse(&location, &bytes)?), bytes.len() as u32))
-            })
-            .await
-            .map(|(doc, _)| doc)
-            .map_err(|e: Arc<Error>| (*e).clone())
+        self.cached(&self.documents.stac, url, StacItem::parse).await
     }
 
     /// The MosaicJSON document at `url`.
     pub async fn mosaic(&self, url: &str) -> Result<Arc<MosaicJson>> {
-        self.documents
-            .mosaics
+        self.cached(&self.documents.mosaics, url, MosaicJson::parse).await
+    }
+
+    /// A document from its cache, or read and parsed (`parse(location, bytes)`) once.
+    async fn cached<T: Send + Sync + 'static>(
+        &self,
+        cache: &Cache<String, Weighed<T>>,
+        url: &str,
+        parse: fn(&str, &[u8]) -> Result<T>,
+    ) -> Result<Arc<T>> {
+        cache
             .try_get_with(url.trim().to_string(), async {
                 let (location, bytes) = self.document(url).await?;
-                Ok::<_, Error>((Arc::new(MosaicJson::parse(&location, &bytes)?), bytes.len() as u32))
+                Ok::<_, Error>((Arc::new(parse(&location, &bytes)?), bytes.len() as u32))
             })
             .await
             .map(|(doc, _)| doc)

@@ -477,31 +477,9 @@ impl BaseReader for Mosaic {
         let head = points[0].1.clone();
         let mut selector = Selector::new(self.method);
         for (_, p) in points {
-            let n = p.values.len();
-            selector.feed(ImageData {
-                width: 1,
-                height: 1,
-                count: n,
-                data: crate::array::Buffer::Float64(p.values),
-                band_mask: p.valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
-                bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
-                crs: None,
-                band_names: p.band_names,
-                band_descriptions: p.band_descriptions,
-                nodata: None,
-                scales: vec![1.0; n],
-                offsets: vec![0.0; n],
-                alpha_mask: None,
-            })?;
+            selector.feed(p.to_image(crate::array::DataType::Float64))?;
         }
-        let img = selector.finish().expect("at least one point was fed");
-        Ok(PointData {
-            values: img.data.to_f64_vec(),
-            valid: img.band_mask.iter().map(|&m| m != 0).collect(),
-            band_names: img.band_names,
-            band_descriptions: img.band_descriptions,
-            ..head
-        })
+        Ok(head.with_values_of(selector.finish().expect("at least one point was fed")))
     }
 }
 
