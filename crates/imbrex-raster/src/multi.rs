@@ -326,15 +326,19 @@ impl BaseReader for Stack {
     }
     async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {
         let points = try_join_all(self.layers.iter().map(|l| async move {
-            let lreq = PointRequest { expression: l.expression.as_ref(), ..req };
+            // The layer's own scales come before its band math, as for images.
+            let scaled = l.scales.is_some() && opts.unscale;
+            let expression = l.expression.as_ref().filter(|_| !scaled);
+            let lreq = PointRequest { expression, ..req };
             let o = l.options(opts);
             let mut pt = BaseReader::point(l.reader.as_ref(), lreq, &o).await?;
-            if l.expression.is_none()
-                && let Some(so) = l.own_scales(opts, pt.values.len())
-            {
+            if let Some(so) = l.own_scales(opts, pt.values.len()) {
                 // As `ImageData::unscale`: float32 arithmetic.
                 for (v, (s, o)) in pt.values.iter_mut().zip(so) {
                     *v = ((*v as f32) * s as f32 + o as f32) as f64;
+                }
+                if let Some(e) = &l.expression {
+                    pt = pt.apply(e, DataType::Float32)?;
                 }
             }
             let dtype = if l.expression.is_some() || opts.unscale { DataType::Float64 } else { l.reader.info().dtype };

@@ -285,6 +285,11 @@ async fn stac_assets_are_the_files_tiles_stacked() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let raw = single["values"][0].as_f64().unwrap();
     assert_eq!(r.json()["values"][0].as_f64().unwrap(), 2.0 * raw + 10.0);
+    // The asset's band math sees the scaled values, at a point as in a tile.
+    let with_math = enc("red|expression=b1*2");
+    let uri = format!("/stac/point/-80.0,33.0?url={}&assets={with_math}&unscale=true", enc(scaled.to_str().unwrap()));
+    let r = get(&app, &uri).await;
+    assert_eq!(r.json()["values"][0].as_f64().unwrap(), 2.0 * (2.0 * raw + 10.0), "{}", r.text());
     let uri = format!(
         "/stac/tiles/WebMercatorQuad/{z}/{x}/{y}.npy?url={}&assets=red&unscale=true",
         enc(scaled.to_str().unwrap())

@@ -61,6 +61,12 @@ pub async fn create(args: MosaicCreateArgs) -> anyhow::Result<()> {
     let footprints: Vec<Footprint> = footprints.into_iter().map(|(_, f)| f).collect();
     let doc = build(&footprints, args.minzoom, args.maxzoom, args.quadkey_zoom)?;
     let text = serde_json::to_string(&doc)?;
+    let max = imbrex_raster::stac::MAX_DOCUMENT;
+    anyhow::ensure!(
+        text.len() as u64 <= max,
+        "the mosaic would be {} bytes, above the {max} imbrex serves: choose a lower --quadkey-zoom",
+        text.len()
+    );
     std::fs::write(&args.output, &text).with_context(|| format!("cannot write {}", args.output.display()))?;
     eprintln!(
         "{}: {} files in {} quadkeys of zoom {} (zooms {}-{})",
@@ -124,7 +130,13 @@ fn build(
 pub async fn info(args: MosaicInfoArgs) -> anyhow::Result<()> {
     let factory = SourceFactory::new(AccessPolicy::allow_all());
     let source = factory.open(&args.input)?;
-    let fetched = source.fetch(0..imbrex_raster::stac::MAX_DOCUMENT + 1).await?;
+    let max = imbrex_raster::stac::MAX_DOCUMENT;
+    let fetched = source.fetch(0..max + 1).await?;
+    anyhow::ensure!(
+        fetched.bytes.len() as u64 <= max,
+        "{} is larger than {max} bytes, the most imbrex reads",
+        args.input
+    );
     let doc = MosaicJson::parse(source.id(), &fetched.bytes)?;
     let mut assets: Vec<&String> = doc.tiles.values().flatten().collect();
     assets.sort();

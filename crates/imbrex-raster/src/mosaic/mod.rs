@@ -9,8 +9,10 @@ pub use select::{PixelSelection, Selector};
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Bound;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use futures::future::{BoxFuture, join_all};
 use imbrex_tms::{Bounds, Crs, TileMatrixSet, Transformer};
 use serde::{Deserialize, Serialize};
@@ -135,7 +137,9 @@ impl MosaicJson {
             return self.assets_of(&[key[..qz as usize].to_string()], max);
         }
         let order = |k: &String| k.bytes().map(|d| [0u8, 1, 3, 2][(d - b'0') as usize]).collect::<Vec<u8>>();
-        let mut keys: Vec<&String> = self.tiles.keys().filter(|k| k.starts_with(&key)).collect();
+        // The keys under the tile are one run of the sorted map, from its own quadkey on.
+        let under = self.tiles.range::<str, _>((Bound::Included(key.as_str()), Bound::Unbounded));
+        let mut keys: Vec<&String> = under.map(|(k, _)| k).take_while(|k| k.starts_with(&key)).collect();
         keys.sort_by_key(|k| order(k));
         let keys: Vec<String> = keys.into_iter().cloned().collect();
         self.assets_of(&keys, max)
@@ -322,12 +326,16 @@ impl Mosaic {
     pub async fn points(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<Vec<(String, PointData)>> {
         let (lon, lat) = self.to_wgs84(req.x, req.y, req.coord_crs)?;
         let assets = self.doc.assets_for_point(lon, lat, self.max_assets)?;
-        let reads = join_all(assets.iter().map(|href| async move {
-            let reader = self.opener.open(href).await?;
-            let pt = BaseReader::point(reader.as_ref(), req, opts).await?;
-            Ok::<_, Error>((href.clone(), pt))
-        }))
-        .await;
+        // Owned hrefs: a stream of futures borrowing its items is not `Send` to rustc.
+        let reads: Vec<Result<(String, PointData)>> = futures::stream::iter(assets)
+            .map(|href: String| async move {
+                let reader = self.opener.open(&href).await?;
+                let pt = BaseReader::point(reader.as_ref(), req, opts).await?;
+                Ok::<_, Error>((href, pt))
+            })
+            .buffered(self.concurrency)
+            .collect()
+            .await;
         let mut out = Vec::new();
         for r in reads {
             match r {
@@ -354,6 +362,7 @@ impl Mosaic {
 
     /// The assets a tile of `tms` reads.
     pub fn assets_for_tile(&self, tms: &TileMatrixSet, tile: imbrex_tms::Tile) -> Result<Vec<String>> {
+        tms.check_tile(tile)?;
         if tms.id() == "WebMercatorQuad"
             && let Ok(z) = u8::try_from(tile.z)
             && z <= 30

@@ -79,6 +79,8 @@ pub struct Selector {
     stack: Vec<(Vec<f64>, Vec<bool>)>,
     /// Images fed.
     fed: usize,
+    /// The images' promoted type (numpy's `where` and `stack` promote).
+    dtype: Option<DataType>,
 }
 
 impl Selector {
@@ -92,6 +94,7 @@ impl Selector {
             m2: Vec::new(),
             stack: Vec::new(),
             fed: 0,
+            dtype: None,
         }
     }
 
@@ -115,6 +118,7 @@ impl Selector {
             });
         }
         let img = img.alpha_into_masks();
+        self.dtype = Some(self.dtype.map_or(img.dtype(), |d| d.promote(img.dtype())));
         let keeps_one = matches!(self.method, First | Highest | Lowest | LastBandLow | LastBandHigh);
         if keeps_one && self.head.is_none() {
             // Converted only if a second image comes: one image is its own mosaic.
@@ -220,7 +224,7 @@ impl Selector {
     /// The combined image, or `None` when nothing was fed.
     pub fn finish(self) -> Option<ImageData> {
         use PixelSelection::*;
-        let Selector { method, head, mut values, mut valid, counts, m2, stack, fed } = self;
+        let Selector { method, head, mut values, mut valid, counts, m2, stack, fed, dtype: promoted } = self;
         let mut head = head?;
         if fed == 1 && matches!(method, First | Highest | Lowest | Mean | Median) {
             // One image: its own first, highest, lowest, mean and median.
@@ -232,13 +236,16 @@ impl Selector {
             valid = head.band_mask.iter().map(|&m| m != 0).collect();
         }
         let n = head.width * head.height;
+        // Mean and median keep the first image's type (rio-tiler's `astype(stack[0].dtype)`);
+        // the others the promoted type of all.
         let dtype = head.dtype();
+        let promoted = promoted.unwrap_or(dtype);
         let len = head.count * n;
         let (values, valid, dtype, count) = match method {
-            First | Highest | Lowest => (values, valid, dtype, head.count),
+            First | Highest | Lowest => (values, valid, promoted, head.count),
             LastBandHigh | LastBandLow => {
                 let keep = (head.count - 1) * n;
-                (values[..keep].to_vec(), valid[..keep].to_vec(), dtype, head.count - 1)
+                (values[..keep].to_vec(), valid[..keep].to_vec(), promoted, head.count - 1)
             }
             Count => {
                 // numpy: uint8 below 256 images, else its default integer; one band.
@@ -252,7 +259,7 @@ impl Selector {
             // The standard deviation of integers is float64 (numpy's `std`).
             Stdev => {
                 let values = (0..len).map(|i| if counts[i] > 0 { (m2[i] / counts[i] as f64).sqrt() } else { 0.0 });
-                let t = if dtype.is_float() { dtype } else { DataType::Float64 };
+                let t = if promoted.is_float() { promoted } else { DataType::Float64 };
                 (values.collect(), counts.iter().map(|&c| c > 0).collect(), t, head.count)
             }
             Median => {
@@ -350,6 +357,19 @@ mod tests {
         assert_eq!(run(PixelSelection::Median, &[a.clone(), b, c]).0[..2], [3.0, 3.0]);
         let mut s = Selector::new(PixelSelection::LastBandHigh);
         assert!(s.feed(a).is_err(), "lastband methods need two bands");
+    }
+
+    #[test]
+    fn the_result_takes_the_promoted_type() {
+        let mut small = img(&[1.0, 2.0], &[true, true]);
+        small.data = Buffer::Uint8(vec![1, 2]);
+        let big = img(&[300.0, 1.0], &[true, true]);
+        let mut s = Selector::new(PixelSelection::Highest);
+        s.feed(small).unwrap();
+        s.feed(big).unwrap();
+        let out = s.finish().unwrap();
+        assert_eq!(out.dtype(), DataType::Uint16);
+        assert_eq!(out.data.to_f64_vec(), vec![300.0, 2.0]);
     }
 
     #[test]
