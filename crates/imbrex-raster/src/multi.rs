@@ -206,16 +206,22 @@ impl Stack {
     }
 }
 
-/// The stack's bands a request asks for (`indexes` are 1-based over the whole stack).
-fn select(img: ImageData, opts: &ReadOptions) -> Result<ImageData> {
-    let Some(ix) = &opts.indexes else { return Ok(img) };
-    if let Some(&bad) = ix.iter().find(|&&i| i == 0 || i > img.count) {
+/// The 0-based stack bands of a request's `indexes` (1-based over the whole stack of
+/// `count` bands), or why they are wrong; `None` for every band.
+fn stack_bands(opts: &ReadOptions, count: usize) -> Result<Option<Vec<usize>>> {
+    let Some(ix) = &opts.indexes else { return Ok(None) };
+    if let Some(&bad) = ix.iter().find(|&&i| i == 0 || i > count) {
         return Err(Error::InvalidParameter {
             name: "bidx",
-            reason: format!("band {bad} does not exist (the assets give {})", img.count),
+            reason: format!("band {bad} does not exist (the assets give {count})"),
         });
     }
-    let bands: Vec<usize> = ix.iter().map(|i| i - 1).collect();
+    Ok(Some(ix.iter().map(|i| i - 1).collect()))
+}
+
+/// The stack's bands a request asks for (`indexes` are 1-based over the whole stack).
+fn select(img: ImageData, opts: &ReadOptions) -> Result<ImageData> {
+    let Some(bands) = stack_bands(opts, img.count)? else { return Ok(img) };
     let mut out = img.select_bands(&bands);
     out.band_names = (1..=out.count).map(|i| format!("b{i}")).collect();
     Ok(out)
@@ -357,17 +363,11 @@ impl BaseReader for Stack {
             out.band_descriptions.extend(p.band_descriptions);
         }
         out.band_names = (1..=out.values.len()).map(|i| format!("b{i}")).collect();
-        if let Some(ix) = &opts.indexes {
-            if let Some(&bad) = ix.iter().find(|&&i| i == 0 || i > out.values.len()) {
-                return Err(Error::InvalidParameter {
-                    name: "bidx",
-                    reason: format!("band {bad} does not exist (the assets give {})", out.values.len()),
-                });
-            }
-            out.values = ix.iter().map(|i| out.values[i - 1]).collect();
-            out.valid = ix.iter().map(|i| out.valid[i - 1]).collect();
-            out.band_descriptions = ix.iter().map(|i| out.band_descriptions[i - 1].clone()).collect();
-            out.band_names = (1..=ix.len()).map(|i| format!("b{i}")).collect();
+        if let Some(bands) = stack_bands(opts, out.values.len())? {
+            out.values = bands.iter().map(|&b| out.values[b]).collect();
+            out.valid = bands.iter().map(|&b| out.valid[b]).collect();
+            out.band_descriptions = bands.iter().map(|&b| out.band_descriptions[b].clone()).collect();
+            out.band_names = (1..=bands.len()).map(|i| format!("b{i}")).collect();
         }
         match req.expression {
             Some(e) => out.apply(e, dtype),

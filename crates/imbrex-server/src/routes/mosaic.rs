@@ -20,7 +20,7 @@ use crate::documents::AssetOpener;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, path_param};
 use crate::params::{CoordCrsParams, Params, QueryGroup, ReadParams};
-use crate::routes::dataset::{self, DatasetFactory, DatasetQuery};
+use crate::routes::dataset::{self, DatasetFactory, DatasetQuery, bbox_spec, lon_lat, point_values};
 use crate::routes::tms::tms_id;
 
 /// MosaicJSON documents named by `url=`.
@@ -127,11 +127,6 @@ pub async fn tile_assets(
     Ok(axum::Json(assets).into_response())
 }
 
-fn lonlat(s: &str) -> ApiResult<(f64, f64)> {
-    let (lon, lat) = s.split_once(',').ok_or_else(|| ApiError::path("lon,lat", format!("'{s}' is not 'lon,lat'")))?;
-    Ok((path_param("lon", lon.trim())?, path_param("lat", lat.trim())?))
-}
-
 /// The assets over a point.
 #[utoipa::path(get, path = "/mosaicjson/point/{lon},{lat}/assets", tag = "MosaicJSON",
     params(("lon" = f64, Path, description = "Longitude"), ("lat" = f64, Path, description = "Latitude"),
@@ -143,7 +138,7 @@ pub async fn point_assets(
     Params(c): Params<CoordCrsParams>,
     src: DatasetQuery<Mosaic>,
 ) -> ApiResult<Response> {
-    let (x, y) = lonlat(&ll)?;
+    let (x, y) = lon_lat(&ll)?;
     let m = Mosaic::reader(&state, src.params()).await?;
     let assets = m.assets_for_bbox(Bounds::new(x, y, x, y), c.coord_crs.as_ref())?;
     Ok(axum::Json(assets).into_response())
@@ -161,19 +156,15 @@ pub async fn bbox_assets(
     Params(c): Params<CoordCrsParams>,
     src: DatasetQuery<Mosaic>,
 ) -> ApiResult<Response> {
-    let v: Vec<f64> = bbox
-        .split(',')
-        .map(|p| path_param("bbox", p.trim()))
-        .collect::<ApiResult<_>>()
-        .and_then(|v: Vec<f64>| if v.len() == 4 { Ok(v) } else { Err(ApiError::path("bbox", "four numbers")) })?;
+    let (b, _) = bbox_spec(&bbox)?;
     let m = Mosaic::reader(&state, src.params()).await?;
-    let assets = m.assets_for_bbox(Bounds::new(v[0], v[1], v[2], v[3]), c.coord_crs.as_ref())?;
+    let assets = m.assets_for_bbox(b, c.coord_crs.as_ref())?;
     Ok(axum::Json(assets).into_response())
 }
 
 /// Every asset's values at a point (TiTiler's mosaic point document).
 pub async fn point(State(state): State<AppState>, Path(ll): Path<String>, query: QueryMap) -> ApiResult<Response> {
-    let (lon, lat) = lonlat(&ll)?;
+    let (lon, lat) = lon_lat(&ll)?;
     let coord = CoordCrsParams::parse(&state, &query)?;
     let read = ReadParams::parse(&state, &query)?;
     let src = DatasetQuery::<Mosaic>::parse(&state, &query)?;
@@ -184,9 +175,7 @@ pub async fn point(State(state): State<AppState>, Path(ll): Path<String>, query:
     let assets: Vec<Value> = points
         .into_iter()
         .map(|(name, pt)| {
-            let values: Vec<Value> =
-                pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect();
-            json!({"name": name, "values": values, "band_names": pt.band_names, "band_descriptions": pt.band_descriptions})
+            json!({"name": name, "values": point_values(&pt), "band_names": pt.band_names, "band_descriptions": pt.band_descriptions})
         })
         .collect();
     Ok(axum::Json(json!({"coordinates": [lon, lat], "assets": assets})).into_response())

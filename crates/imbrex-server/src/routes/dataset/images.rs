@@ -104,7 +104,7 @@ async fn preview_with<F: DatasetFactory>(
 }
 
 /// Parse `minx,miny,maxx,maxy[.ext]`.
-fn bbox_spec(seg: &str) -> ApiResult<(Bounds, Option<&str>)> {
+pub(crate) fn bbox_spec(seg: &str) -> ApiResult<(Bounds, Option<&str>)> {
     let (stem, ext) = split_ext(seg);
     // A trailing `.ext` might also be the decimals of maxy: only known formats count.
     let (stem, ext) = match ext {

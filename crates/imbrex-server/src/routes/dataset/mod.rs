@@ -9,7 +9,9 @@ mod meta;
 pub mod openapi;
 mod values;
 
+pub(crate) use images::bbox_spec;
 pub use meta::limits;
+pub(crate) use values::{lon_lat, point_values};
 
 use std::future::Future;
 use std::marker::PhantomData;

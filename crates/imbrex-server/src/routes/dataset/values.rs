@@ -17,15 +17,25 @@ use crate::params::{
     CoordCrsParams, DstCrsParams, Params, PostProcessParams, QueryGroup, ReadParams, SizeParams, StatisticsParams,
 };
 
+/// A `{lon},{lat}` path segment.
+pub(crate) fn lon_lat(seg: &str) -> ApiResult<(f64, f64)> {
+    let (lon, lat) =
+        seg.split_once(',').ok_or_else(|| ApiError::path("lon,lat", format!("'{seg}' is not 'lon,lat'")))?;
+    Ok((path_param("lon", lon.trim())?, path_param("lat", lat.trim())?))
+}
+
+/// A point's values as TiTiler writes them: `null` where a band is masked.
+pub(crate) fn point_values(pt: &imbrex_raster::PointData) -> Vec<Value> {
+    pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect()
+}
+
 /// The values at a point (lon,lat in `coord_crs`, WGS 84 by default).
 pub async fn point<F: DatasetFactory>(
     State(state): State<AppState>,
     Path(lonlat): Path<String>,
     query: QueryMap,
 ) -> ApiResult<Response> {
-    let (lon, lat) =
-        lonlat.split_once(',').ok_or_else(|| ApiError::path("lon,lat", format!("'{lonlat}' is not 'lon,lat'")))?;
-    let (lon, lat): (f64, f64) = (path_param("lon", lon.trim())?, path_param("lat", lat.trim())?);
+    let (lon, lat) = lon_lat(&lonlat)?;
     let coord = CoordCrsParams::parse(&state, &query)?;
     let read = ReadParams::parse(&state, &query)?;
     let src = DatasetQuery::<F>::parse(&state, &query)?;
@@ -39,11 +49,9 @@ pub async fn point<F: DatasetFactory>(
     {
         e.check_float64()?;
     }
-    let values: Vec<Value> =
-        pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect();
     Ok(axum::Json(json!({
         "coordinates": [lon, lat],
-        "values": values,
+        "values": point_values(&pt),
         "band_names": pt.band_names,
         "band_descriptions": pt.band_descriptions,
     }))
