@@ -14,6 +14,7 @@ pub mod image;
 pub mod mosaic;
 pub mod multi;
 pub mod npy;
+pub mod pixel;
 pub mod plain_image;
 pub mod rasterize;
 pub mod reader;

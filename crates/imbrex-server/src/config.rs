@@ -2,6 +2,7 @@
 //! by the `imbrex` binary. Every field has a default and says what it does; unknown keys
 //! in a TOML file are an error naming them.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -57,6 +58,17 @@ pub struct Config {
     /// Megabytes of decoded raster blocks kept in memory, shared by every dataset (warped
     /// blocks of GCP-only files take up to a quarter more); 0 keeps none.
     pub block_cache_mb: u64,
+    /// Images and arrays served in pixel space under `/image/{name}` (files, or folders
+    /// whose images are served by file stem); `imbrex serve PATH...`.
+    pub images: Vec<PathBuf>,
+    /// Megabytes of pyramid blocks of `/image` images kept in memory, shared by all.
+    pub image_cache_mb: u64,
+    /// Where decoded PNG/JPEG images are spilled (unlinked files); default: the system's
+    /// temporary folder.
+    pub image_spill_dir: Option<PathBuf>,
+    /// Named legends (`legend=name`): a list of classes `{name, expression, color}`, a ramp
+    /// `{from, over, to, range}`, or the path of a JSON file holding either.
+    pub legends: BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Config {
@@ -82,6 +94,10 @@ impl Default for Config {
             tile_cache_ttl_s: 3600,
             tile_cache_prefix: "imbrex".into(),
             block_cache_mb: 256,
+            images: Vec::new(),
+            image_cache_mb: 256,
+            image_spill_dir: None,
+            legends: BTreeMap::new(),
         }
     }
 }

@@ -9,12 +9,14 @@ pub mod documents;
 pub mod error;
 pub mod extract;
 mod html;
+pub mod images;
 mod model;
 mod openapi;
 pub mod params;
 mod routes;
 pub mod tile_cache;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +50,10 @@ pub struct AppState {
     pub db: Option<Arc<imbrex_vector::Database>>,
     /// The shared tile cache, when `tile_cache_url` is set and Redis answered at start.
     pub tile_cache: Option<tile_cache::TileCache>,
+    /// Images served in pixel space (`/image`).
+    pub images: Arc<images::ImageSet>,
+    /// Named legends (`legend=name`).
+    pub legends: Arc<BTreeMap<String, Arc<imbrex_raster::render::Legend>>>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
@@ -65,6 +71,10 @@ pub enum StartError {
     Vector(#[from] imbrex_vector::Error),
     #[error("cache_control {0:?} is not a valid header value")]
     CacheControl(String),
+    #[error("images: {0}")]
+    Images(std::io::Error),
+    #[error("legend '{name}': {reason}")]
+    Legend { name: String, reason: String },
 }
 
 impl AppState {
@@ -86,19 +96,30 @@ impl AppState {
         for path in &config.tms {
             tms.register_file(path)?;
         }
-        let policy = AccessPolicy::new(&config.allow_path, &config.allow_url)?;
-        let mut factory = SourceFactory::new(policy);
-        if config.demo {
-            factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
-        }
         let cpu = imbrex_raster::CpuPool::default();
+        let blocks = BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024));
         let open = OpenOptions {
             max_header_bytes: config.limits.max_header_bytes,
             max_image_bytes: config.limits.max_fetch_bytes,
             remote_sidecars: config.remote_sidecars,
-            blocks: BlockCache::new(config.block_cache_mb.saturating_mul(1024 * 1024)),
+            blocks,
             cpu: cpu.clone(),
         };
+        let pixel = imbrex_raster::pixel::PixelOptions {
+            cache: imbrex_raster::pixel::PyramidCache::new(config.image_cache_mb.saturating_mul(1024 * 1024)),
+            cpu: cpu.clone(),
+            open: open.clone(),
+            spill_dir: config.image_spill_dir.clone().unwrap_or_else(std::env::temp_dir),
+        };
+        let images = images::ImageSet::scan(&config.images, pixel).map_err(StartError::Images)?;
+        let legends = load_legends(&config.legends)?;
+        // The georeferenced files of a served folder are `/cog` datasets.
+        let allow_path: Vec<_> = config.allow_path.iter().chain(images.folders()).cloned().collect();
+        let policy = AccessPolicy::new(&allow_path, &config.allow_url)?;
+        let mut factory = SourceFactory::new(policy);
+        if config.demo {
+            factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
+        }
         let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
         let documents = documents::Documents::new(&config.href_rewrite)?;
         Ok(AppState {
@@ -109,6 +130,8 @@ impl AppState {
             render: imbrex_raster::render::RenderContext { cpu, stretches: Default::default() },
             db: None,
             tile_cache: None,
+            images: Arc::new(images),
+            legends: Arc::new(legends),
         })
     }
 
@@ -129,6 +152,26 @@ impl AppState {
     }
 }
 
+/// Parse the configured legends (a string is the path of a JSON file).
+fn load_legends(
+    config: &BTreeMap<String, serde_json::Value>,
+) -> Result<BTreeMap<String, Arc<imbrex_raster::render::Legend>>, StartError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in config {
+        let bad = |reason: String| StartError::Legend { name: name.clone(), reason };
+        let legend = match value {
+            serde_json::Value::String(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| bad(format!("{path}: {e}")))?;
+                imbrex_raster::render::Legend::from_json(&text)
+            }
+            v => imbrex_raster::render::Legend::from_value(v),
+        }
+        .map_err(|e| bad(e.to_string()))?;
+        out.insert(name.clone(), Arc::new(legend));
+    }
+    Ok(out)
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
     ApiError::Internal("a request handler panicked".into()).into_response()
@@ -145,6 +188,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::landing::router())
         .merge(routes::tms::router())
         .merge(routes::resources::router())
+        .merge(routes::legends::router())
+        .merge(routes::image::router())
         .merge(routes::viewer::static_router())
         .nest(<routes::cog::Cog as dataset::DatasetFactory>::PREFIX, routes::cog::router())
         .nest(<routes::stac::Stac as dataset::DatasetFactory>::PREFIX, routes::stac::router())
@@ -166,6 +211,12 @@ pub fn app(state: AppState) -> Router {
                 .allow_origin(Any)
                 .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
                 .allow_headers(Any)
+                // What a web page may read of an image answer.
+                .expose_headers([
+                    header::HeaderName::from_static("content-bbox"),
+                    header::HeaderName::from_static("content-crs"),
+                    header::HeaderName::from_static("x-legend-counts"),
+                ])
                 .max_age(Duration::from_secs(3600)),
         );
     }

@@ -206,6 +206,13 @@ pub struct RenderParams {
     /// A colormap as JSON: `{"value": [r, g, b, a]}` or a list of `[[min, max], [r, g, b, a]]`.
     #[param(value_type = Option<String>)]
     pub colormap: Option<ColorMap>,
+    /// A legend colouring band 1: the name of a configured legend (see `/legends`) or its
+    /// JSON, `[{"name", "expression", "color"}, ...]` or `{"from", "over", "to", "range"}`.
+    #[param(value_type = Option<String>)]
+    pub legend: Option<std::sync::Arc<imbrex_raster::render::Legend>>,
+    /// Report the pixels of each legend class in the `X-Legend-Counts` header (JSON).
+    #[param(value_type = Option<bool>)]
+    pub legend_counts: bool,
     /// Draw the mask as alpha (default true).
     #[param(value_type = Option<bool>)]
     pub return_mask: bool,
@@ -214,8 +221,21 @@ pub struct RenderParams {
     pub lossless: bool,
 }
 
+/// `legend=`: a configured legend's name, or a legend's JSON.
+pub fn legend(state: &AppState, q: &QueryMap) -> ApiResult<Option<std::sync::Arc<imbrex_raster::render::Legend>>> {
+    let Some(v) = q.raw("legend") else { return Ok(None) };
+    let t = v.trim_start();
+    if t.starts_with('[') || t.starts_with('{') {
+        return Ok(Some(std::sync::Arc::new(imbrex_raster::render::Legend::from_json(t)?)));
+    }
+    match state.legends.get(v) {
+        Some(l) => Ok(Some(l.clone())),
+        None => Err(ApiError::query("legend", format!("'{v}' is neither a configured legend (see /legends) nor JSON"))),
+    }
+}
+
 impl QueryGroup for RenderParams {
-    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<RenderParams> {
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<RenderParams> {
         let mut rescale = Vec::new();
         for v in q.all("rescale") {
             let parts: Vec<&str> = v.split(',').collect();
@@ -239,11 +259,24 @@ impl QueryGroup for RenderParams {
         if colormap_name.is_some() && colormap.is_some() {
             return Err(ApiError::query("colormap", "colormap and colormap_name are exclusive"));
         }
+        let legend = legend(state, q)?;
+        if legend.is_some() {
+            // A legend colours the values themselves, in the colormap's place.
+            if let Some(other) = ["colormap_name", "colormap", "rescale", "color_formula"].into_iter().find(|p| q.contains(p)) {
+                return Err(ApiError::query("legend", format!("legend and {other} are exclusive")));
+            }
+        }
+        let legend_counts = q.get_bool("legend_counts")?.unwrap_or(false);
+        if legend_counts && legend.is_none() {
+            return Err(ApiError::query("legend_counts", "legend_counts needs legend"));
+        }
         Ok(RenderParams {
             rescale,
             color_formula: q.raw("color_formula").map(ColorFormula::parse).transpose()?,
             colormap_name,
             colormap,
+            legend,
+            legend_counts,
             return_mask: q.get_bool("return_mask")?.unwrap_or(true),
             lossless: q.get_bool("lossless")?.unwrap_or(false),
         })
@@ -278,6 +311,8 @@ impl Processing {
             rescale: self.render.rescale,
             color_formula: self.render.color_formula,
             colormap: self.render.colormap_name.or(self.render.colormap),
+            legend: self.render.legend,
+            legend_counts: self.render.legend_counts,
             return_mask: self.render.return_mask,
             lossless: self.render.lossless,
         }

@@ -184,6 +184,16 @@ pub struct ServeArgs {
     #[arg(long, env = "IMBREX_BLOCK_CACHE_MB", value_name = "MB")]
     pub block_cache_mb: Option<u64>,
 
+    /// Images and arrays (PNG, JPEG, TIFF without georeference, .npy) or folders of them,
+    /// served in pixel space under /image/{file stem}; a folder's georeferenced files are
+    /// /cog datasets by name (url=name.tif).
+    #[arg(value_name = "PATH")]
+    pub images: Vec<PathBuf>,
+
+    /// Megabytes of /image pyramid blocks kept in memory [default: 256].
+    #[arg(long, env = "IMBREX_IMAGE_CACHE_MB", value_name = "MB")]
+    pub image_cache_mb: Option<u64>,
+
     /// Cache-Control header of GET answers, for CDNs and browsers ("" for none)
     /// [default: "public, max-age=3600"].
     #[arg(long, env = "IMBREX_CACHE_CONTROL", value_name = "VALUE")]

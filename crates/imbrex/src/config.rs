@@ -70,6 +70,12 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(v) = args.block_cache_mb {
         m.insert("block_cache_mb".into(), json!(v));
     }
+    if !args.images.is_empty() {
+        m.insert("images".into(), json!(args.images));
+    }
+    if let Some(v) = args.image_cache_mb {
+        m.insert("image_cache_mb".into(), json!(v));
+    }
     if let Some(v) = &args.cache_control {
         m.insert("cache_control".into(), json!(v));
     }

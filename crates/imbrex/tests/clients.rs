@@ -250,6 +250,53 @@ impl WebDriver {
     }
 }
 
+impl WebDriver {
+    /// A headless Chromium session in real time (MapLibre decodes tiles in web workers,
+    /// which Chromium's virtual time never lets finish); its id.
+    fn session(&self, window: &str) -> String {
+        let chromium = require_program("chromium");
+        let session = self.call(
+            "POST",
+            "/session",
+            Some(serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+                         format!("--window-size={window}"), "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars"]}}}})),
+        );
+        session["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string()
+    }
+
+    /// Run `script` in the page until it returns true (at most 60 s); whether it did.
+    fn wait_for(&self, id: &str, script: &str) -> bool {
+        for _ in 0..600 {
+            let v = self.call(
+                "POST",
+                &format!("/session/{id}/execute/sync"),
+                Some(serde_json::json!({"script": script, "args": []})),
+            );
+            if v == true {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        false
+    }
+
+    /// The page's pixels now.
+    fn screenshot(&self, id: &str) -> Vec<[u8; 3]> {
+        use base64::Engine;
+        let shot = self.call("GET", &format!("/session/{id}/screenshot"), None);
+        let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let mut reader = decoder.read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        let channels = frame.color_type.samples();
+        buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect()
+    }
+}
+
 impl Drop for WebDriver {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -261,48 +308,16 @@ impl Drop for WebDriver {
 fn maplibre_draws_postgis_vector_tiles() {
     let url = std::env::var("IMBREX_TEST_DATABASE_URL")
         .expect("IMBREX_TEST_DATABASE_URL is not set: run scripts/test, which starts PostGIS");
-    let chromium = require_program("chromium");
     let server = Server::start(&["--database-url", &url]);
     let wd = WebDriver::start();
-    // Real time, not Chromium's virtual time: MapLibre decodes vector tiles in web workers,
-    // which virtual time never lets finish (the map would stay blank).
-    let session = wd.call(
-        "POST",
-        "/session",
-        Some(serde_json::json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless", "--no-sandbox", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-                     "--window-size=640,480", "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--no-first-run", "--hide-scrollbars"]}}}})),
-    );
-    let id = session["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {session}")).to_string();
+    let id = wd.session("640,480");
     let page = server.url("/collections/public.countries/tiles/WebMercatorQuad/map.html");
     wd.call("POST", &format!("/session/{id}/url"), Some(serde_json::json!({"url": page})));
     // The page sets imbrexLoaded when MapLibre is idle: every tile in view drawn.
-    let mut loaded = false;
-    for _ in 0..600 {
-        let v = wd.call(
-            "POST",
-            &format!("/session/{id}/execute/sync"),
-            Some(serde_json::json!({"script": "return window.imbrexLoaded === true", "args": []})),
-        );
-        if v == true {
-            loaded = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let shot = wd.call("GET", &format!("/session/{id}/screenshot"), None);
+    let loaded = wd.wait_for(&id, "return window.imbrexLoaded === true");
+    let pixels = wd.screenshot(&id);
     wd.call("DELETE", &format!("/session/{id}"), None);
     assert!(loaded, "MapLibre never became idle on {page}");
-    use base64::Engine;
-    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
-    let decoder = png::Decoder::new(std::io::Cursor::new(png));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
-    let frame = reader.next_frame(&mut buf).unwrap();
-    let channels = frame.color_type.samples();
-    let pixels: Vec<[u8; 3]> = buf[..frame.buffer_size()].chunks(channels).map(|p| [p[0], p[1], p[2]]).collect();
     let near = |c: [u8; 3]| pixels.iter().filter(|p| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) <= 8)).count();
     // The style fills countries with rgba(200, 100, 240, 0.4) on a white page, outlined in
     // black: the whole world in view shows land, sea and borders.
@@ -311,4 +326,87 @@ fn maplibre_draws_postgis_vector_tiles() {
     assert!(land * 10 > total, "only {land} of {total} pixels are land fill");
     assert!(sea * 10 > total, "only {sea} of {total} pixels are sea");
     assert!(border > 500, "only {border} pixels of borders");
+}
+
+/// A picture for the viewer: colour bands that change along both axes.
+fn write_picture(path: &std::path::Path, w: u32, h: u32) {
+    let mut data = Vec::with_capacity((w * h * 3) as usize);
+    for y in 0..h {
+        for x in 0..w {
+            data.extend_from_slice(&[(x * 255 / w) as u8, (y * 255 / h) as u8, ((x / 64 + y / 64) % 2 * 200) as u8]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut e = png::Encoder::new(&mut out, w, h);
+    e.set_color(png::ColorType::Rgb);
+    e.set_depth(png::BitDepth::Eight);
+    e.write_header().unwrap().write_image_data(&data).unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn the_image_viewer_pans_in_headless_chromium() {
+    let dir = std::env::temp_dir().join(format!("imbrex-viewer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let picture = dir.join("picture.png");
+    write_picture(&picture, 3000, 2000);
+    let server = Server::start(&[picture.to_str().unwrap()]);
+    let wd = WebDriver::start();
+    let id = wd.session("800,600");
+    let page = server.url("/image/picture/viewer");
+    wd.call("POST", &format!("/session/{id}/url"), Some(serde_json::json!({"url": page})));
+    let first = "const v = window.imbrexViewer; return v && v.ready === true && v.tilesLoaded >= v.tilesRequested && v.tilesLoaded > 0";
+    assert!(wd.wait_for(&id, first), "the viewer drew no tiles on {page}");
+    let before = wd.screenshot(&id);
+    // Zoom in twice with the + button, then drag the image 300 px left and 200 px up with a
+    // real pointer.
+    for _ in 0..2 {
+        let button = wd.call(
+            "POST",
+            &format!("/session/{id}/element"),
+            Some(serde_json::json!({"using": "css selector", "value": "#in"})),
+        );
+        let el = button.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap().to_string();
+        wd.call("POST", &format!("/session/{id}/element/{el}/click"), Some(serde_json::json!({})));
+    }
+    wd.call("POST", &format!("/session/{id}/actions"), Some(serde_json::json!({"actions": [{
+        "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
+            {"type": "pointerMove", "x": 500, "y": 400, "duration": 0},
+            {"type": "pointerDown", "button": 0},
+            {"type": "pointerMove", "x": 200, "y": 200, "duration": 200},
+            {"type": "pointerUp", "button": 0}]}]})));
+    let moved = "const v = window.imbrexViewer; return v.view.cx > 1600 && v.tilesLoaded >= v.tilesRequested";
+    assert!(wd.wait_for(&id, moved), "the drag did not pan the view");
+    let stats = wd.call("POST", &format!("/session/{id}/execute/sync"), Some(serde_json::json!({
+        "script": "const v = window.imbrexViewer; return [v.tilesRequested, v.outside, v.view.s]", "args": []})));
+    let after = wd.screenshot(&id);
+    wd.call("DELETE", &format!("/session/{id}"), None);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(stats[1], 0, "tiles asked outside the image: {stats}");
+    for shot in [&before, &after] {
+        let picture = shot.iter().filter(|p| **p != [0x33, 0x33, 0x33]).count();
+        assert!(picture * 2 > shot.len(), "only {picture} of {} pixels show the picture", shot.len());
+        assert!(distinct_colours(shot) > 1000, "a flat screenshot");
+    }
+    assert_ne!(before, after, "panning and zooming changed nothing");
+}
+
+#[test]
+fn a_cog_map_shows_a_legend_beside_it() {
+    let raster = imbrex_testkit::testdata("raster");
+    let server = Server::start(&["--allow-path", raster.to_str().unwrap()]);
+    let wd = WebDriver::start();
+    let id = wd.session("800,600");
+    let url: String = form_urlencoded::byte_serialize(raster.join("dem.tif").to_str().unwrap().as_bytes()).collect();
+    let page = server.url(&format!("/cog/viewer?url={url}&colormap_name=viridis&rescale=0,3000"));
+    wd.call("POST", &format!("/session/{id}/url"), Some(serde_json::json!({"url": page})));
+    let ready = "const l = document.getElementById('legend'); \
+                 return window.imbrexLoaded === true && l !== null && l.complete && l.naturalWidth > 500";
+    let loaded = wd.wait_for(&id, ready);
+    let pixels = wd.screenshot(&id);
+    wd.call("DELETE", &format!("/session/{id}"), None);
+    assert!(loaded, "the map or its legend did not load on {page}");
+    // viridis's ends (#440154 and #fde725) on the legend bar.
+    let near = |c: [u8; 3]| pixels.iter().filter(|p| p.iter().zip(c).all(|(a, b)| a.abs_diff(b) <= 6)).count();
+    assert!(near([0x44, 0x01, 0x54]) > 20 && near([0xfd, 0xe7, 0x25]) > 20, "no viridis bar on the page");
 }

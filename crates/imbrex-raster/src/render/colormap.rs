@@ -184,7 +184,7 @@ pub fn cast_u8(v: f64) -> u8 {
 }
 
 /// rio-tiler's `parse_color`: `#RGB`, `#RRGGBB`, `#RRGGBBAA` or `[r, g, b(, a)]`.
-fn parse_color(v: &Value) -> std::result::Result<Rgba, String> {
+pub(crate) fn parse_color(v: &Value) -> std::result::Result<Rgba, String> {
     match v {
         Value::String(s) => {
             let h = s.trim().trim_start_matches('#');

@@ -7,11 +7,13 @@ pub mod colormap;
 pub mod encode;
 pub mod formula;
 pub mod geotiff;
+pub mod legend;
 pub mod recipe;
 
 use std::str::FromStr;
 
 pub use colormap::ColorMap;
+pub use legend::Legend;
 pub use recipe::{Recipe, RenderContext, Rendered, StretchCache};
 
 use crate::array::{Buffer, DataType};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use imbrex_tms::{Bounds, Crs};
 
 use super::formula::ColorFormula;
-use super::{ColorMap, ImageFormat, Render};
+use super::{ColorMap, ImageFormat, Legend, Render};
 use crate::algorithm::Algorithm;
 use crate::array::DataType;
 use crate::cpu::CpuPool;
@@ -29,6 +29,11 @@ pub struct Recipe {
     pub rescale: Vec<(f64, f64)>,
     pub color_formula: Option<ColorFormula>,
     pub colormap: Option<ColorMap>,
+    /// Classes or a ramp colouring band 1 (in the colormap's place, over the values
+    /// themselves: no rescale or colour formula goes with it).
+    pub legend: Option<Arc<Legend>>,
+    /// Count the pixels of each legend class ([`Rendered::legend_counts`]).
+    pub legend_counts: bool,
     /// Draw the mask as alpha.
     pub return_mask: bool,
     /// Lossless WebP (imbrex's addition: TiTiler's WebP is always lossy, quality 75).
@@ -42,6 +47,8 @@ pub struct Rendered {
     pub format: ImageFormat,
     pub bounds: Bounds,
     pub crs: Option<Crs>,
+    /// Pixels per legend class, when the recipe asked for them.
+    pub legend_counts: Option<Vec<(String, u64)>>,
 }
 
 /// What rendering shares between requests: the pool it computes on, and the stretch
@@ -122,6 +129,10 @@ impl Recipe {
     ) -> Result<Rendered> {
         self.check(reader)?;
         let img = self.post_process_on(reader, &ctx.cpu, img).await?;
+        let (img, legend_counts) = match &self.legend {
+            Some(legend) => self.apply_legend(legend, reader, key, img, ctx).await?,
+            None => (img, None),
+        };
         let img = match &self.color_formula {
             // TiTiler: rescale, then the colour formula, then the colormap.
             Some(f) => {
@@ -152,7 +163,39 @@ impl Recipe {
         };
         let (bounds, crs) = (img.bounds, img.crs.clone());
         let (bytes, format) = ctx.cpu.try_run(move || super::render(&img, &render)).await?;
-        Ok(Rendered { bytes, format, bounds, crs })
+        Ok(Rendered { bytes, format, bounds, crs, legend_counts })
+    }
+
+    /// Colour band 1 with a legend (and count its classes when asked). A ramp without a
+    /// range of its own takes the dataset's: the range a stretch would use.
+    async fn apply_legend(
+        &self,
+        legend: &Arc<Legend>,
+        reader: &impl BaseReader,
+        key: &str,
+        img: ImageData,
+        ctx: &RenderContext,
+    ) -> Result<(ImageData, Option<Vec<(String, u64)>>)> {
+        if img.count != 1 {
+            return Err(crate::Error::InvalidParameter {
+                name: "legend",
+                reason: format!(
+                    "a legend colours one band and this read has {}: choose one with bidx or expression",
+                    img.count
+                ),
+            });
+        }
+        let range = match legend.needs_range() {
+            true => self.ranges(reader, key, ctx).await?.first().copied(),
+            false => None,
+        };
+        let (legend, count) = (legend.clone(), self.legend_counts);
+        ctx.cpu
+            .try_run(move || {
+                let counts = if count { Some(legend.counts(&img)?) } else { None };
+                Ok((legend.paint(&img, range)?, counts))
+            })
+            .await
     }
 
     /// The range non-8-bit output is stretched over when no `rescale` is given and the
@@ -169,9 +212,15 @@ impl Recipe {
         ctx: &RenderContext,
     ) -> Result<Option<Vec<(f64, f64)>>> {
         let held = format.is_some_and(|f| f.holds(img.dtype(), false));
-        if img.dtype() == DataType::Uint8 || held || !self.rescale.is_empty() {
+        if img.dtype() == DataType::Uint8 || held || !self.rescale.is_empty() || self.legend.is_some() {
             return Ok(None);
         }
+        self.ranges(reader, key, ctx).await.map(Some)
+    }
+
+    /// The dataset's value range per band drawn: its STATISTICS_MINIMUM/MAXIMUM, else the
+    /// 2nd-98th percentiles of a processed preview (see [`Recipe::stretch`]).
+    pub async fn ranges(&self, reader: &impl BaseReader, key: &str, ctx: &RenderContext) -> Result<Vec<(f64, f64)>> {
         let info = reader.info();
         if self.expression.is_none()
             && self.algorithm.is_none()
@@ -182,14 +231,15 @@ impl Recipe {
                 let unscale = |b: usize, v: f64| {
                     if self.read.unscale { v * info.scales[b - 1] + info.offsets[b - 1] } else { v }
                 };
-                return Ok(Some(
-                    bands.iter().map(|&b| (unscale(b, minmax[b - 1][0]), unscale(b, minmax[b - 1][1]))).collect(),
-                ));
+                return Ok(bands
+                    .iter()
+                    .map(|&b| (unscale(b, minmax[b - 1][0]), unscale(b, minmax[b - 1][1])))
+                    .collect());
             }
         }
         let key = self.pixels_key(key);
         if let Some(hit) = ctx.stretches.0.get(&key).await {
-            return Ok(Some(hit.as_ref().clone()));
+            return Ok(hit.as_ref().clone());
         }
         let preview = reader.preview(OutputSize::max(512), &self.read).await?;
         let preview = self.post_process_on(reader, &ctx.cpu, preview).await?;
@@ -203,7 +253,7 @@ impl Recipe {
             })
             .collect();
         ctx.stretches.0.insert(key, Arc::new(ranges.clone())).await;
-        Ok(Some(ranges))
+        Ok(ranges)
     }
 
     /// What decides the pixels that are drawn, for the stretch cache: every read option

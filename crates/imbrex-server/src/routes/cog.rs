@@ -42,7 +42,9 @@ impl DatasetFactory for Cog {
     const TAG: &'static str = "Cloud Optimized GeoTIFF";
 
     async fn open(state: &AppState, params: &CogParams) -> ApiResult<Arc<Reader>> {
-        Ok(state.readers.get(&params.url).await?)
+        // A bare file name may name a file of a folder `imbrex serve` was given.
+        let url = state.images.resolve(&params.url).unwrap_or_else(|| params.url.clone());
+        Ok(state.readers.get(&url).await?)
     }
 
     fn key(params: &CogParams) -> String {
@@ -56,6 +58,51 @@ pub fn router() -> Router<AppState> {
         .route("/validate", get(validate))
         .route("/stac", get(stac))
         .route("/viewer", get(viewer::viewer))
+        .route("/legend", get(legend))
+}
+
+/// A legend image for a dataset: the colormap's bar with value ticks from `rescale` or the
+/// dataset's range (its statistics, as a stretch would use them), or a legend's swatches
+/// (a ramp without a range of its own labelled with the dataset's).
+#[utoipa::path(get, path = "/cog/legend", tag = "Cloud Optimized GeoTIFF",
+    params(CogParams,
+        ("colormap_name" = Option<String>, Query, description = "Colormap name (see /colorMaps)"),
+        ("colormap" = Option<String>, Query, description = "Colormap JSON"),
+        ("legend" = Option<String>, Query, description = "A configured legend's name or a legend's JSON"),
+        ("rescale" = Option<String>, Query, description = "min,max of the bar (default: the dataset's range)"),
+        ("bidx" = Option<Vec<usize>>, Query, description = "The band whose range labels the bar"),
+        ("expression" = Option<String>, Query, description = "Band math whose range labels the bar")),
+    responses((status = 200, description = "A PNG legend", content_type = "image/png"),
+        (status = 422, description = "No colormap or legend", body = crate::error::Detail)))]
+pub async fn legend(State(state): State<AppState>, query: QueryMap, src: DatasetQuery<Cog>) -> ApiResult<Response> {
+    let recipe = crate::params::Processing::parse(&state, &query)?.recipe();
+    let png = match (&recipe.legend, &recipe.colormap) {
+        (Some(legend), _) => {
+            let range = match legend.needs_range() {
+                true => {
+                    let ds = src.open(&state).await?;
+                    recipe.ranges(ds.reader.as_ref(), &ds.key, &state.render).await?.first().copied()
+                }
+                false => None,
+            };
+            legend.png(range)?
+        }
+        (None, Some(cm)) => {
+            let range = match recipe.rescale.first() {
+                Some(r) => *r,
+                None => {
+                    let ds = src.open(&state).await?;
+                    let ranges = recipe.ranges(ds.reader.as_ref(), &ds.key, &state.render).await?;
+                    ranges.first().copied().unwrap_or((0.0, 255.0))
+                }
+            };
+            imbrex_raster::render::legend::colorbar_png(cm, range)?
+        }
+        (None, None) => {
+            return Err(ApiError::query("colormap_name", "a legend needs colormap_name, colormap or legend"));
+        }
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, "image/png")], png).into_response())
 }
 
 /// Treat warnings as errors.

@@ -8,6 +8,7 @@ use axum::routing::get;
 
 use crate::AppState;
 use crate::extract::{BaseUrl, QueryMap};
+use crate::routes::dataset::encode_query;
 
 static MAPLIBRE_JS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.js");
 static MAPLIBRE_CSS: &[u8] = include_bytes!("../../assets/maplibre/maplibre-gl.css");
@@ -27,8 +28,21 @@ fn asset(body: &'static [u8], media: &'static str) -> Response {
 
 /// The page: a full-window MapLibre map showing the raster of a TileJSON URL.
 /// With `url`, the viewer's box holds it and the map shows it (else the box alone shows,
-/// or with a `tilejson` the map alone).
-pub(crate) fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>, url: Option<&str>) -> String {
+/// or with a `tilejson` the map alone). A `legend` image URL is shown in a corner.
+pub(crate) fn page(
+    base: &BaseUrl,
+    title: &str,
+    tilejson: Option<&str>,
+    url: Option<&str>,
+    legend: Option<&str>,
+) -> String {
+    let legend = legend.map_or(String::new(), |l| {
+        format!(
+            "<img id=\"legend\" alt=\"legend\" src=\"{}\" style=\"position:absolute;z-index:2;bottom:24px;left:8px;\
+             background:#fff;padding:4px;border-radius:4px;box-shadow:0 1px 4px #0004;max-width:45%\">",
+            crate::html::escape(l)
+        )
+    });
     let js = |s: &str| crate::html::script_json(&s);
     let tj = js(tilejson.unwrap_or(""));
     let url_js = js(url.unwrap_or(""));
@@ -43,7 +57,7 @@ pub(crate) fn page(base: &BaseUrl, title: &str, tilejson: Option<&str>, url: Opt
 #bar{{position:absolute;z-index:2;top:8px;left:8px;background:#fff;padding:6px;border-radius:4px;box-shadow:0 1px 4px #0004}}
 #bar input{{width:28em}}</style></head>
 <body><div id="bar"><form id="f"><input id="url" placeholder="url= of a COG (a path under --allow-path, https://, s3://, or demo)">
-<button>show</button></form><div id="msg"></div></div><div id="map"></div>
+<button>show</button></form><div id="msg"></div></div><div id="map"></div>{legend}
 <script>
 const root = {root_js};
 const map = new maplibregl.Map({{container: "map", style: {{version: 8, sources: {{}}, layers: [
@@ -83,14 +97,14 @@ map.on("load", () => {{
 pub async fn viewer(base: BaseUrl, query: QueryMap) -> Html<String> {
     let url = query.raw("url");
     let tilejson = url.map(|_| tilejson_url(&base, &query));
-    Html(page(&base, "imbrex viewer", tilejson.as_deref(), url))
+    // A colormap or legend has a legend image: the dataset's bar, or the legend's swatches.
+    let colored = ["colormap_name", "colormap", "legend"].iter().any(|p| query.contains(p));
+    let legend = (url.is_some() && colored).then(|| base.join(&format!("/cog/legend?{}", encode_query(&query, &[]))));
+    Html(page(&base, "imbrex viewer", tilejson.as_deref(), url, legend.as_deref()))
 }
 
 /// The TileJSON of the dataset a query names, with the query's rendering parameters.
 fn tilejson_url(base: &BaseUrl, query: &QueryMap) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in query.pairs() {
-        q.append_pair(k, v);
-    }
-    base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", q.finish()))
+    base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", encode_query(query, &[])))
 }
+

@@ -164,7 +164,7 @@ pub async fn map_html<F: DatasetFactory>(
     }
     DatasetQuery::<F>::parse(&state, &query)?;
     let tilejson = base.join(&format!("{}/WebMercatorQuad/tilejson.json?{}", F::PREFIX, encode_query(&query, &[])));
-    Ok(Html(crate::routes::viewer::page(&base, "imbrex map", Some(&tilejson), None)))
+    Ok(Html(crate::routes::viewer::page(&base, "imbrex map", Some(&tilejson), None, None)))
 }
 
 /// TiTiler's `tileMatrixSetLimits`: for each zoom of the dataset's range, the tiles

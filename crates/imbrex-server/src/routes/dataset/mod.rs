@@ -140,7 +140,20 @@ async fn respond<F: DatasetFactory>(
     img: ImageData,
     format: Option<ImageFormat>,
 ) -> ApiResult<Response> {
-    let out = recipe.render(ds.reader.as_ref(), &ds.key, img, format, &state.render).await?;
+    respond_with(state, ds.reader.as_ref(), &ds.key, recipe, img, format).await
+}
+
+/// [`respond`] for any reader (`key` names it among the stretch ranges); with
+/// `legend_counts`, the pixels per class go in `X-Legend-Counts` (a JSON object).
+pub(crate) async fn respond_with(
+    state: &AppState,
+    reader: &impl BaseReader,
+    key: &str,
+    recipe: &Recipe,
+    img: ImageData,
+    format: Option<ImageFormat>,
+) -> ApiResult<Response> {
+    let out = recipe.render(reader, key, img, format, &state.render).await?;
     let b = out.bounds;
     let bbox = [b.left, b.bottom, b.right, b.top].map(py_float_repr).join(",");
     let crs = out.crs.as_ref().and_then(|c| c.to_uri()).map(|uri| format!("<{uri}>"));
@@ -153,11 +166,25 @@ async fn respond<F: DatasetFactory>(
     if let Some(v) = crs.and_then(|c| HeaderValue::from_str(&c).ok()) {
         headers.insert("content-crs", v);
     }
+    if let Some(counts) = &out.legend_counts {
+        let doc: serde_json::Map<String, Value> = counts.iter().map(|(k, n)| (k.clone(), json!(n))).collect();
+        // Header values are ASCII: other characters of class names as JSON escapes.
+        let mut text = String::new();
+        for c in Value::Object(doc).to_string().chars() {
+            match c.is_ascii() {
+                true => text.push(c),
+                false => c.encode_utf16(&mut [0; 2]).iter().for_each(|u| text.push_str(&format!("\\u{u:04x}"))),
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            headers.insert("x-legend-counts", v);
+        }
+    }
     Ok(res)
 }
 
 /// `name.ext` → (`name`, `Some(ext)`); a bare name has no extension.
-fn split_ext(seg: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_ext(seg: &str) -> (&str, Option<&str>) {
     match seg.rsplit_once('.') {
         Some((a, b)) if !b.is_empty() && b.chars().all(|c| c.is_ascii_alphanumeric()) => (a, Some(b)),
         _ => (seg, None),
@@ -203,7 +230,7 @@ pub fn bounds_to_geometry(b: Bounds) -> Value {
 }
 
 /// A query without some of its parameters, encoded again.
-fn encode_query(query: &QueryMap, skip: &[&str]) -> String {
+pub(crate) fn encode_query(query: &QueryMap, skip: &[&str]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query.pairs() {
         if !skip.contains(&k.as_str()) {

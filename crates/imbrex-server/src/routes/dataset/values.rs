@@ -64,6 +64,8 @@ pub struct StatisticsRequest {
     post: PostProcessParams,
     stats: StatisticsParams,
     size: SizeParams,
+    /// Zonal statistics also give the area of each legend class.
+    legend: Option<std::sync::Arc<imbrex_raster::render::Legend>>,
 }
 
 impl QueryGroup for StatisticsRequest {
@@ -73,6 +75,7 @@ impl QueryGroup for StatisticsRequest {
             post: PostProcessParams::parse(state, q)?,
             stats: StatisticsParams::parse(state, q)?,
             size: SizeParams::parse(state, q)?,
+            legend: crate::params::legend(state, q)?,
         })
     }
 }
@@ -102,6 +105,54 @@ pub async fn statistics<F: DatasetFactory>(
     let opts = s.stats.options();
     let stats = state.render.cpu.run(move || img.statistics(&opts)).await?;
     Ok(axum::Json(stats_object(stats)).into_response())
+}
+
+/// The area of each legend class inside a feature: the pixels of the class weighted by
+/// how much of each the feature covers, times a pixel's area, in square metres for
+/// projected data (square degrees for geographic, square pixels without a CRS).
+fn legend_areas(
+    legend: &imbrex_raster::render::Legend,
+    img: &imbrex_raster::ImageData,
+    coverage: &[f32],
+) -> imbrex_raster::Result<Value> {
+    let imbrex_raster::render::Legend::Classes(classes) = legend else {
+        return Err(imbrex_raster::Error::InvalidParameter {
+            name: "legend",
+            reason: "areas are given per class: a ramp has none".into(),
+        });
+    };
+    if img.count != 1 {
+        return Err(imbrex_raster::Error::InvalidParameter {
+            name: "legend",
+            reason: format!("a legend classifies one band and this read has {}: choose one with bidx", img.count),
+        });
+    }
+    let mut pixels = vec![0u64; classes.len()];
+    let mut covered = vec![0f64; classes.len()];
+    for (i, c) in legend.classify(img)?.into_iter().enumerate() {
+        if let Some(c) = c
+            && coverage[i] > 0.0
+        {
+            pixels[c as usize] += 1;
+            covered[c as usize] += coverage[i] as f64;
+        }
+    }
+    let b = img.bounds;
+    let pixel = ((b.right - b.left) / img.width as f64 * (b.top - b.bottom) / img.height as f64).abs();
+    let (units, pixel) = match &img.crs {
+        Some(c) if c.is_geographic() => ("degree²", pixel),
+        Some(c) => ("m²", pixel * c.meters_per_unit().powi(2)),
+        None => ("pixel²", pixel),
+    };
+    let list: Vec<Value> = classes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            json!({"name": c.name, "color": imbrex_raster::render::legend::hex(c.color),
+                "pixels": pixels[k], "area": covered[k] * pixel})
+        })
+        .collect();
+    Ok(json!({"units": units, "classes": list}))
 }
 
 fn stats_object(stats: Vec<(String, imbrex_raster::Statistics)>) -> Value {
@@ -186,18 +237,23 @@ where
         };
         let img = recipe.post_process_on(ds.reader.as_ref(), &state.render.cpu, img).await?;
         let (opts, crs, scale) = (s.stats.options(), coord_crs.clone(), cover.cover_scale);
-        let stats = state
+        let legend = s.legend.clone();
+        let (stats, areas) = state
             .render
             .cpu
             .try_run(move || {
                 let coverage = imbrex_raster::feature::coverage(&img, &shape, &crs, scale)?;
-                Ok(img.statistics_with_coverage(&opts, Some(&coverage)))
+                let areas = legend.map(|l| legend_areas(&l, &img, &coverage)).transpose()?;
+                Ok((img.statistics_with_coverage(&opts, Some(&coverage)), areas))
             })
             .await?;
         if !feature.get("properties").is_some_and(Value::is_object) {
             feature["properties"] = json!({});
         }
         feature["properties"]["statistics"] = stats_object(stats);
+        if let Some(areas) = areas {
+            feature["properties"]["legend"] = areas;
+        }
     }
     Ok(([(header::CONTENT_TYPE, "application/geo+json")], axum::Json(geojson)).into_response())
 }

@@ -1,0 +1,110 @@
+//! The images `imbrex serve PATH...` serves in pixel space: named by file stem, listed at
+//! start-up, opened on first use (a large PNG or JPEG is decoded then, not at start).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use imbrex_raster::pixel::{Opened, PixelImage, PixelOptions};
+use tokio::sync::OnceCell;
+
+/// Extensions picked up in a served folder (a file named on the command line is served
+/// whatever its name: it is opened by content).
+const EXTENSIONS: &[&str] = &["npy", "png", "jpg", "jpeg", "tif", "tiff"];
+
+struct Entry {
+    path: PathBuf,
+    image: OnceCell<Result<Arc<PixelImage>, imbrex_raster::Error>>,
+}
+
+/// The served images, by name.
+pub struct ImageSet {
+    entries: BTreeMap<String, Entry>,
+    folders: Vec<PathBuf>,
+    opts: PixelOptions,
+}
+
+impl ImageSet {
+    /// List the images of files and folders (not recursive; hidden files skipped). Two
+    /// files with one stem: the later is named by its whole file name.
+    pub fn scan(paths: &[PathBuf], opts: PixelOptions) -> std::io::Result<ImageSet> {
+        let mut entries = BTreeMap::new();
+        let mut folders = Vec::new();
+        let mut add = |path: PathBuf| {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = if entries.contains_key(&stem) {
+                path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            } else {
+                stem
+            };
+            entries.insert(name, Entry { path, image: OnceCell::new() });
+        };
+        for p in paths {
+            let p = p.canonicalize().map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+            if p.is_dir() {
+                let mut files: Vec<PathBuf> = std::fs::read_dir(&p)?
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.is_file())
+                    .filter(|f| !f.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+                    .filter(|f| {
+                        f.extension().is_some_and(|e| EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str()))
+                    })
+                    .collect();
+                files.sort();
+                files.into_iter().for_each(&mut add);
+                folders.push(p);
+            } else {
+                add(p);
+            }
+        }
+        Ok(ImageSet { entries, folders, opts })
+    }
+
+    /// Names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// The served folders (their georeferenced files are `/cog` datasets).
+    pub fn folders(&self) -> &[PathBuf] {
+        &self.folders
+    }
+
+    /// The image of a name, opened once. A georeferenced TIFF is not one: it is served by
+    /// `/cog`, which the error says.
+    pub async fn get(&self, name: &str) -> Result<Arc<PixelImage>, imbrex_raster::Error> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| imbrex_raster::Error::NotFound { what: format!("image '{name}'") })?;
+        entry
+            .image
+            .get_or_init(|| async {
+                match PixelImage::open(&entry.path, &self.opts).await? {
+                    Opened::Image(img) => Ok(Arc::new(img)),
+                    Opened::Georeferenced => Err(imbrex_raster::Error::NotFound {
+                        what: format!(
+                            "image '{name}' (the file is georeferenced: it is served by /cog?url={})",
+                            entry.path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+                        ),
+                    }),
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// A relative `url=` of `/cog` that names a file of a served folder.
+    pub fn resolve(&self, url: &str) -> Option<String> {
+        let rel = Path::new(url);
+        if url.contains("://") || rel.is_absolute() || rel.exists() {
+            return None;
+        }
+        self.folders.iter().map(|f| f.join(rel)).find(|p| p.is_file()).map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// Bytes of pyramid blocks held.
+    pub async fn cached_bytes(&self) -> u64 {
+        self.opts.cache.weighted_size().await
+    }
+}
