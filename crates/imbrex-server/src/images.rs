@@ -14,7 +14,8 @@ const EXTENSIONS: &[&str] = &["npy", "png", "jpg", "jpeg", "tif", "tiff"];
 
 struct Entry {
     path: PathBuf,
-    image: OnceCell<Result<Arc<PixelImage>, imbrex_raster::Error>>,
+    /// Opened once; a failure is not kept (the next request tries again).
+    image: OnceCell<Arc<PixelImage>>,
 }
 
 /// The served images, by name.
@@ -73,25 +74,23 @@ impl ImageSet {
     /// The image of a name, opened once. A georeferenced TIFF is not one: it is served by
     /// `/cog`, which the error says.
     pub async fn get(&self, name: &str) -> Result<Arc<PixelImage>, imbrex_raster::Error> {
-        let entry = self
-            .entries
-            .get(name)
-            .ok_or_else(|| imbrex_raster::Error::NotFound { what: format!("image '{name}'") })?;
+        let entry =
+            self.entries.get(name).ok_or_else(|| imbrex_raster::Error::NotFound { what: format!("image '{name}'") })?;
         entry
             .image
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 match PixelImage::open(&entry.path, &self.opts).await? {
-                    Opened::Image(img) => Ok(Arc::new(img)),
+                    Opened::Image(img) => Ok(Arc::from(img)),
                     Opened::Georeferenced => Err(imbrex_raster::Error::NotFound {
                         what: format!(
-                            "image '{name}' (the file is georeferenced: it is served by /cog?url={})",
-                            entry.path.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+                            "image '{name}' (the file is georeferenced: /cog serves it, by its name when it is in \
+                             a served folder, else by its path under --allow-path)"
                         ),
                     }),
                 }
             })
             .await
-            .clone()
+            .cloned()
     }
 
     /// A relative `url=` of `/cog` that names a file of a served folder.

@@ -262,7 +262,9 @@ impl QueryGroup for RenderParams {
         let legend = legend(state, q)?;
         if legend.is_some() {
             // A legend colours the values themselves, in the colormap's place.
-            if let Some(other) = ["colormap_name", "colormap", "rescale", "color_formula"].into_iter().find(|p| q.contains(p)) {
+            if let Some(other) =
+                ["colormap_name", "colormap", "rescale", "color_formula"].into_iter().find(|p| q.contains(p))
+            {
                 return Err(ApiError::query("legend", format!("legend and {other} are exclusive")));
             }
         }

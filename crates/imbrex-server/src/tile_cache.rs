@@ -139,7 +139,11 @@ fn decode(v: &[u8]) -> Option<(String, Vec<u8>)> {
 pub async fn layer(State(cache): State<Option<TileCache>>, req: Request, next: Next) -> Response {
     let Some(cache) = cache else { return next.run(req).await };
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    if req.method() != Method::GET || !route.is_some_and(|r| cached(&r)) {
+    // Legend counts travel in a header, which the cache does not keep: counted tiles are
+    // computed every time.
+    let counted =
+        req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "legend_counts"));
+    if req.method() != Method::GET || counted || !route.is_some_and(|r| cached(&r)) {
         return next.run(req).await;
     }
     let key = cache.key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));

@@ -183,6 +183,12 @@ fn write_npy(path: &Path, a: &Array, dtype: Dtype, shape: Shape, fortran: bool) 
 /// The pyramid: level 0 is the array, each level the 2 x 2 mean of the one before
 /// (NaN skipped), stored in the array's type.
 fn pyramid(a: &Array, dtype: Dtype) -> Vec<Array> {
+    pyramid_by(a, dtype, None, false, None)
+}
+
+/// The pyramid with nodata skipped (all-nodata means give nodata), or the top-left pixel of
+/// each 2 x 2 (`nearest`), or colour means weighted by an alpha band.
+fn pyramid_by(a: &Array, dtype: Dtype, nodata: Option<f64>, nearest: bool, alpha: Option<usize>) -> Vec<Array> {
     let mut levels = vec![a.clone()];
     while levels.last().is_some_and(|l| l.rows > 1 || l.cols > 1) {
         let p = levels.last().unwrap();
@@ -191,13 +197,26 @@ fn pyramid(a: &Array, dtype: Dtype) -> Vec<Array> {
         for b in 0..p.bands {
             for r in 0..rows {
                 for c in 0..cols {
-                    let mut picked = Vec::new();
+                    if nearest {
+                        values.push(p.at(b, 2 * r, 2 * c));
+                        continue;
+                    }
+                    let (mut sum, mut weight) = (0.0, 0.0);
                     for (rr, cc) in [(2 * r, 2 * c), (2 * r, 2 * c + 1), (2 * r + 1, 2 * c), (2 * r + 1, 2 * c + 1)] {
-                        if rr < p.rows && cc < p.cols && !p.at(b, rr, cc).is_nan() {
-                            picked.push(p.at(b, rr, cc));
+                        if rr < p.rows && cc < p.cols {
+                            let v = p.at(b, rr, cc);
+                            if !v.is_nan() && Some(v) != nodata {
+                                let w = alpha.filter(|&a| a != b).map_or(1.0, |a| p.at(a, rr, cc));
+                                sum += v * w;
+                                weight += w;
+                            }
                         }
                     }
-                    let mean = if picked.is_empty() { f64::NAN } else { picked.iter().sum::<f64>() / picked.len() as f64 };
+                    let mean = match (weight > 0.0, alpha.filter(|&a| a != b)) {
+                        (true, _) => sum / weight,
+                        (false, Some(_)) => 0.0,
+                        (false, None) => nodata.unwrap_or(f64::NAN),
+                    };
                     values.push(dtype.round(mean));
                 }
             }
@@ -214,7 +233,20 @@ fn same(a: f64, b: f64) -> bool {
 /// Every tile of every zoom of `/image/{name}` equals the pyramid, and the tiles just past
 /// the image are 404s.
 async fn check_every_tile(app: &axum::Router, name: &str, a: &Array, dtype: Dtype, ts: usize) {
-    let levels = pyramid(a, dtype);
+    check_pyramid(app, name, a, &pyramid(a, dtype), ts, "", None).await;
+}
+
+/// [`check_every_tile`] against a given pyramid, with extra query parameters; `nodata` is
+/// masked as NaN is.
+async fn check_pyramid(
+    app: &axum::Router,
+    name: &str,
+    a: &Array,
+    levels: &[Array],
+    ts: usize,
+    query: &str,
+    nodata: Option<f64>,
+) {
     let info = get(app, &format!("/image/{name}/info?tilesize={ts}")).await.json();
     let maxzoom = info["maxzoom"].as_u64().unwrap() as usize;
     assert_eq!((info["width"].as_u64(), info["height"].as_u64()), (Some(a.cols as u64), Some(a.rows as u64)));
@@ -228,7 +260,7 @@ async fn check_every_tile(app: &axum::Router, name: &str, a: &Array, dtype: Dtyp
         }
         for y in 0..ny {
             for x in 0..nx {
-                let uri = format!("/image/{name}/tiles/{z}/{x}/{y}.npy?tilesize={ts}");
+                let uri = format!("/image/{name}/tiles/{z}/{x}/{y}.npy?tilesize={ts}{query}");
                 let r = get(app, &uri).await;
                 assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text());
                 let t = Npy::parse(&r.body).unwrap();
@@ -247,7 +279,10 @@ async fn check_every_tile(app: &axum::Router, name: &str, a: &Array, dtype: Dtyp
                         }
                         // The mask plane: the type's maximum where valid, its minimum elsewhere.
                         let valid = t.values[a.bands * n + row * ts + col] > 0.0;
-                        let nan = (0..a.bands).all(|b| inside && l.at(b, lr, lc).is_nan());
+                        let nan = (0..a.bands).all(|b| {
+                            let v = if inside { l.at(b, lr, lc) } else { 0.0 };
+                            inside && (v.is_nan() || Some(v) == nodata)
+                        });
                         assert_eq!(valid, inside && !nan, "{uri} mask at ({col}, {row})");
                     }
                 }
@@ -426,7 +461,7 @@ async fn bad_image_requests_are_clear_errors() {
     // A georeferenced file of a served folder is a /cog dataset by name.
     let r = get(&app, "/cog/info?url=geo.tif").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert!(get(&app, "/image/geo/info").await.text().contains("/cog?url=geo.tif"));
+    assert!(get(&app, "/image/geo/info").await.text().contains("georeferenced"));
 }
 
 /// RGBA pixels of a PNG, its width and height.
@@ -483,11 +518,15 @@ async fn legend_classes_and_ramps_colour_the_right_pixels() {
     write_npy(&scratch.0.join("values.npy"), &a, Dtype::I16, Shape::Gray, false);
     let mut legends = std::collections::BTreeMap::new();
     legends.insert("demo".to_string(), serde_json::from_str(CLASSES).unwrap());
-    legends.insert("heat".to_string(), json!({"from": "#000000", "over": "#ff0000", "to": "#ffff00", "range": [-400, 1800]}));
+    legends.insert(
+        "heat".to_string(),
+        json!({"from": "#000000", "over": "#ff0000", "to": "#ffff00", "range": [-400, 1800]}),
+    );
     let app = app_with(Config { images: vec![scratch.0.clone()], legends, ..Default::default() });
     // Classes, by name and as JSON, at the last zoom (tile = slice) and counted.
     for legend in ["demo".to_string(), enc(CLASSES)] {
-        let r = get(&app, &format!("/image/values/tiles/0/0/0.png?tilesize=512&legend={legend}&legend_counts=true")).await;
+        let r =
+            get(&app, &format!("/image/values/tiles/0/0/0.png?tilesize=512&legend={legend}&legend_counts=true")).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         let (px, w, _) = decode_png(&r.body);
         let mut counts = [0u64; 3];
@@ -517,7 +556,11 @@ async fn legend_classes_and_ramps_colour_the_right_pixels() {
     for row in (0..a.rows).step_by(7) {
         for col in (0..a.cols).step_by(3) {
             let t = ((a.at(0, row, col) + 400.0) / 2200.0).clamp(0.0, 1.0);
-            let want = if t < 0.5 { mix([0, 0, 0], [255, 0, 0], t * 2.0) } else { mix([255, 0, 0], [255, 255, 0], t * 2.0 - 1.0) };
+            let want = if t < 0.5 {
+                mix([0, 0, 0], [255, 0, 0], t * 2.0)
+            } else {
+                mix([255, 0, 0], [255, 255, 0], t * 2.0 - 1.0)
+            };
             assert_eq!(&px[row * w + col][..3], &want, "({col}, {row}) = {}", a.at(0, row, col));
         }
     }
@@ -530,15 +573,22 @@ async fn legend_classes_and_ramps_colour_the_right_pixels() {
 async fn legends_are_listed_and_drawn() {
     let mut legends = std::collections::BTreeMap::new();
     legends.insert("landcover".to_string(), serde_json::from_str(CLASSES).unwrap());
-    legends.insert("ndvi".to_string(), json!({"from": "#8b4513", "over": "#ffff00", "to": "#006400", "range": [-1, 1]}));
+    legends
+        .insert("ndvi".to_string(), json!({"from": "#8b4513", "over": "#ffff00", "to": "#006400", "range": [-1, 1]}));
     let app = app_with(Config { legends, ..Default::default() });
     let list = get(&app, "/legends").await.json();
     assert_eq!(list["legends"].as_array().unwrap().len(), 2, "{list}");
     let doc = get(&app, "/legends/landcover").await.json();
-    assert_eq!(doc["classes"][1], json!({"name": "low", "expression": "(-300.0 < x) & (x <= 100)", "color": "#00ff0080"}));
+    assert_eq!(
+        doc["classes"][1],
+        json!({"name": "low", "expression": "(-300.0 < x) & (x <= 100)", "color": "#00ff0080"})
+    );
     let ramp = get(&app, "/legends/ndvi.json").await.json();
-    assert_eq!(ramp["stops"], json!([{"value": -1.0, "color": "#8b4513"}, {"value": 0.0, "color": "#ffff00"},
-        {"value": 1.0, "color": "#006400"}]));
+    assert_eq!(
+        ramp["stops"],
+        json!([{"value": -1.0, "color": "#8b4513"}, {"value": 0.0, "color": "#ffff00"},
+        {"value": 1.0, "color": "#006400"}])
+    );
     let r = get(&app, "/legends/landcover.png").await;
     assert_eq!(r.content_type(), "image/png");
     let (px, _, _) = decode_png(&r.body);
@@ -553,7 +603,8 @@ async fn legends_are_listed_and_drawn() {
     // A colormap bar for a dataset, ticks from rescale.
     let url = imbrex_testkit::raster("byte.tif");
     let app = app_with(Config { allow_path: vec![imbrex_testkit::testdata("raster")], ..Default::default() });
-    let r = get(&app, &format!("/cog/legend?url={}&colormap_name=viridis&rescale=0,200", enc(url.to_str().unwrap()))).await;
+    let r =
+        get(&app, &format!("/cog/legend?url={}&colormap_name=viridis&rescale=0,200", enc(url.to_str().unwrap()))).await;
     assert_eq!((r.status, r.content_type()), (StatusCode::OK, "image/png"), "{}", r.text());
     let (px, w, _) = decode_png(&r.body);
     let viridis = get(&app, "/colorMaps/viridis").await.json();
@@ -586,7 +637,8 @@ async fn feature_statistics_give_the_area_of_each_class() {
     let legend = r##"[{"name": "dark", "expression": "x < 110", "color": "#000000"},
         {"name": "mid", "expression": "(110 <= x) & (x < 140)", "color": "#777777"},
         {"name": "light", "expression": "x >= 140", "color": "#ffffff"}]"##;
-    let uri = format!("/cog/statistics?url={url}&coord_crs={}&legend={}", enc(info["crs"].as_str().unwrap()), enc(legend));
+    let uri =
+        format!("/cog/statistics?url={url}&coord_crs={}&legend={}", enc(info["crs"].as_str().unwrap()), enc(legend));
     let req = axum::http::Request::post(&uri)
         .header("content-type", "application/json")
         .body(axum::body::Body::from(feature.to_string()))
@@ -614,4 +666,111 @@ async fn feature_statistics_give_the_area_of_each_class() {
         let want = counts[k] as f64 * rx * ry;
         assert!((class["area"].as_f64().unwrap() - want).abs() < 1e-6 * want.max(1.0), "{class}: {want}");
     }
+}
+
+/// Arrays numpy itself wrote (its headers, Fortran order, float16, int64, bool, big-endian)
+/// serve the values numpy holds.
+#[tokio::test]
+async fn arrays_numpy_wrote_serve_numpys_values() {
+    let python = std::env::var("RIO_PYTHON")
+        .expect("RIO_PYTHON is not set: run scripts/test, which makes the rio-tiler virtualenv and sets it");
+    let scratch = Scratch::new("numpy");
+    let script = r#"
+import sys
+import numpy as np
+d = sys.argv[1]
+b, r, c = np.meshgrid(np.arange(3), np.arange(301), np.arange(277), indexing="ij")
+np.save(f"{d}/f32_fortran.npy", np.asfortranarray((b * 1000 + r * 3 - c * 2).astype(np.float32)))
+np.save(f"{d}/i64.npy", ((r[0] * 7 - c[0] * 11) * 100000).astype(np.int64))
+np.save(f"{d}/flags.npy", (r[0] + c[0]) % 3 == 0)
+np.save(f"{d}/f16_rgb.npy", np.moveaxis((r % 50) - (c % 30) + b, 0, -1).astype(np.float16))
+np.save(f"{d}/u16_be.npy", (r[0] * 100 + c[0]).astype(">u2"))
+"#;
+    let out = std::process::Command::new(&python).arg("-c").arg(script).arg(&scratch.0).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let array = |bands: usize, f: &dyn Fn(usize, usize, usize) -> f64| Array {
+        bands,
+        rows: 301,
+        cols: 277,
+        values: (0..bands)
+            .flat_map(|b| (0..301).flat_map(move |r| (0..277).map(move |c| (b, r, c))))
+            .map(|(b, r, c)| f(b, r, c))
+            .collect(),
+    };
+    let app = app_serving(vec![scratch.0.clone()]);
+    let cases: [(&str, Array, Dtype); 5] = [
+        ("f32_fortran", array(3, &|b, r, c| (b * 1000 + r * 3) as f64 - (c * 2) as f64), Dtype::F32),
+        ("i64", array(1, &|_, r, c| ((r * 7) as f64 - (c * 11) as f64) * 100000.0), Dtype::F64),
+        ("flags", array(1, &|_, r, c| ((r + c) % 3 == 0) as u8 as f64), Dtype::U8),
+        ("f16_rgb", array(3, &|b, r, c| (r % 50) as f64 - (c % 30) as f64 + b as f64), Dtype::F32),
+        ("u16_be", array(1, &|_, r, c| (r * 100 + c) as f64), Dtype::U16),
+    ];
+    for (name, a, dtype) in &cases {
+        check_every_tile(&app, name, a, *dtype, 64).await;
+    }
+}
+
+#[tokio::test]
+async fn nodata_and_nearest_make_pyramids_of_their_own() {
+    let scratch = Scratch::new("nodata");
+    let mut rng = Rng(5);
+    // Class codes 1-5 with holes of nodata.
+    let mut a = random_array(&mut rng, 1, 301, 203, Dtype::I16);
+    for v in a.values.iter_mut() {
+        *v = if rng.below(10) < 3 { -9999.0 } else { 1.0 + rng.below(5) as f64 };
+    }
+    write_npy(&scratch.0.join("classes.npy"), &a, Dtype::I16, Shape::Gray, false);
+    let app = app_serving(vec![scratch.0.clone()]);
+    // nodata= is skipped by the means (a hole does not drag its neighbours down) and masked.
+    let means = pyramid_by(&a, Dtype::I16, Some(-9999.0), false, None);
+    check_pyramid(&app, "classes", &a, &means, 64, "&nodata=-9999", Some(-9999.0)).await;
+    // resampling=nearest keeps class codes: every level holds only values of the source.
+    let nearest = pyramid_by(&a, Dtype::I16, None, true, None);
+    check_pyramid(&app, "classes", &a, &nearest, 64, "&resampling=nearest&nodata=-9999", Some(-9999.0)).await;
+    // The plain mean is still the default, and cached apart.
+    check_every_tile(&app, "classes", &a, Dtype::I16, 64).await;
+    for bad in ["resampling=cubic", "buffer=0.5", "buffer=5000", "buffer=-1"] {
+        let r = get(&app, &format!("/image/classes/tiles/0/0/0.png?{bad}")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.text());
+    }
+    // A buffer reads the neighbours: 64 + 2 x 3 pixels, the source's at 1:1.
+    let r = get(&app, "/image/classes/tiles/3/1/1.npy?tilesize=64&buffer=3").await;
+    let t = Npy::parse(&r.body).unwrap();
+    assert_eq!(t.shape, vec![2, 70, 70]);
+    assert_eq!(t.values[0], a.at(0, 61, 61));
+}
+
+#[tokio::test]
+async fn colour_means_are_weighted_by_alpha_and_tiny_pictures_keep_their_bands() {
+    let scratch = Scratch::new("alpha");
+    let mut rng = Rng(11);
+    let mut a = random_array(&mut rng, 4, 90, 130, Dtype::U8);
+    // A quarter of the pixels fully transparent, with bright colours that must not bleed.
+    for i in 0..90 * 130 {
+        if rng.below(4) == 0 {
+            a.values[3 * 90 * 130 + i] = 0.0;
+        }
+    }
+    std::fs::write(scratch.0.join("rgba.png"), png_bytes(&a)).unwrap();
+    let tiny = random_array(&mut rng, 3, 3, 7, Dtype::U8);
+    std::fs::write(scratch.0.join("tiny.png"), png_bytes(&tiny)).unwrap();
+    let app = app_serving(vec![scratch.0.clone()]);
+    let levels = pyramid_by(&a, Dtype::U8, None, false, Some(3));
+    let l = &levels[1];
+    // Zoom 1 of 2 at 64 px: level 1. NPY: the three colour bands, then the alpha as mask.
+    let t = Npy::parse(&get(&app, "/image/rgba/tiles/1/0/0.npy?tilesize=64").await.body).unwrap();
+    assert_eq!(t.shape, vec![4, 64, 64]);
+    for row in 0..45 {
+        for col in 0..64 {
+            for b in 0..4 {
+                let got = t.values[b * 64 * 64 + row * 64 + col];
+                assert_eq!(got, l.at(b, row, col), "band {b} ({col}, {row})");
+            }
+        }
+    }
+    // 7 x 3 pixels: three colour bands, not seven bands of three rows.
+    let info = get(&app, "/image/tiny/info").await.json();
+    assert_eq!((info["count"].as_u64(), info["width"].as_u64(), info["height"].as_u64()), (Some(3), Some(7), Some(3)));
+    let t = Npy::parse(&get(&app, "/image/tiny/tiles/0/0/0.npy?tilesize=64").await.body).unwrap();
+    assert_eq!((t.values[0], t.values[64 * 64 + 6]), (tiny.at(0, 0, 0), tiny.at(1, 0, 6)));
 }

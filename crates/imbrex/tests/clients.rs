@@ -369,16 +369,24 @@ fn the_image_viewer_pans_in_headless_chromium() {
         let el = button.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap().to_string();
         wd.call("POST", &format!("/session/{id}/element/{el}/click"), Some(serde_json::json!({})));
     }
-    wd.call("POST", &format!("/session/{id}/actions"), Some(serde_json::json!({"actions": [{
+    wd.call(
+        "POST",
+        &format!("/session/{id}/actions"),
+        Some(serde_json::json!({"actions": [{
         "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"}, "actions": [
             {"type": "pointerMove", "x": 500, "y": 400, "duration": 0},
             {"type": "pointerDown", "button": 0},
             {"type": "pointerMove", "x": 200, "y": 200, "duration": 200},
-            {"type": "pointerUp", "button": 0}]}]})));
+            {"type": "pointerUp", "button": 0}]}]})),
+    );
     let moved = "const v = window.imbrexViewer; return v.view.cx > 1600 && v.tilesLoaded >= v.tilesRequested";
     assert!(wd.wait_for(&id, moved), "the drag did not pan the view");
-    let stats = wd.call("POST", &format!("/session/{id}/execute/sync"), Some(serde_json::json!({
-        "script": "const v = window.imbrexViewer; return [v.tilesRequested, v.outside, v.view.s]", "args": []})));
+    let stats = wd.call(
+        "POST",
+        &format!("/session/{id}/execute/sync"),
+        Some(serde_json::json!({
+        "script": "const v = window.imbrexViewer; return [v.tilesRequested, v.outside, v.view.s]", "args": []})),
+    );
     let after = wd.screenshot(&id);
     wd.call("DELETE", &format!("/session/{id}"), None);
     let _ = std::fs::remove_dir_all(&dir);

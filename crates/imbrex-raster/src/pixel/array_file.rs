@@ -63,6 +63,12 @@ const MAX_HEADER: usize = 1 << 16;
 impl ArrayFile {
     pub fn open(path: &Path, id: &str) -> Result<ArrayFile> {
         let file = File::open(path).map_err(|e| Error::NotFound { what: format!("{id} ({e})") })?;
+        ArrayFile::from_file(file, id, None)
+    }
+
+    /// Read an opened file; `layout` decides how a 3-D array's axes are read (else the
+    /// shape does: see [`Layout`]).
+    pub fn from_file(file: File, id: &str, layout: Option<Layout>) -> Result<ArrayFile> {
         let size = file.metadata().map_err(|e| Error::corrupt(id, e.to_string()))?.len();
         let mut pre = [0u8; 12];
         read_at(&file, &mut pre, 0, id)?;
@@ -82,11 +88,13 @@ impl ArrayFile {
         let text = String::from_utf8_lossy(&text);
         let header = parse_header(&text).map_err(|e| Error::corrupt(id, format!(".npy header: {e}")))?;
         let (kind, big_endian) = parse_descr(&header.descr).map_err(|e| Error::corrupt(id, e))?;
-        let (layout, count, height, width) = match header.shape[..] {
-            [h, w] => (Layout::Gray, 1, h, w),
+        let (layout, count, height, width) = match (header.shape.as_slice(), layout) {
+            (&[h, w], _) => (Layout::Gray, 1, h, w),
+            (&[a, b, c], Some(Layout::BandsLast)) => (Layout::BandsLast, c, a, b),
+            (&[c, h, w], Some(Layout::BandsFirst)) => (Layout::BandsFirst, c, h, w),
             // A last axis of 1-4 after a longer first one is a pixel's colour (RGB, RGBA).
-            [a, b, c] if (1..=4).contains(&c) && a > 4 => (Layout::BandsLast, c, a, b),
-            [c, h, w] => (Layout::BandsFirst, c, h, w),
+            (&[a, b, c], _) if (1..=4).contains(&c) && a > 4 => (Layout::BandsLast, c, a, b),
+            (&[c, h, w], _) => (Layout::BandsFirst, c, h, w),
             _ => {
                 return Err(Error::unsupported(format!(
                     "{id}: an image array has 2 or 3 dimensions, this one has shape {:?}",
@@ -97,8 +105,15 @@ impl ArrayFile {
         if width == 0 || height == 0 || count == 0 {
             return Err(Error::corrupt(id, "empty array"));
         }
-        // Strides of the stored axes, then put in (band, row, column) order.
+        // The size first: it bounds every stride below (no product can overflow then).
         let shape = &header.shape;
+        let offset = (start + len) as u64;
+        let samples = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
+        let need = samples.and_then(|s| s.checked_mul(kind.size() as u64)).and_then(|b| b.checked_add(offset));
+        if need.is_none_or(|n| n > size) {
+            return Err(Error::corrupt(id, format!("shape {shape:?} needs more bytes than the file's {size}")));
+        }
+        // Strides of the stored axes, then put in (band, row, column) order.
         let mut axis_strides = vec![1usize; shape.len()];
         if header.fortran_order {
             for i in 1..shape.len() {
@@ -114,12 +129,6 @@ impl ArrayFile {
             Layout::BandsFirst => [axis_strides[0], axis_strides[1], axis_strides[2]],
             Layout::BandsLast => [axis_strides[2], axis_strides[0], axis_strides[1]],
         };
-        let offset = (start + len) as u64;
-        let samples = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d as u64));
-        let need = samples.and_then(|s| s.checked_mul(kind.size() as u64)).and_then(|b| b.checked_add(offset));
-        if need.is_none_or(|n| n > size) {
-            return Err(Error::corrupt(id, format!("shape {shape:?} needs more bytes than the file's {size}")));
-        }
         Ok(ArrayFile {
             file,
             id: id.to_string(),
@@ -262,7 +271,8 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
         .ok_or("a structured dtype is not an image")?;
     let fortran_order = value("fortran_order")?.starts_with("True");
     let shape = value("shape")?;
-    let inner = shape.strip_prefix('(').and_then(|s| s.split_once(')')).map(|(s, _)| s).ok_or("shape is not a tuple")?;
+    let inner =
+        shape.strip_prefix('(').and_then(|s| s.split_once(')')).map(|(s, _)| s).ok_or("shape is not a tuple")?;
     let shape = inner
         .split(',')
         .map(str::trim)
@@ -273,6 +283,9 @@ fn parse_header(text: &str) -> std::result::Result<Header, String> {
 }
 
 fn parse_descr(d: &str) -> std::result::Result<(Kind, bool), String> {
+    if !d.is_ascii() {
+        return Err(format!("dtype '{d}' is not a real number type"));
+    }
     let (order, rest) = d.split_at(d.chars().next().filter(|c| "<>|=".contains(*c)).map_or(0, |_| 1));
     let big_endian = order == ">" || (order == "=" && cfg!(target_endian = "big"));
     let (code, size) = rest.split_at(1.min(rest.len()));

@@ -4,9 +4,9 @@
 //! The grid: zoom 0 holds the whole image in one tile, each zoom doubles the resolution,
 //! and the last zoom is 1:1 (tile 0/0 there is the top-left `tilesize` block of the
 //! source). Below 1:1, pixels come from a pyramid of 256 x 256 blocks built lazily:
-//! a block of level k is the 2 x 2 mean of level k-1 (NaN ignored, integers rounded
-//! half away from zero), so a zoomed-out tile touches its blocks and, the first time,
-//! the blocks under them. Blocks live in one cache bounded by bytes
+//! a block of level k is made from the 2 x 2 pixels under it in level k-1 ([`Downsample`]:
+//! their mean, or the top-left one), so a zoomed-out tile touches its blocks and, the
+//! first time, the blocks under them. Blocks live in one cache bounded by bytes
 //! ([`PyramidCache`], the server's `--image-cache-mb`), shared by every image.
 //!
 //! Level 0 is never held whole: an `.npy` is read by ranges, a PNG or JPEG is decoded
@@ -39,29 +39,61 @@ pub use array_file::ArrayFile;
 pub const BLOCK: usize = 256;
 /// Largest image served (samples of level 0, all bands).
 pub const MAX_SAMPLES: u64 = 1 << 36;
+/// Largest picture decoded whole (a JPEG, an interlaced PNG), in bytes.
+pub const MAX_DECODE_BYTES: u64 = 1 << 32;
+/// Largest spill file a picture is decoded into.
+pub const MAX_SPILL_BYTES: u64 = 32 << 30;
+/// Most bands of an image (blocks and windows hold every band).
+pub const MAX_BANDS: usize = 16;
 
-/// (image, level, block column, block row).
-type Key = (u64, u8, u32, u32);
+/// How a pyramid level is made from the one under it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Downsample {
+    /// The mean of the 2 x 2 pixels (NaN and nodata skipped, colour weighted by alpha,
+    /// integers rounded half away from zero): pictures, continuous data.
+    #[default]
+    Mean,
+    /// The top-left pixel of the 2 x 2: class codes, which a mean would mix.
+    Nearest,
+}
+
+/// (image, level, block column, block row, downsampling, nodata bits); level 0 is shared
+/// by every pyramid of an image.
+type Key = (u64, u8, u32, u32, Downsample, Option<u64>);
 
 /// Pyramid blocks of every image, bounded by bytes. Concurrent requests for one block
-/// wait for one computation.
+/// wait for one computation. Blocks of levels 0 and 1 (cheap to make again, and most of
+/// the bytes) get a quarter of the budget, so that building a zoomed-out block, which
+/// streams through them, does not evict the levels above that tiles come back to.
 #[derive(Clone, Debug)]
-pub struct PyramidCache(moka::future::Cache<Key, Arc<Buffer>>);
+pub struct PyramidCache {
+    low: moka::future::Cache<Key, Arc<Buffer>>,
+    high: moka::future::Cache<Key, Arc<Buffer>>,
+}
 
 impl PyramidCache {
     pub fn new(max_bytes: u64) -> PyramidCache {
-        PyramidCache(
+        let cache = |bytes: u64| {
             moka::future::Cache::builder()
-                .max_capacity(max_bytes)
+                .max_capacity(bytes)
                 .weigher(|_: &Key, v: &Arc<Buffer>| u32::try_from(v.len() * v.dtype().size()).unwrap_or(u32::MAX))
-                .build(),
-        )
+                // Least recently used: a block built once by a tile is what the next tiles
+                // ask for (TinyLFU would refuse entries seen once).
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build()
+        };
+        PyramidCache { low: cache(max_bytes / 4), high: cache(max_bytes - max_bytes / 4) }
+    }
+
+    fn of(&self, level: u8) -> &moka::future::Cache<Key, Arc<Buffer>> {
+        if level < 2 { &self.low } else { &self.high }
     }
 
     /// Bytes held.
     pub async fn weighted_size(&self) -> u64 {
-        self.0.run_pending_tasks().await;
-        self.0.weighted_size()
+        self.low.run_pending_tasks().await;
+        self.high.run_pending_tasks().await;
+        self.low.weighted_size() + self.high.weighted_size()
     }
 }
 
@@ -84,7 +116,7 @@ enum Base {
 
 /// What a file turned out to be.
 pub enum Opened {
-    Image(PixelImage),
+    Image(Box<PixelImage>),
     /// A georeferenced raster: for `/cog`, not the pixel grid.
     Georeferenced,
 }
@@ -126,7 +158,11 @@ impl PixelImage {
         } else if head.starts_with(b"\x89PNG") || head.starts_with(&[0xFF, 0xD8, 0xFF]) {
             let (path, spill_dir, png) = (path.to_path_buf(), opts.spill_dir.clone(), head.starts_with(b"\x89PNG"));
             let id2 = id.clone();
-            let array = opts.cpu.try_run(move || spill(&path, &spill_dir, png, &id2)).await?;
+            // Seconds of work for a large picture, once: a blocking thread of its own rather
+            // than one of the CPU pool's, which serve tiles meanwhile.
+            let array = tokio::task::spawn_blocking(move || spill(&path, &spill_dir, png, &id2))
+                .await
+                .map_err(|e| Error::Internal(format!("decoding {id}: {e}")))??;
             (if png { "PNG" } else { "JPEG" }, Base::Array(Arc::new(array)))
         } else if crate::tiff::ifd::is_tiff(&head) {
             let source = Arc::new(LocalSource::open(path)?);
@@ -139,7 +175,7 @@ impl PixelImage {
         } else {
             return Err(Error::unsupported(format!("{id} is not an .npy, PNG, JPEG or TIFF file")));
         };
-        Ok(Opened::Image(PixelImage::new(driver, base, opts)?))
+        Ok(Opened::Image(Box::new(PixelImage::new(driver, base, opts)?)))
     }
 
     fn new(driver: &'static str, base: Base, opts: &PixelOptions) -> Result<PixelImage> {
@@ -159,6 +195,9 @@ impl PixelImage {
             }
             Base::Tiff(d) => (d.width(), d.height(), d.count(), d.dtype(), d.colorinterp()),
         };
+        if count > MAX_BANDS {
+            return Err(Error::LimitExceeded { limit: "image bands", value: count as u64, max: MAX_BANDS as u64 });
+        }
         let samples = width as u64 * height as u64 * count as u64;
         if samples > MAX_SAMPLES {
             return Err(Error::LimitExceeded { limit: "image samples", value: samples, max: MAX_SAMPLES });
@@ -206,7 +245,22 @@ impl PixelImage {
     /// One tile of the pixel grid: `tilesize` x `tilesize` (plus `opts.buffer` pixels on
     /// each side), masked where it passes the image's edges. A tile with no pixel of the
     /// image is [`Error::TileOutsideBounds`].
-    pub async fn tile(&self, z: u32, x: u64, y: u64, tilesize: usize, opts: &ReadOptions) -> Result<ImageData> {
+    pub async fn tile(
+        &self,
+        z: u32,
+        x: u64,
+        y: u64,
+        tilesize: usize,
+        method: Downsample,
+        opts: &ReadOptions,
+    ) -> Result<ImageData> {
+        opts.validate()?;
+        if opts.buffer.fract() != 0.0 {
+            return Err(Error::InvalidParameter {
+                name: "buffer",
+                reason: "a whole number of pixels for images".into(),
+            });
+        }
         let outside = || Error::TileOutsideBounds(format!("tile {z}/{x}/{y} is outside the image"));
         let level = self.level_of(z, tilesize).ok_or_else(outside)?;
         let (lw, lh) = self.levels[level];
@@ -214,7 +268,7 @@ impl PixelImage {
         if x0 >= lw as u64 || y0 >= lh as u64 {
             return Err(outside());
         }
-        let pad = opts.buffer.max(0.0).ceil() as i64;
+        let pad = opts.buffer as i64;
         let (x0, y0) = (x0 as i64 - pad, y0 as i64 - pad);
         let size = tilesize + 2 * pad as usize;
         let f = (1u64 << level) as f64;
@@ -224,18 +278,17 @@ impl PixelImage {
             right: (x0 + size as i64) as f64 * f,
             top: y0 as f64 * f,
         };
-        self.window(level, x0, y0, size, size, bounds, opts).await
+        self.window(level, x0, y0, size, size, bounds, method, opts).await
     }
 
-    /// The whole image at the first level that fits `max_size` pixels on its longer side
-    /// (or the width and height asked for, when they fit).
-    pub async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
+    /// The whole image at the first level whose longer side fits `max_size` (or the larger
+    /// of `width` and `height`): a level as it is, not resampled to that size.
+    pub async fn preview(&self, size: OutputSize, method: Downsample, opts: &ReadOptions) -> Result<ImageData> {
         let longest = size.width.max(size.height).or(size.max_size).unwrap_or(OutputSize::PREVIEW_MAX);
-        let level =
-            self.levels.iter().position(|&(w, h)| w.max(h) <= longest.max(1)).unwrap_or(self.levels.len() - 1);
+        let level = self.levels.iter().position(|&(w, h)| w.max(h) <= longest.max(1)).unwrap_or(self.levels.len() - 1);
         let (w, h) = self.levels[level];
         let bounds = Bounds { left: 0.0, bottom: self.height as f64, right: self.width as f64, top: 0.0 };
-        self.window(level, 0, 0, w, h, bounds, opts).await
+        self.window(level, 0, 0, w, h, bounds, method, opts).await
     }
 
     /// The values of every data band at a pixel (column `x`, row `y`).
@@ -245,7 +298,7 @@ impl PixelImage {
         }
         let (col, row) = (x.floor() as usize, y.floor() as usize);
         let bounds = Bounds { left: col as f64, bottom: row as f64 + 1.0, right: col as f64 + 1.0, top: row as f64 };
-        let img = self.window(0, col as i64, row as i64, 1, 1, bounds, opts).await?;
+        let img = self.window(0, col as i64, row as i64, 1, 1, bounds, Downsample::Mean, opts).await?;
         Ok(PointData {
             values: (0..img.count).map(|b| img.data.get_f64(b)).collect(),
             valid: (0..img.count).map(|b| img.band_mask[b] != 0).collect(),
@@ -268,6 +321,7 @@ impl PixelImage {
         w: usize,
         h: usize,
         bounds: Bounds,
+        method: Downsample,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
         let bands: Vec<usize> = match &opts.indexes {
@@ -282,9 +336,13 @@ impl PixelImage {
             }
             None => self.data_bands(),
         };
-        let pixels = w as u64 * h as u64;
+        let pixels = (w as u64).saturating_mul(h as u64);
         if pixels > opts.max_pixels {
-            return Err(Error::LimitExceeded { limit: crate::reader::OUTPUT_PIXELS, value: pixels, max: opts.max_pixels });
+            return Err(Error::LimitExceeded {
+                limit: crate::reader::OUTPUT_PIXELS,
+                value: pixels,
+                max: opts.max_pixels,
+            });
         }
         let (lw, lh) = self.levels[level];
         // The part of the window inside the level: [ix0, ix1) x [iy0, iy1).
@@ -296,10 +354,11 @@ impl PixelImage {
         } else {
             Vec::new()
         };
-        let blocks =
-            futures::future::try_join_all(keys.iter().map(|&(bx, by)| self.block(level, bx, by))).await?;
-        let (count, dtype, alpha) = (self.count, self.dtype, self.alpha);
         let nodata = opts.nodata;
+        let blocks =
+            futures::future::try_join_all(keys.iter().map(|&(bx, by)| self.block(level, bx, by, method, nodata)))
+                .await?;
+        let (count, dtype, alpha) = (self.count, self.dtype, self.alpha);
         let colorinterp = self.colorinterp.clone();
         self.cpu
             .run(move || {
@@ -367,16 +426,32 @@ impl PixelImage {
             .await
     }
 
-    /// A block of a level: read from the base at level 0, else the 2 x 2 mean of the
-    /// (up to four) blocks under it, each computed once however many requests ask.
-    fn block(&self, level: usize, bx: usize, by: usize) -> futures::future::BoxFuture<'_, Result<Arc<Buffer>>> {
+    /// A block of a level: read from the base at level 0, else made from the (up to four)
+    /// blocks under it, each computed once however many requests ask.
+    fn block(
+        &self,
+        level: usize,
+        bx: usize,
+        by: usize,
+        method: Downsample,
+        nodata: Option<f64>,
+    ) -> futures::future::BoxFuture<'_, Result<Arc<Buffer>>> {
         Box::pin(async move {
-            let key = (self.id, level as u8, bx as u32, by as u32);
-            self.cache.0.try_get_with(key, self.build(level, bx, by)).await.map_err(|e| (*e).clone())
+            let (method, nodata) = if level == 0 { (Downsample::Mean, None) } else { (method, nodata) };
+            let key = (self.id, level as u8, bx as u32, by as u32, method, nodata.map(f64::to_bits));
+            let build = self.build(level, bx, by, method, nodata);
+            self.cache.of(level as u8).try_get_with(key, build).await.map_err(|e| (*e).clone())
         })
     }
 
-    async fn build(&self, level: usize, bx: usize, by: usize) -> Result<Arc<Buffer>> {
+    async fn build(
+        &self,
+        level: usize,
+        bx: usize,
+        by: usize,
+        method: Downsample,
+        nodata: Option<f64>,
+    ) -> Result<Arc<Buffer>> {
         let (lw, lh) = self.levels[level];
         let (x0, y0) = (bx * BLOCK, by * BLOCK);
         let (bw, bh) = (BLOCK.min(lw - x0), BLOCK.min(lh - y0));
@@ -396,12 +471,24 @@ impl PixelImage {
         let (cx1, cy1) = ((2 * bx + 1).min((pw - 1) / BLOCK), (2 * by + 1).min((ph - 1) / BLOCK));
         let coords: Vec<(usize, usize)> =
             (2 * by..=cy1).flat_map(|cy| (2 * bx..=cx1).map(move |cx| (cx, cy))).collect();
-        let children = futures::future::try_join_all(coords.iter().map(|&(cx, cy)| self.block(level - 1, cx, cy))).await?;
-        let (count, dtype) = (self.count, self.dtype);
+        // Level-0 reads run side by side; above, children are built one after the other, so
+        // a zoomed-out block holds at most four blocks per level while it is built, instead
+        // of its whole subtree (a 20k x 20k image's zoom 0 would hold all of level 0).
+        let children = if level == 1 {
+            futures::future::try_join_all(coords.iter().map(|&(cx, cy)| self.block(0, cx, cy, method, nodata))).await?
+        } else {
+            let mut children = Vec::with_capacity(coords.len());
+            for &(cx, cy) in &coords {
+                children.push(self.block(level - 1, cx, cy, method, nodata).await?);
+            }
+            children
+        };
+        let down = Down { method, nodata, alpha: self.alpha, count: self.count };
+        let dtype = self.dtype;
         let out = self
             .cpu
             .run(move || {
-                crate::with_dtype!(dtype, T => T::wrap(average::<T>(&coords, &children, (pw, ph), (bx, by), (bw, bh), count)))
+                crate::with_dtype!(dtype, T => T::wrap(down.apply::<T>(&coords, &children, (pw, ph), (bx, by), (bw, bh))))
             })
             .await?;
         Ok(Arc::new(out))
@@ -432,92 +519,127 @@ impl PixelImage {
     }
 }
 
-/// The 2 x 2 mean of the children of block `(bx, by)` (NaN ignored, integers rounded half
-/// away from zero by [`Sample::from_f64`]).
-fn average<T: Sample>(
-    coords: &[(usize, usize)],
-    children: &[Arc<Buffer>],
-    (pw, ph): (usize, usize),
-    (bx, by): (usize, usize),
-    (bw, bh): (usize, usize),
+/// How a block of a level is made from its children.
+struct Down {
+    method: Downsample,
+    nodata: Option<f64>,
+    /// 0-based alpha band: colour means are weighted by it.
+    alpha: Option<usize>,
     count: usize,
-) -> Vec<T> {
-    // The children side by side: a region of up to 2 BLOCK x 2 BLOCK parent pixels.
-    let (rx0, ry0) = (2 * bx * BLOCK, 2 * by * BLOCK);
-    let (rw, rh) = ((2 * BLOCK).min(pw - rx0), (2 * BLOCK).min(ph - ry0));
-    let mut region = vec![T::default(); count * rw * rh];
-    for (&(cx, cy), child) in coords.iter().zip(children) {
-        let src = child.as_slice::<T>().expect("blocks are in the image's type");
-        let (cw, ch) = (BLOCK.min(pw - cx * BLOCK), BLOCK.min(ph - cy * BLOCK));
-        let (ox, oy) = (cx * BLOCK - rx0, cy * BLOCK - ry0);
-        for b in 0..count {
-            for y in 0..ch {
-                let d = b * rw * rh + (oy + y) * rw + ox;
-                region[d..d + cw].copy_from_slice(&src[b * cw * ch + y * cw..b * cw * ch + (y + 1) * cw]);
+}
+
+impl Down {
+    /// Block `(bx, by)` from its children: the top-left pixel of each 2 x 2, or their mean
+    /// (NaN and nodata skipped, all skipped giving nodata or NaN; colour weighted by alpha;
+    /// integers rounded half away from zero by [`Sample::from_f64`]).
+    fn apply<T: Sample>(
+        &self,
+        coords: &[(usize, usize)],
+        children: &[Arc<Buffer>],
+        (pw, ph): (usize, usize),
+        (bx, by): (usize, usize),
+        (bw, bh): (usize, usize),
+    ) -> Vec<T> {
+        let count = self.count;
+        // The children side by side: a region of up to 2 BLOCK x 2 BLOCK parent pixels.
+        let (rx0, ry0) = (2 * bx * BLOCK, 2 * by * BLOCK);
+        let (rw, rh) = ((2 * BLOCK).min(pw - rx0), (2 * BLOCK).min(ph - ry0));
+        let mut region = vec![T::default(); count * rw * rh];
+        for (&(cx, cy), child) in coords.iter().zip(children) {
+            let src = child.as_slice::<T>().expect("blocks are in the image's type");
+            let (cw, ch) = (BLOCK.min(pw - cx * BLOCK), BLOCK.min(ph - cy * BLOCK));
+            let (ox, oy) = (cx * BLOCK - rx0, cy * BLOCK - ry0);
+            for b in 0..count {
+                for y in 0..ch {
+                    let d = b * rw * rh + (oy + y) * rw + ox;
+                    region[d..d + cw].copy_from_slice(&src[b * cw * ch + y * cw..b * cw * ch + (y + 1) * cw]);
+                }
             }
         }
-    }
-    let mut out = Vec::with_capacity(count * bw * bh);
-    for b in 0..count {
-        let plane = &region[b * rw * rh..(b + 1) * rw * rh];
-        for y in 0..bh {
-            for x in 0..bw {
-                let (mut sum, mut n) = (0.0, 0u32);
-                for (sx, sy) in [(2 * x, 2 * y), (2 * x + 1, 2 * y), (2 * x, 2 * y + 1), (2 * x + 1, 2 * y + 1)] {
-                    if sx < rw && sy < rh {
-                        let v = plane[sy * rw + sx];
-                        if !v.is_nan() {
-                            sum += v.to_f64();
-                            n += 1;
+        let mut out = Vec::with_capacity(count * bw * bh);
+        let skipped = |v: T| v.is_nan() || self.nodata.is_some_and(|nd| v.to_f64() == nd);
+        let empty = T::from_f64(self.nodata.unwrap_or(f64::NAN));
+        for b in 0..count {
+            let plane = &region[b * rw * rh..(b + 1) * rw * rh];
+            // Colour is weighted by alpha (a transparent pixel's colour does not bleed in).
+            let weights = self.alpha.filter(|&a| a != b).map(|a| &region[a * rw * rh..(a + 1) * rw * rh]);
+            for y in 0..bh {
+                for x in 0..bw {
+                    if self.method == Downsample::Nearest {
+                        out.push(plane[2 * y * rw + 2 * x]);
+                        continue;
+                    }
+                    let (mut sum, mut n) = (0.0, 0.0);
+                    for (sx, sy) in [(2 * x, 2 * y), (2 * x + 1, 2 * y), (2 * x, 2 * y + 1), (2 * x + 1, 2 * y + 1)] {
+                        if sx < rw && sy < rh {
+                            let v = plane[sy * rw + sx];
+                            if !skipped(v) {
+                                let w = weights.map_or(1.0, |a| a[sy * rw + sx].to_f64());
+                                sum += v.to_f64() * w;
+                                n += w;
+                            }
                         }
                     }
+                    out.push(if n > 0.0 {
+                        T::from_f64(sum / n)
+                    } else if weights.is_some() {
+                        T::default()
+                    } else {
+                        empty
+                    });
                 }
-                out.push(T::from_f64(if n == 0 { f64::NAN } else { sum / n as f64 }));
             }
         }
+        out
     }
-    out
 }
 
 /// Decode a PNG (row by row) or JPEG into an unlinked `.npy` file of `(rows, cols[,
 /// bands])` in `dir`. PNG palettes and low bit depths are expanded (an image, not data).
 fn spill(path: &Path, dir: &Path, png: bool, id: &str) -> Result<ArrayFile> {
+    use std::os::unix::fs::OpenOptionsExt;
     std::fs::create_dir_all(dir).map_err(|e| Error::Internal(format!("spill directory {}: {e}", dir.display())))?;
     static SPILLS: AtomicU64 = AtomicU64::new(0);
-    let spill_path =
-        dir.join(format!("imbrex-{}-{}.npy", std::process::id(), SPILLS.fetch_add(1, Ordering::Relaxed)));
-    let file = std::fs::File::create(&spill_path)
+    let n = SPILLS.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let spill_path = dir.join(format!("imbrex-{}-{n}-{nanos:09}.npy", std::process::id()));
+    // A new file only (never one planted under that name, nor a symlink), readable by us
+    // alone, and unlinked at once: the descriptor keeps it, nothing is left behind.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&spill_path)
         .map_err(|e| Error::Internal(format!("spill file {}: {e}", spill_path.display())))?;
-    let written = if png { spill_png(path, &file, id) } else { spill_jpeg(path, &file, id) };
-    let array = written.and_then(|_| ArrayFile::open(&spill_path, id));
-    // Unlinked at once: the open descriptor keeps it, and nothing is left behind.
     let _ = std::fs::remove_file(&spill_path);
-    array
+    let (file, layout) = if png { spill_png(path, file, id)? } else { spill_jpeg(path, file, id)? };
+    ArrayFile::from_file(file, id, Some(layout))
 }
 
-fn check_samples(w: usize, h: usize, count: usize) -> Result<()> {
-    let samples = w as u64 * h as u64 * count as u64;
-    if samples > MAX_SAMPLES {
-        return Err(Error::LimitExceeded { limit: "image samples", value: samples, max: MAX_SAMPLES });
+/// Refuse a picture whose decoded samples would pass the spill bound.
+fn check_size(w: usize, h: usize, count: usize, bytes_per_sample: usize) -> Result<()> {
+    let bytes = (w as u64).saturating_mul(h as u64).saturating_mul((count * bytes_per_sample) as u64);
+    if bytes > MAX_SPILL_BYTES {
+        return Err(Error::LimitExceeded { limit: "decoded image bytes", value: bytes, max: MAX_SPILL_BYTES });
     }
     Ok(())
 }
 
-fn spill_png(path: &Path, file: &std::fs::File, id: &str) -> Result<()> {
+fn spill_png(path: &Path, file: std::fs::File, id: &str) -> Result<(std::fs::File, array_file::Layout)> {
     let bad = |e: png::DecodingError| Error::corrupt(id, format!("PNG: {e}"));
     let io = |e: std::io::Error| Error::Internal(format!("writing the spill file of {id}: {e}"));
     let input = std::fs::File::open(path).map_err(|e| Error::NotFound { what: format!("{id} ({e})") })?;
-    let mut decoder = png::Decoder::new_with_limits(
-        std::io::BufReader::new(input),
-        png::Limits { bytes: usize::MAX },
-    );
+    // Row by row, so the decoder's own limit on what it allocates does not apply; the
+    // size is checked here instead.
+    let mut decoder = png::Decoder::new_with_limits(std::io::BufReader::new(input), png::Limits { bytes: usize::MAX });
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().map_err(bad)?;
     let (w, h) = (reader.info().width as usize, reader.info().height as usize);
     let (color, depth) = reader.output_color_type();
     let count = color.samples();
-    check_samples(w, h, count)?;
     let dtype = if depth == png::BitDepth::Sixteen { DataType::Uint16 } else { DataType::Uint8 };
+    check_size(w, h, count, dtype.size())?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     out.write_all(&array_file::header(dtype, h, w, count)).map_err(io)?;
     let mut put = |row: &[u8]| -> Result<()> {
@@ -532,6 +654,13 @@ fn spill_png(path: &Path, file: &std::fs::File, id: &str) -> Result<()> {
     if reader.info().interlaced {
         // Adam7 rows arrive pass by pass: decode the frame, then write it.
         let size = reader.output_buffer_size().ok_or_else(|| Error::corrupt(id, "PNG too large"))?;
+        if size as u64 > MAX_DECODE_BYTES {
+            return Err(Error::LimitExceeded {
+                limit: "interlaced PNG bytes",
+                value: size as u64,
+                max: MAX_DECODE_BYTES,
+            });
+        }
         let mut buf = vec![0u8; size];
         let frame = reader.next_frame(&mut buf).map_err(bad)?;
         for y in 0..h {
@@ -542,10 +671,11 @@ fn spill_png(path: &Path, file: &std::fs::File, id: &str) -> Result<()> {
             put(row.data())?;
         }
     }
-    out.flush().map_err(io)
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    Ok((file, array_file::Layout::BandsLast))
 }
 
-fn spill_jpeg(path: &Path, file: &std::fs::File, id: &str) -> Result<()> {
+fn spill_jpeg(path: &Path, file: std::fs::File, id: &str) -> Result<(std::fs::File, array_file::Layout)> {
     use zune_core::bytestream::ZCursor;
     use zune_core::colorspace::ColorSpace;
     use zune_core::options::DecoderOptions;
@@ -557,20 +687,23 @@ fn spill_jpeg(path: &Path, file: &std::fs::File, id: &str) -> Result<()> {
     let (w, h) = (info.width as usize, info.height as usize);
     let gray = probe.input_colorspace() == Some(ColorSpace::Luma);
     let cs = if gray { ColorSpace::Luma } else { ColorSpace::RGB };
-    check_samples(w, h, cs.num_components())?;
-    let opts = DecoderOptions::default()
-        .set_strict_mode(true)
-        .set_max_width(w)
-        .set_max_height(h)
-        .jpeg_set_out_colorspace(cs);
+    let count = cs.num_components();
+    // Decoded whole (no pure-Rust decoder streams rows): bounded by its own limit.
+    let bytes = (w * h * count) as u64;
+    if bytes > MAX_DECODE_BYTES {
+        return Err(Error::LimitExceeded { limit: "JPEG decoded bytes", value: bytes, max: MAX_DECODE_BYTES });
+    }
+    let opts =
+        DecoderOptions::default().set_strict_mode(true).set_max_width(w).set_max_height(h).jpeg_set_out_colorspace(cs);
     let pixels = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(&data), opts)
         .decode()
         .map_err(|e| Error::corrupt(id, format!("JPEG: {e:?}")))?;
     drop(data);
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&array_file::header(DataType::Uint8, h, w, cs.num_components())).map_err(io)?;
+    out.write_all(&array_file::header(DataType::Uint8, h, w, count)).map_err(io)?;
     out.write_all(&pixels).map_err(io)?;
-    out.flush().map_err(io)
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    Ok((file, array_file::Layout::BandsLast))
 }
 
 impl BaseReader for PixelImage {
@@ -599,7 +732,9 @@ impl BaseReader for PixelImage {
     }
 
     async fn tile(&self, _req: TileRequest<'_>, _opts: &ReadOptions) -> Result<ImageData> {
-        Err(Error::unsupported("an image in pixel space has no TileMatrixSet tiles: use /image/{name}/tiles/{z}/{x}/{y}"))
+        Err(Error::unsupported(
+            "an image in pixel space has no TileMatrixSet tiles: use /image/{name}/tiles/{z}/{x}/{y}",
+        ))
     }
 
     async fn part(&self, _req: PartRequest<'_>, _opts: &ReadOptions) -> Result<ImageData> {
@@ -607,7 +742,7 @@ impl BaseReader for PixelImage {
     }
 
     async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
-        PixelImage::preview(self, size, opts).await
+        PixelImage::preview(self, size, Downsample::Mean, opts).await
     }
 
     async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {

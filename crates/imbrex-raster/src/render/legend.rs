@@ -21,6 +21,8 @@ use crate::image::ImageData;
 pub const MAX_CLASSES: usize = 256;
 /// Longest class expression.
 const MAX_EXPRESSION: usize = 1024;
+/// Longest class name (legend images are as wide as it).
+const MAX_NAME: usize = 64;
 
 /// A legend: classes, or a ramp.
 #[derive(Clone, Debug)]
@@ -81,7 +83,7 @@ impl Legend {
                     Some(Value::Array(r)) if r.len() == 2 => {
                         let lo = r[0].as_f64().ok_or_else(|| invalid("range holds two numbers"))?;
                         let hi = r[1].as_f64().ok_or_else(|| invalid("range holds two numbers"))?;
-                        if !(lo < hi) {
+                        if lo.partial_cmp(&hi) != Some(std::cmp::Ordering::Less) {
                             return Err(invalid(format!("range [{lo}, {hi}] is empty")));
                         }
                         Some((lo, hi))
@@ -110,6 +112,12 @@ impl Legend {
             let name = text("name").unwrap_or_else(|_| expression.clone());
             let color = parse_color(o.get("color").ok_or_else(|| invalid(format!("class {} needs 'color'", i + 1)))?)
                 .map_err(|e| invalid(format!("class '{name}': {e}")))?;
+            if name.chars().count() > MAX_NAME {
+                return Err(invalid(format!("class {}: a name has at most {MAX_NAME} characters", i + 1)));
+            }
+            if out.iter().any(|c: &Class| c.name == name) {
+                return Err(invalid(format!("two classes are named '{name}'")));
+            }
             let compiled = compile(&expression).map_err(|e| invalid(format!("class '{name}': {e}")))?;
             out.push(Class { name, expression, color, compiled });
         }
@@ -128,15 +136,19 @@ impl Legend {
         };
         let n = img.width * img.height;
         let values = ImageData {
+            width: img.width,
+            height: img.height,
             count: 1,
             data: Buffer::Float64(img.band_f64(0)),
             band_mask: img.band_mask[..n].to_vec(),
+            bounds: img.bounds,
+            crs: None,
             band_names: vec!["b1".into()],
             band_descriptions: vec!["b1".into()],
+            nodata: None,
             scales: vec![1.0],
             offsets: vec![0.0],
             alpha_mask: None,
-            ..img.clone()
         };
         let mut out: Vec<Option<u16>> = vec![None; n];
         let mut open = values.band_mask.iter().filter(|&&m| m != 0).count();
@@ -199,8 +211,12 @@ impl Legend {
             alpha[i] = c[3];
         }
         Ok(ImageData {
+            width: img.width,
+            height: img.height,
             count: 3,
             data: Buffer::Uint8(data),
+            bounds: img.bounds,
+            crs: img.crs.clone(),
             band_mask: alpha.iter().map(|&a| if a > 0 { 255 } else { 0 }).cycle().take(3 * n).collect(),
             band_names: vec!["red".into(), "green".into(), "blue".into()],
             band_descriptions: vec!["red".into(), "green".into(), "blue".into()],
@@ -208,7 +224,6 @@ impl Legend {
             scales: vec![1.0; 3],
             offsets: vec![0.0; 3],
             alpha_mask: Some(Buffer::Uint8(alpha)),
-            ..img.clone()
         })
     }
 
@@ -229,7 +244,9 @@ impl Legend {
                 }
                 if let Some((lo, hi)) = r.range {
                     doc["range"] = json!([lo, hi]);
-                    doc["stops"] = json!(r.stops(lo, hi).iter().map(|(v, c)| json!({"value": v, "color": hex(*c)})).collect::<Vec<_>>());
+                    doc["stops"] = json!(
+                        r.stops(lo, hi).iter().map(|(v, c)| json!({"value": v, "color": hex(*c)})).collect::<Vec<_>>()
+                    );
                 }
                 doc
             }
@@ -536,8 +553,9 @@ mod tests {
 
     #[test]
     fn ramps_interpolate_through_over_and_clamp() {
-        let legend = Legend::from_json(r##"{"from": "#000000", "over": "#ff0000", "to": "#ffffff", "range": [0, 10]}"##)
-            .unwrap();
+        let legend =
+            Legend::from_json(r##"{"from": "#000000", "over": "#ff0000", "to": "#ffffff", "range": [0, 10]}"##)
+                .unwrap();
         let Legend::Ramp(r) = &legend else { panic!() };
         assert_eq!(r.color(0.0), [0, 0, 0, 255]);
         assert_eq!(r.color(0.5), [255, 0, 0, 255]);

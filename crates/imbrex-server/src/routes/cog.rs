@@ -92,8 +92,14 @@ pub async fn legend(State(state): State<AppState>, query: QueryMap, src: Dataset
                 Some(r) => *r,
                 None => {
                     let ds = src.open(&state).await?;
-                    let ranges = recipe.ranges(ds.reader.as_ref(), &ds.key, &state.render).await?;
-                    ranges.first().copied().unwrap_or((0.0, 255.0))
+                    // 8-bit data is drawn as it is (no stretch): its bar runs over 0-255.
+                    let raw = recipe.expression.is_none() && recipe.algorithm.is_none();
+                    if raw && ds.reader.info().dtype == imbrex_raster::DataType::Uint8 {
+                        (0.0, 255.0)
+                    } else {
+                        let ranges = recipe.ranges(ds.reader.as_ref(), &ds.key, &state.render).await?;
+                        ranges.first().copied().unwrap_or((0.0, 255.0))
+                    }
                 }
             };
             imbrex_raster::render::legend::colorbar_png(cm, range)?

@@ -8,14 +8,16 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use imbrex_raster::pixel::PixelImage;
+use imbrex_raster::pixel::{Downsample, PixelImage};
 use imbrex_raster::{OutputSize, StatisticsOptions};
 use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{BaseUrl, QueryMap, path_param};
-use crate::params::{FormatParams, PostProcessParams, Processing, QueryGroup, ReadParams, SizeParams, StatisticsParams};
+use crate::params::{
+    FormatParams, PostProcessParams, Processing, QueryGroup, ReadParams, SizeParams, StatisticsParams,
+};
 use crate::routes::dataset::{encode_query, point_values, respond_with, split_ext};
 
 /// Tile sizes a pixel grid takes.
@@ -35,8 +37,25 @@ pub fn router() -> Router<AppState> {
         .route("/image/{name}/{dotted}", get(dotted))
 }
 
+/// A name as a path segment of a link (RFC 3986's unreserved characters kept).
+fn seg(name: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(name, SEGMENT).to_string()
+}
+
 async fn open(state: &AppState, name: &str) -> ApiResult<Arc<PixelImage>> {
     Ok(state.images.get(name).await?)
+}
+
+/// `resampling=`: how the pyramid below 1:1 is made (the mean by default; `nearest` for
+/// class codes).
+fn downsample(q: &QueryMap) -> ApiResult<Downsample> {
+    match q.raw("resampling") {
+        None | Some("average") => Ok(Downsample::Mean),
+        Some("nearest") => Ok(Downsample::Nearest),
+        Some(other) => Err(ApiError::query("resampling", format!("'{other}': images take average or nearest"))),
+    }
 }
 
 fn tilesize(q: &QueryMap) -> ApiResult<usize> {
@@ -55,7 +74,7 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Response {
         .names()
         .map(|name| {
             let link = |path: &str, rel: &str, media: &str| {
-                json!({"href": base.join(&format!("/image/{name}/{path}")), "rel": rel, "type": media})
+                json!({"href": base.join(&format!("/image/{}/{path}", seg(name))), "rel": rel, "type": media})
             };
             json!({"name": name, "links": [
                 link("tilejson.json", "tilejson", "application/json"),
@@ -72,7 +91,8 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Response {
     params(("name" = String, Path, description = "Image name (file stem)"),
         ("z" = u32, Path, description = "Zoom (0: the whole image in one tile)"),
         ("x" = u64, Path, description = "Column"), ("y" = String, Path, description = "Row, optionally with .{format}"),
-        ("tilesize" = Option<usize>, Query, description = "Tile size, 64 to 1024 (default 256)")),
+        ("tilesize" = Option<usize>, Query, description = "Tile size, 64 to 1024 (default 256)"),
+        ("resampling" = Option<String>, Query, description = "Below 1:1: average (default) or nearest (class codes)")),
     responses((status = 200, description = "An image tile", content_type = "image/png"),
         (status = 404, description = "Unknown image or a tile outside it", body = crate::error::Detail)))]
 pub async fn tile(
@@ -83,11 +103,11 @@ pub async fn tile(
     let (y, ext) = split_ext(&y_seg);
     let format = FormatParams::parse(&state, &query)?.or_ext(ext)?;
     let (z, x, y): (u32, u64, u64) = (path_param("z", &z)?, path_param("x", &x)?, path_param("y", y)?);
-    let ts = tilesize(&query)?;
+    let (ts, method) = (tilesize(&query)?, downsample(&query)?);
     let mut recipe = Processing::parse(&state, &query)?.recipe();
     recipe.read.buffer = recipe.read.buffer.max(recipe.algorithm_buffer() as f64);
     let img = open(&state, &name).await?;
-    let data = img.tile(z, x, y, ts, &recipe.read).await?;
+    let data = img.tile(z, x, y, ts, method, &recipe.read).await?;
     respond_with(&state, img.as_ref(), &format!("image:{name}"), &recipe, data, format).await
 }
 
@@ -118,7 +138,7 @@ pub async fn tilejson(
         "name": name,
         "version": "1.0.0",
         "scheme": "xyz",
-        "tiles": [base.join(&format!("/image/{name}/tiles/{{z}}/{{x}}/{{y}}.{fmt}{q}"))],
+        "tiles": [base.join(&format!("/image/{}/tiles/{{z}}/{{x}}/{{y}}.{fmt}{q}", seg(&name)))],
         "minzoom": 0,
         "maxzoom": img.maxzoom(ts),
         "tileSize": ts,
@@ -157,6 +177,7 @@ pub async fn statistics(
     let post = PostProcessParams::parse(&state, &query)?;
     let stats = StatisticsParams::parse(&state, &query)?;
     let size = SizeParams::parse(&state, &query)?;
+    let method = downsample(&query)?;
     let recipe = imbrex_raster::render::Recipe {
         read: read.options(),
         expression: read.expression.clone(),
@@ -164,7 +185,7 @@ pub async fn statistics(
         ..Default::default()
     };
     let img = open(&state, &name).await?;
-    let data = img.preview(size.size(Some(OutputSize::PREVIEW_MAX)), &recipe.read).await?;
+    let data = img.preview(size.size(Some(OutputSize::PREVIEW_MAX)), method, &recipe.read).await?;
     let data = recipe.post_process_on(img.as_ref(), &state.render.cpu, data).await?;
     let opts: StatisticsOptions = stats.options();
     let stats = state.render.cpu.run(move || data.statistics(&opts)).await?;
@@ -205,11 +226,7 @@ pub async fn point(
 #[utoipa::path(get, path = "/image/{name}/preview", tag = "Images",
     params(("name" = String, Path, description = "Image name"), SizeParams, FormatParams),
     responses((status = 200, description = "A preview", content_type = "image/png")))]
-pub async fn preview(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    query: QueryMap,
-) -> ApiResult<Response> {
+pub async fn preview(State(state): State<AppState>, Path(name): Path<String>, query: QueryMap) -> ApiResult<Response> {
     preview_with(state, name, None, query).await
 }
 
@@ -227,9 +244,10 @@ async fn dotted(
 async fn preview_with(state: AppState, name: String, ext: Option<&str>, query: QueryMap) -> ApiResult<Response> {
     let format = FormatParams::parse(&state, &query)?.or_ext(ext)?;
     let size = SizeParams::parse(&state, &query)?;
+    let method = downsample(&query)?;
     let recipe = Processing::parse(&state, &query)?.recipe();
     let img = open(&state, &name).await?;
-    let data = img.preview(size.size(Some(OutputSize::PREVIEW_MAX)), &recipe.read).await?;
+    let data = img.preview(size.size(Some(OutputSize::PREVIEW_MAX)), method, &recipe.read).await?;
     respond_with(&state, img.as_ref(), &format!("image:{name}"), &recipe, data, format).await
 }
 
@@ -246,7 +264,7 @@ pub async fn viewer(
 ) -> ApiResult<Html<String>> {
     open(&state, &name).await?;
     let rest = encode_query(&query, &[]);
-    let tilejson = base.join(&format!("/image/{name}/tilejson.json{}", if rest.is_empty() { "" } else { "?" }));
+    let tilejson = base.join(&format!("/image/{}/tilejson.json{}", seg(&name), if rest.is_empty() { "" } else { "?" }));
     let tilejson = format!("{tilejson}{rest}");
     Ok(Html(viewer_page(&name, &tilejson)))
 }

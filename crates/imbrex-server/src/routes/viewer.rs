@@ -107,4 +107,3 @@ pub async fn viewer(base: BaseUrl, query: QueryMap) -> Html<String> {
 fn tilejson_url(base: &BaseUrl, query: &QueryMap) -> String {
     base.join(&format!("/cog/WebMercatorQuad/tilejson.json?{}", encode_query(query, &[])))
 }
-
