@@ -161,6 +161,8 @@ async fn the_routes_in_the_readme_exist() {
         ("{a},{b}", "public.a,public.b"),
         ("{schema.function}", "public.f"),
         ("{itemId}", "1"),
+        ("{name}", "sample"),
+        ("[.png\\|.svg]", ".png"),
         ("{id}", "public.t"),
     ];
     let mut checked = 0;

@@ -774,3 +774,43 @@ async fn colour_means_are_weighted_by_alpha_and_tiny_pictures_keep_their_bands()
     let t = Npy::parse(&get(&app, "/image/tiny/tiles/0/0/0.npy?tilesize=64").await.body).unwrap();
     assert_eq!((t.values[0], t.values[64 * 64 + 6]), (tiny.at(0, 0, 0), tiny.at(1, 0, 6)));
 }
+
+/// A legend on `/cog` colours a tile's pixels as its values say.
+#[tokio::test]
+async fn a_legend_colours_cog_tiles_pixel_by_pixel() {
+    let url = enc(imbrex_testkit::raster("byte.tif").to_str().unwrap());
+    let app = app_with(Config { allow_path: vec![imbrex_testkit::testdata("raster")], ..Default::default() });
+    let legend = r##"[{"name": "dark", "expression": "x < 110", "color": "#102030"},
+        {"name": "light", "expression": "x >= 140", "color": "#f0e0d0"}]"##;
+    let tj = get(&app, &format!("/cog/WebMercatorQuad/tilejson.json?url={url}")).await.json();
+    let z = tj["maxzoom"].as_u64().unwrap();
+    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let c = &tj["center"];
+    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), z as i32).unwrap();
+    let tile = format!("/cog/tiles/WebMercatorQuad/{z}/{}/{}", t.x, t.y);
+    let values = Npy::parse(&get(&app, &format!("{tile}.npy?url={url}")).await.body).unwrap();
+    let r = get(&app, &format!("{tile}.png?url={url}&legend={}&legend_counts=true", enc(legend))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (px, _, _) = decode_png(&r.body);
+    let n = 256 * 256;
+    let mut counts = [0u64; 2];
+    for (i, p) in px.iter().enumerate() {
+        let (v, valid) = (values.values[i], values.values[n + i] > 0.0);
+        let want = match (valid, v) {
+            (true, v) if v < 110.0 => Some(0),
+            (true, v) if v >= 140.0 => Some(1),
+            _ => None,
+        };
+        match want {
+            Some(k) => {
+                counts[k] += 1;
+                assert_eq!(*p, [[0x10, 0x20, 0x30, 255], [0xf0, 0xe0, 0xd0, 255]][k], "pixel {i} = {v}");
+            }
+            None => assert_eq!(p[3], 0, "pixel {i} = {v} (valid {valid}) is transparent"),
+        }
+    }
+    assert!(counts[0] > 0 && counts[1] > 0, "both classes appear: {counts:?}");
+    let header: serde_json::Value =
+        serde_json::from_str(r.headers.get("x-legend-counts").unwrap().to_str().unwrap()).unwrap();
+    assert_eq!(header, json!({"dark": counts[0], "light": counts[1]}));
+}
