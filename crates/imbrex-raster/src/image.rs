@@ -32,6 +32,26 @@ pub struct ImageData {
 }
 
 impl ImageData {
+    /// One band named `b1`, without a CRS or nodata (legend swatches, a band evaluated on
+    /// its own).
+    pub fn one_band(width: usize, height: usize, data: Buffer, band_mask: Vec<u8>, bounds: Bounds) -> ImageData {
+        ImageData {
+            width,
+            height,
+            count: 1,
+            data,
+            band_mask,
+            bounds,
+            crs: None,
+            band_names: vec!["b1".into()],
+            band_descriptions: vec!["b1".into()],
+            nodata: None,
+            scales: vec![1.0],
+            offsets: vec![0.0],
+            alpha_mask: None,
+        }
+    }
+
     pub fn dtype(&self) -> DataType {
         self.data.dtype()
     }

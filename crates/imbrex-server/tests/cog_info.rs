@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{app_with, get};
+use common::{app_with, enc, get};
 use imbrex_raster::source::S3Config;
 use imbrex_server::{AppState, Config};
 use imbrex_testkit::http::RangeServer;
@@ -16,10 +16,6 @@ fn raster_dir() -> std::path::PathBuf {
 
 fn config() -> Config {
     Config { allow_path: vec![raster_dir()], ..Default::default() }
-}
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn oracle(name: &str) -> serde_json::Value {

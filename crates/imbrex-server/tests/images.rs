@@ -10,32 +10,10 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use axum::http::StatusCode;
-use common::{app_with, get, request};
+use common::{Scratch, app_with, enc, get, request};
 use imbrex_server::Config;
 use imbrex_testkit::npy::Npy;
 use serde_json::json;
-
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("imbrex-images-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// xorshift64*: reproducible values without a dependency.
 struct Rng(u64);
@@ -307,7 +285,7 @@ fn app_serving(paths: Vec<PathBuf>) -> axum::Router {
 
 #[tokio::test]
 async fn generated_arrays_serve_every_zoom_with_the_right_pixels() {
-    let scratch = Scratch::new("arrays");
+    let scratch = Scratch::new("images-arrays");
     let mut rng = Rng(0x1b2c_3d4e_5f60_7182);
     // Every layout .npy has, odd sizes, integer and float types, both orders and byte orders.
     let cases = [
@@ -339,7 +317,7 @@ async fn generated_arrays_serve_every_zoom_with_the_right_pixels() {
 #[tokio::test]
 async fn a_large_array_is_read_by_ranges_and_its_pyramid_is_exact() {
     // 3 x 1500 x 1300: many blocks per level, a pyramid of 11 levels.
-    let scratch = Scratch::new("large");
+    let scratch = Scratch::new("images-large");
     let mut rng = Rng(42);
     let a = random_array(&mut rng, 1, 1500, 1300, Dtype::U16);
     let path = scratch.0.join("big.npy");
@@ -377,7 +355,7 @@ fn png_bytes(a: &Array) -> Vec<u8> {
 
 #[tokio::test]
 async fn pngs_and_jpegs_are_decoded_once_and_tiled() {
-    let scratch = Scratch::new("pictures");
+    let scratch = Scratch::new("images-pictures");
     let mut rng = Rng(7);
     let rgb = random_array(&mut rng, 3, 333, 517, Dtype::U8);
     std::fs::write(scratch.0.join("photo.png"), png_bytes(&rgb)).unwrap();
@@ -424,7 +402,7 @@ async fn pngs_and_jpegs_are_decoded_once_and_tiled() {
 
 #[tokio::test]
 async fn bad_image_requests_are_clear_errors() {
-    let scratch = Scratch::new("bad");
+    let scratch = Scratch::new("images-bad");
     std::fs::write(scratch.0.join("broken.png"), b"\x89PNG\r\n\x1a\nnot really").unwrap();
     std::fs::write(scratch.0.join("complex.npy"), {
         let mut b = b"\x93NUMPY\x01\x00".to_vec();
@@ -504,7 +482,7 @@ const COLORS: [[u8; 4]; 3] = [[255, 0, 0, 255], [0, 255, 0, 128], [0, 0, 255, 25
 
 #[tokio::test]
 async fn legend_classes_and_ramps_colour_the_right_pixels() {
-    let scratch = Scratch::new("legend");
+    let scratch = Scratch::new("images-legend");
     let mut rng = Rng(99);
     // Values around the class edges, and exact 3s.
     let mut a = random_array(&mut rng, 1, 200, 300, Dtype::I16);
@@ -674,7 +652,7 @@ async fn feature_statistics_give_the_area_of_each_class() {
 async fn arrays_numpy_wrote_serve_numpys_values() {
     let python = std::env::var("RIO_PYTHON")
         .expect("RIO_PYTHON is not set: run scripts/test, which makes the rio-tiler virtualenv and sets it");
-    let scratch = Scratch::new("numpy");
+    let scratch = Scratch::new("images-numpy");
     let script = r#"
 import sys
 import numpy as np
@@ -712,7 +690,7 @@ np.save(f"{d}/u16_be.npy", (r[0] * 100 + c[0]).astype(">u2"))
 
 #[tokio::test]
 async fn nodata_and_nearest_make_pyramids_of_their_own() {
-    let scratch = Scratch::new("nodata");
+    let scratch = Scratch::new("images-nodata");
     let mut rng = Rng(5);
     // Class codes 1-5 with holes of nodata.
     let mut a = random_array(&mut rng, 1, 301, 203, Dtype::I16);
@@ -742,7 +720,7 @@ async fn nodata_and_nearest_make_pyramids_of_their_own() {
 
 #[tokio::test]
 async fn colour_means_are_weighted_by_alpha_and_tiny_pictures_keep_their_bands() {
-    let scratch = Scratch::new("alpha");
+    let scratch = Scratch::new("images-alpha");
     let mut rng = Rng(11);
     let mut a = random_array(&mut rng, 4, 90, 130, Dtype::U8);
     // A quarter of the pixels fully transparent, with bright colours that must not bleed.

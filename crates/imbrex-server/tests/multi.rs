@@ -6,40 +6,18 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::http::StatusCode;
-use common::{app_with, get};
+use common::{Scratch, app_with, enc, get};
 use imbrex_server::Config;
 use imbrex_testkit::http::RangeServer;
 use imbrex_testkit::npy::Npy;
 use imbrex_tms::{Bounds, TileMatrixSets};
 use serde_json::json;
 
-fn enc(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 fn raster(name: &str) -> String {
     imbrex_testkit::raster(name).to_str().unwrap().to_string()
-}
-
-/// A fresh folder under the system temp dir, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let p = std::env::temp_dir().join(format!("imbrex-multi-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Scratch(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn app(extra: &[&Path]) -> axum::Router {
@@ -111,7 +89,7 @@ fn and(masks: &[&[bool]]) -> Vec<bool> {
 
 #[tokio::test]
 async fn algebra_layers_are_each_files_own_tiles_stacked() {
-    let scratch = Scratch::new("algebra");
+    let scratch = Scratch::new("multi-algebra");
     let app = app(&[&scratch.0]);
     let (red, green, blue) = (raster("red.tif"), raster("green.tif"), raster("blue.tif"));
     let (z, x, y) = middle_tile(&app, &red, 7).await;
@@ -213,7 +191,7 @@ fn write_item(dir: &Path, href: impl Fn(&str) -> String) -> String {
 
 #[tokio::test]
 async fn stac_assets_are_the_files_tiles_stacked() {
-    let scratch = Scratch::new("stac");
+    let scratch = Scratch::new("multi-stac");
     let data = scratch.0.join("data");
     std::fs::create_dir_all(&data).unwrap();
     for n in ["red", "green", "blue"] {
@@ -411,7 +389,7 @@ async fn mosaic_pixel_selection_equals_arrays_from_the_single_files() {
     // rio-tiler's own mosaic_reader over the two files, every method: the same pixels.
     let python = std::env::var("RIO_PYTHON")
         .expect("RIO_PYTHON is not set: run scripts/test, which makes the rio-tiler virtualenv and sets it");
-    let scratch = Scratch::new("mosaic-oracle");
+    let scratch = Scratch::new("multi-mosaic-oracle");
     let script = imbrex_testkit::manifest_dir().join("../../tools/mosaic_oracle.py");
     let files = [raster("cog1.tif"), raster("cog2.tif")];
     let out = std::process::Command::new(&python)
@@ -457,7 +435,7 @@ async fn mosaic_pixel_selection_equals_arrays_from_the_single_files() {
 
 #[tokio::test]
 async fn a_mosaic_of_200_cogs_opens_only_what_a_tile_needs() {
-    let scratch = Scratch::new("many");
+    let scratch = Scratch::new("multi-many");
     let app = app(&[&scratch.0]);
     let world = enc(&raster("cog_world.tif"));
     // 20 x 10 files of 18° x 18°, cut from a world raster by the server itself.

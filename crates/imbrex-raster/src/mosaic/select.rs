@@ -313,22 +313,13 @@ mod tests {
     use super::*;
 
     fn img(values: &[f64], valid: &[bool]) -> ImageData {
-        let n = values.len();
-        ImageData {
-            width: n,
-            height: 1,
-            count: 1,
-            data: Buffer::Uint16(values.iter().map(|&v| v as u16).collect()),
-            band_mask: valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
-            bounds: Bounds::new(0.0, 0.0, 1.0, 1.0),
-            crs: None,
-            band_names: vec!["b1".into()],
-            band_descriptions: vec!["b1".into()],
-            nodata: None,
-            scales: vec![1.0],
-            offsets: vec![0.0],
-            alpha_mask: None,
-        }
+        ImageData::one_band(
+            values.len(),
+            1,
+            Buffer::Uint16(values.iter().map(|&v| v as u16).collect()),
+            valid.iter().map(|&v| if v { 255 } else { 0 }).collect(),
+            Bounds::new(0.0, 0.0, 1.0, 1.0),
+        )
     }
 
     fn run(method: PixelSelection, imgs: &[ImageData]) -> (Vec<f64>, Vec<u8>) {

@@ -135,21 +135,8 @@ impl Legend {
             return Err(invalid("a ramp has no classes"));
         };
         let n = img.width * img.height;
-        let values = ImageData {
-            width: img.width,
-            height: img.height,
-            count: 1,
-            data: Buffer::Float64(img.band_f64(0)),
-            band_mask: img.band_mask[..n].to_vec(),
-            bounds: img.bounds,
-            crs: None,
-            band_names: vec!["b1".into()],
-            band_descriptions: vec!["b1".into()],
-            nodata: None,
-            scales: vec![1.0],
-            offsets: vec![0.0],
-            alpha_mask: None,
-        };
+        let (data, mask) = (Buffer::Float64(img.band_f64(0)), img.band_mask[..n].to_vec());
+        let values = ImageData::one_band(img.width, img.height, data, mask, img.bounds);
         let mut out: Vec<Option<u16>> = vec![None; n];
         let mut open = values.band_mask.iter().filter(|&&m| m != 0).count();
         for (k, class) in classes.iter().enumerate() {
@@ -487,21 +474,7 @@ mod tests {
 
     fn image(values: Vec<f64>, mask: Vec<u8>) -> ImageData {
         let n = values.len();
-        ImageData {
-            width: n,
-            height: 1,
-            count: 1,
-            data: Buffer::Float64(values),
-            band_mask: mask,
-            bounds: Bounds::new(0.0, 0.0, n as f64, 1.0),
-            crs: None,
-            band_names: vec!["b1".into()],
-            band_descriptions: vec!["b1".into()],
-            nodata: None,
-            scales: vec![1.0],
-            offsets: vec![0.0],
-            alpha_mask: None,
-        }
+        ImageData::one_band(n, 1, Buffer::Float64(values), mask, Bounds::new(0.0, 0.0, n as f64, 1.0))
     }
 
     #[test]

@@ -71,21 +71,7 @@ fn legend(cm: &ColorMap, vertical: bool, width: Option<usize>, height: Option<us
             data.push(t.min(255) as u8);
         }
     }
-    Ok(ImageData {
-        width: w,
-        height: h,
-        count: 1,
-        data: Buffer::Uint8(data),
-        band_mask: vec![255; w * h],
-        bounds: Bounds::new(0.0, 0.0, w as f64, h as f64),
-        crs: None,
-        band_names: vec!["b1".into()],
-        band_descriptions: vec!["b1".into()],
-        nodata: None,
-        scales: vec![1.0],
-        offsets: vec![0.0],
-        alpha_mask: None,
-    })
+    Ok(ImageData::one_band(w, h, Buffer::Uint8(data), vec![255; w * h], Bounds::new(0.0, 0.0, w as f64, h as f64)))
 }
 
 /// A colormap: its LUT as JSON, or a legend image (`f=png`...).
