@@ -520,7 +520,7 @@ async fn legend_classes_and_ramps_colour_the_right_pixels() {
                 }
             }
         }
-        assert_eq!(px[0 * w + 400][3], 0, "outside the image: transparent");
+        assert_eq!(px[400][3], 0, "outside the image: transparent");
         let header: serde_json::Value =
             serde_json::from_str(r.headers.get("x-legend-counts").unwrap().to_str().unwrap()).unwrap();
         assert_eq!(header, json!({"three": counts[0], "low": counts[1], "high": counts[2]}));
