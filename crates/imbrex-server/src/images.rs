@@ -5,17 +5,22 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use imbrex_raster::pixel::{Opened, PixelImage, PixelOptions};
-use tokio::sync::OnceCell;
 
 /// Extensions picked up in a served folder (a file named on the command line is served
 /// whatever its name: it is opened by content).
 const EXTENSIONS: &[&str] = &["npy", "png", "jpg", "jpeg", "tif", "tiff"];
 
+type Opening = Shared<BoxFuture<'static, Result<Arc<PixelImage>, imbrex_raster::Error>>>;
+
 struct Entry {
     path: PathBuf,
-    /// Opened once; a failure is not kept (the next request tries again).
-    image: OnceCell<Arc<PixelImage>>,
+    /// The opening, started once in a task of its own (a client that goes away does not
+    /// stop it, and the next request waits for the same one, rather than decoding again)
+    /// and kept with its result; a failure that may pass (I/O, overload) is dropped.
+    image: std::sync::Mutex<Option<Opening>>,
 }
 
 /// The served images, by name.
@@ -38,7 +43,7 @@ impl ImageSet {
             } else {
                 stem
             };
-            entries.insert(name, Entry { path, image: OnceCell::new() });
+            entries.insert(name, Entry { path, image: std::sync::Mutex::new(None) });
         };
         for p in paths {
             let p = p.canonicalize().map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
@@ -76,21 +81,40 @@ impl ImageSet {
     pub async fn get(&self, name: &str) -> Result<Arc<PixelImage>, imbrex_raster::Error> {
         let entry =
             self.entries.get(name).ok_or_else(|| imbrex_raster::Error::NotFound { what: format!("image '{name}'") })?;
-        entry
-            .image
-            .get_or_try_init(|| async {
-                match PixelImage::open(&entry.path, &self.opts).await? {
-                    Opened::Image(img) => Ok(Arc::from(img)),
-                    Opened::Georeferenced => Err(imbrex_raster::Error::NotFound {
-                        what: format!(
-                            "image '{name}' (the file is georeferenced: /cog serves it, by its name when it is in \
-                             a served folder, else by its path under --allow-path)"
-                        ),
-                    }),
-                }
+        let opening = {
+            let mut slot = entry.image.lock().expect("the image lock is never poisoned");
+            slot.get_or_insert_with(|| {
+                let (path, opts, name) = (entry.path.clone(), self.opts.clone(), name.to_string());
+                let task = tokio::spawn(async move {
+                    match PixelImage::open(&path, &opts).await? {
+                        Opened::Image(img) => Ok(Arc::from(img)),
+                        Opened::Georeferenced => Err(imbrex_raster::Error::NotFound {
+                            what: format!(
+                                "image '{name}' (the file is georeferenced: /cog serves it, by its name when it is \
+                                 in a served folder, else by its path under --allow-path)"
+                            ),
+                        }),
+                    }
+                });
+                task.map(|r| {
+                    r.unwrap_or_else(|e| Err(imbrex_raster::Error::Internal(format!("opening an image: {e}"))))
+                })
+                .boxed()
+                .shared()
             })
-            .await
-            .cloned()
+            .clone()
+        };
+        let result = opening.clone().await;
+        if let Err(
+            imbrex_raster::Error::Io { .. } | imbrex_raster::Error::Internal(_) | imbrex_raster::Error::Overloaded,
+        ) = &result
+        {
+            let mut slot = entry.image.lock().expect("the image lock is never poisoned");
+            if slot.as_ref().is_some_and(|s| s.ptr_eq(&opening)) {
+                *slot = None;
+            }
+        }
+        result
     }
 
     /// A relative `url=` of `/cog` that names a file of a served folder.

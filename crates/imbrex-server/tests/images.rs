@@ -183,19 +183,32 @@ fn pyramid_by(a: &Array, dtype: Dtype, nodata: Option<f64>, nearest: bool, alpha
                     for (rr, cc) in [(2 * r, 2 * c), (2 * r, 2 * c + 1), (2 * r + 1, 2 * c), (2 * r + 1, 2 * c + 1)] {
                         if rr < p.rows && cc < p.cols {
                             let v = p.at(b, rr, cc);
-                            if !v.is_nan() && Some(v) != nodata {
+                            let skip_nodata = alpha != Some(b) && Some(v) == nodata;
+                            if !v.is_nan() && !skip_nodata {
                                 let w = alpha.filter(|&a| a != b).map_or(1.0, |a| p.at(a, rr, cc));
                                 sum += v * w;
                                 weight += w;
                             }
                         }
                     }
-                    let mean = match (weight > 0.0, alpha.filter(|&a| a != b)) {
-                        (true, _) => sum / weight,
+                    let float = matches!(dtype, Dtype::F32 | Dtype::F64);
+                    let value = match (weight > 0.0, alpha.filter(|&a| a != b)) {
+                        // A valid mean never reads as nodata: the next integer past it.
+                        (true, _) => match (dtype.round(sum / weight), nodata) {
+                            (v, Some(nd)) if v == nd && alpha != Some(b) => {
+                                if sum / weight >= nd {
+                                    nd + 1.0
+                                } else {
+                                    nd - 1.0
+                                }
+                            }
+                            (v, _) => v,
+                        },
                         (false, Some(_)) => 0.0,
-                        (false, None) => nodata.unwrap_or(f64::NAN),
+                        (false, None) if float => f64::NAN,
+                        (false, None) => nodata.unwrap_or(0.0),
                     };
-                    values.push(dtype.round(mean));
+                    values.push(value);
                 }
             }
         }
@@ -707,6 +720,19 @@ async fn nodata_and_nearest_make_pyramids_of_their_own() {
     check_pyramid(&app, "classes", &a, &nearest, 64, "&resampling=nearest&nodata=-9999", Some(-9999.0)).await;
     // The plain mean is still the default, and cached apart.
     check_every_tile(&app, "classes", &a, Dtype::I16, 64).await;
+    // Means that round to nodata (-1 and 1 around nodata 0) step past it; float holes
+    // stay NaN whatever nodata says.
+    let mut signs = random_array(&mut rng, 1, 150, 170, Dtype::I16);
+    signs.values.iter_mut().for_each(|v| *v = rng.below(3) as f64 - 1.0);
+    write_npy(&scratch.0.join("signs.npy"), &signs, Dtype::I16, Shape::Gray, false);
+    let mut holes = random_array(&mut rng, 1, 150, 170, Dtype::F32);
+    holes.values.iter_mut().for_each(|v| *v = if rng.below(2) == 0 { f64::NAN } else { 0.25 });
+    write_npy(&scratch.0.join("holes.npy"), &holes, Dtype::F32, Shape::Gray, false);
+    let app = app_serving(vec![scratch.0.clone()]);
+    let levels = pyramid_by(&signs, Dtype::I16, Some(0.0), false, None);
+    check_pyramid(&app, "signs", &signs, &levels, 64, "&nodata=0", Some(0.0)).await;
+    let levels = pyramid_by(&holes, Dtype::F32, Some(0.25), false, None);
+    check_pyramid(&app, "holes", &holes, &levels, 64, "&nodata=0.25", Some(0.25)).await;
     for bad in ["resampling=cubic", "buffer=0.5", "buffer=5000", "buffer=-1"] {
         let r = get(&app, &format!("/image/classes/tiles/0/0/0.png?{bad}")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {}", r.text());

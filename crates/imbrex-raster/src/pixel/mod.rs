@@ -437,7 +437,17 @@ impl PixelImage {
         nodata: Option<f64>,
     ) -> futures::future::BoxFuture<'_, Result<Arc<Buffer>>> {
         Box::pin(async move {
-            let (method, nodata) = if level == 0 { (Downsample::Mean, None) } else { (method, nodata) };
+            // One pyramid per way of making it: level 0 is shared; a nodata value that can
+            // match no sample (NaN, a fraction or out-of-range value on integers) or that
+            // nearest ignores is no nodata, so it cannot force a pyramid of its own.
+            let dtype = self.dtype;
+            let nodata =
+                nodata.filter(|nd| !nd.is_nan() && (dtype.is_float() || (nd.fract() == 0.0 && dtype.holds(*nd))));
+            let (method, nodata) = match (level, method) {
+                (0, _) => (Downsample::Mean, None),
+                (_, Downsample::Nearest) => (Downsample::Nearest, None),
+                _ => (method, nodata),
+            };
             let key = (self.id, level as u8, bx as u32, by as u32, method, nodata.map(f64::to_bits));
             let build = self.build(level, bx, by, method, nodata);
             self.cache.of(level as u8).try_get_with(key, build).await.map_err(|e| (*e).clone())
@@ -557,10 +567,13 @@ impl Down {
             }
         }
         let mut out = Vec::with_capacity(count * bw * bh);
-        let skipped = |v: T| v.is_nan() || self.nodata.is_some_and(|nd| v.to_f64() == nd);
-        let empty = T::from_f64(self.nodata.unwrap_or(f64::NAN));
+        // Four skipped pixels give NaN (floats) or nodata (integers, which have no NaN).
+        let empty = T::from_f64(if T::DTYPE.is_float() { f64::NAN } else { self.nodata.unwrap_or(0.0) });
         for b in 0..count {
             let plane = &region[b * rw * rh..(b + 1) * rw * rh];
+            // nodata is a value of the data bands; the alpha band is averaged as it is.
+            let nodata = self.nodata.filter(|_| Some(b) != self.alpha);
+            let skipped = |v: T| v.is_nan() || nodata.is_some_and(|nd| v.to_f64() == nd);
             // Colour is weighted by alpha (a transparent pixel's colour does not bleed in).
             let weights = self.alpha.filter(|&a| a != b).map(|a| &region[a * rw * rh..(a + 1) * rw * rh]);
             for y in 0..bh {
@@ -581,7 +594,14 @@ impl Down {
                         }
                     }
                     out.push(if n > 0.0 {
-                        T::from_f64(sum / n)
+                        let mean = sum / n;
+                        let v = T::from_f64(mean);
+                        match nodata {
+                            // A valid mean that rounds to nodata would read as a hole: the
+                            // next integer on the mean's side of nodata instead.
+                            Some(nd) if v.to_f64() == nd => T::from_f64(if mean >= nd { nd + 1.0 } else { nd - 1.0 }),
+                            _ => v,
+                        }
                     } else if weights.is_some() {
                         T::default()
                     } else {
