@@ -18,20 +18,27 @@ fn descr(dtype: DataType) -> &'static str {
     }
 }
 
-/// Serialise a C-order array of `shape` (NPY format 1.0, little-endian).
-pub fn encode(data: &Buffer, shape: &[usize]) -> Vec<u8> {
+/// The NPY 1.0 header of a C-order little-endian array of `dtype` and `shape`.
+pub fn header(dtype: DataType, shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
-    let mut header = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape_text}, }}", descr(data.dtype()));
+    let mut header = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape_text}, }}", descr(dtype));
     // Header padded with spaces so the data starts on a 64-byte boundary, ending in '\n'.
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + data.len() * data.dtype().size());
+    let mut out = Vec::with_capacity(10 + header.len());
     out.extend_from_slice(b"\x93NUMPY\x01\x00");
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
+    out
+}
+
+/// Serialise a C-order array of `shape` (NPY format 1.0, little-endian).
+pub fn encode(data: &Buffer, shape: &[usize]) -> Vec<u8> {
+    let mut out = header(data.dtype(), shape);
+    out.reserve(data.len() * data.dtype().size());
     with_buffer!(data, v, T => {
         for s in v {
             out.extend_from_slice(&s.to_le_bytes());

@@ -300,26 +300,6 @@ fn parse_descr(d: &str) -> std::result::Result<(Kind, bool), String> {
     Ok((kind, big_endian))
 }
 
-/// Write an `.npy` header for a C-order `(rows, cols, bands)` (or `(rows, cols)`) array of
-/// `dtype` (what decoded PNG/JPEG images are spilled as).
-pub fn header(dtype: DataType, height: usize, width: usize, count: usize) -> Vec<u8> {
-    let descr = match dtype {
-        DataType::Uint8 => "|u1",
-        DataType::Uint16 => "<u2",
-        other => unreachable!("decoded images are 8 or 16 bit, not {other:?}"),
-    };
-    let shape = if count == 1 { format!("({height}, {width})") } else { format!("({height}, {width}, {count})") };
-    let mut text = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while !(10 + text.len() + 1).is_multiple_of(64) {
-        text.push(' ');
-    }
-    text.push('\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
-    out.extend_from_slice(text.as_bytes());
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

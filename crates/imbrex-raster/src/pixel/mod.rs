@@ -637,6 +637,11 @@ fn spill(path: &Path, dir: &Path, png: bool, id: &str) -> Result<ArrayFile> {
     ArrayFile::from_file(file, id, Some(layout))
 }
 
+/// `(rows, cols)` or `(rows, cols, bands)`: a decoded picture's samples as they come.
+fn spill_shape(h: usize, w: usize, count: usize) -> Vec<usize> {
+    if count == 1 { vec![h, w] } else { vec![h, w, count] }
+}
+
 /// Refuse a picture whose decoded samples would pass the spill bound.
 fn check_size(w: usize, h: usize, count: usize, bytes_per_sample: usize) -> Result<()> {
     let bytes = (w as u64).saturating_mul(h as u64).saturating_mul((count * bytes_per_sample) as u64);
@@ -661,7 +666,7 @@ fn spill_png(path: &Path, file: std::fs::File, id: &str) -> Result<(std::fs::Fil
     let dtype = if depth == png::BitDepth::Sixteen { DataType::Uint16 } else { DataType::Uint8 };
     check_size(w, h, count, dtype.size())?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&array_file::header(dtype, h, w, count)).map_err(io)?;
+    out.write_all(&crate::npy::header(dtype, &spill_shape(h, w, count))).map_err(io)?;
     let mut put = |row: &[u8]| -> Result<()> {
         if dtype == DataType::Uint16 {
             // PNG is big-endian, the spill file little-endian.
@@ -720,7 +725,7 @@ fn spill_jpeg(path: &Path, file: std::fs::File, id: &str) -> Result<(std::fs::Fi
         .map_err(|e| Error::corrupt(id, format!("JPEG: {e:?}")))?;
     drop(data);
     let mut out = BufWriter::with_capacity(1 << 20, file);
-    out.write_all(&array_file::header(DataType::Uint8, h, w, count)).map_err(io)?;
+    out.write_all(&crate::npy::header(DataType::Uint8, &spill_shape(h, w, count))).map_err(io)?;
     out.write_all(&pixels).map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;
     Ok((file, array_file::Layout::BandsLast))

@@ -18,7 +18,7 @@ use crate::extract::{BaseUrl, QueryMap, path_param};
 use crate::params::{
     FormatParams, PostProcessParams, Processing, QueryGroup, ReadParams, SizeParams, StatisticsParams,
 };
-use crate::routes::dataset::{encode_query, point_values, respond_with, split_ext};
+use crate::routes::dataset::{encode_query, point_document, respond_with, split_ext};
 
 /// Tile sizes a pixel grid takes.
 const TILESIZES: std::ops::RangeInclusive<usize> = 64..=1024;
@@ -213,13 +213,7 @@ pub async fn point(
     if let Some(e) = &read.expression {
         pt = pt.apply(e, img.dtype)?;
     }
-    Ok(axum::Json(json!({
-        "coordinates": [x, y],
-        "values": point_values(&pt),
-        "band_names": pt.band_names,
-        "band_descriptions": pt.band_descriptions,
-    }))
-    .into_response())
+    Ok(point_document(x, y, &pt))
 }
 
 /// The whole image at the pyramid level that fits `max_size` (1024 by default).

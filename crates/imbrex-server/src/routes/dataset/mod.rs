@@ -11,7 +11,7 @@ mod values;
 
 pub(crate) use images::bbox_spec;
 pub use meta::limits;
-pub(crate) use values::{lon_lat, point_values};
+pub(crate) use values::{lon_lat, point_document, point_values};
 
 use std::future::Future;
 use std::marker::PhantomData;

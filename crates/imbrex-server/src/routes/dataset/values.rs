@@ -29,6 +29,17 @@ pub(crate) fn point_values(pt: &imbrex_raster::PointData) -> Vec<Value> {
     pt.values.iter().zip(&pt.valid).map(|(v, ok)| if *ok { json!(v) } else { Value::Null }).collect()
 }
 
+/// TiTiler's point document: the coordinates asked for, the values, the band names.
+pub(crate) fn point_document(x: f64, y: f64, pt: &imbrex_raster::PointData) -> Response {
+    axum::Json(json!({
+        "coordinates": [x, y],
+        "values": point_values(pt),
+        "band_names": pt.band_names,
+        "band_descriptions": pt.band_descriptions,
+    }))
+    .into_response()
+}
+
 /// The values at a point (lon,lat in `coord_crs`, WGS 84 by default).
 pub async fn point<F: DatasetFactory>(
     State(state): State<AppState>,
@@ -49,13 +60,7 @@ pub async fn point<F: DatasetFactory>(
     {
         e.check_float64()?;
     }
-    Ok(axum::Json(json!({
-        "coordinates": [lon, lat],
-        "values": point_values(&pt),
-        "band_names": pt.band_names,
-        "band_descriptions": pt.band_descriptions,
-    }))
-    .into_response())
+    Ok(point_document(lon, lat, &pt))
 }
 
 /// What statistics endpoints read and compute.
