@@ -637,6 +637,9 @@ async fn feature_statistics_give_the_area_of_each_class() {
     let r = request(&app, req).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let areas = &r.json()["properties"]["legend"];
+    // GET statistics have no feature to measure: a 422 rather than a silently ignored legend.
+    let r = get(&app, &format!("/cog/statistics?url={url}&legend={}", enc(legend))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert_eq!(areas["units"], "m²");
     let mut counts = [0u64; 3];
     for row in r0..r1 {

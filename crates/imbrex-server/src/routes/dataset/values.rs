@@ -102,6 +102,9 @@ pub async fn statistics<F: DatasetFactory>(
     Params(s): Params<StatisticsRequest>,
     src: DatasetQuery<F>,
 ) -> ApiResult<Response> {
+    if s.legend.is_some() {
+        return Err(ApiError::query("legend", "areas per legend class are given for features: POST /statistics"));
+    }
     let recipe = s.recipe();
     let ds = src.open(&state).await?;
     recipe.check(ds.reader.as_ref())?;
