@@ -39,6 +39,11 @@ impl ReaderCache {
         ReaderCache { factory, open, cache }
     }
 
+    /// Bytes of decoded blocks held by the datasets opened here.
+    pub fn block_bytes(&self) -> u64 {
+        self.open.blocks.weighted_size()
+    }
+
     /// The reader for `url`, opening it on a miss. Concurrent misses for the same URL open
     /// it once; failures are not cached.
     pub async fn get(&self, url: &str) -> Result<Arc<Reader>> {

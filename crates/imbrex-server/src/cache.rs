@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Paths whose answers must never come from a cache.
-const NEVER: &[&str] = &["/healthz"];
+const NEVER: &[&str] = &["/healthz", "/metrics"];
 
 /// A weak validator (`W/"..."`): the same for the identity and the gzip-encoded form of a
 /// body, which compression (outside this layer) may produce from it.

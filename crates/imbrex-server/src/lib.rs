@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 mod html;
 pub mod images;
+pub mod metrics;
 mod model;
 mod openapi;
 pub mod params;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub images: Arc<images::ImageSet>,
     /// Named legends (`legend=name`).
     pub legends: Arc<BTreeMap<String, Arc<imbrex_raster::render::Legend>>>,
+    /// The process's Prometheus series (`/metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
@@ -132,6 +135,7 @@ impl AppState {
             tile_cache: None,
             images: Arc::new(images),
             legends: Arc::new(legends),
+            metrics: Arc::new(metrics::Metrics::default()),
         })
     }
 
@@ -184,7 +188,9 @@ pub fn app(state: AppState) -> Router {
     let policy =
         cache::Policy { cache_control: state.config.cache_control.clone(), forwarded: state.config.forwarded_headers };
     let tiles = state.tile_cache.clone();
+    let measured = state.clone();
     let mut router = Router::new()
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(routes::landing::router())
         .merge(routes::tms::router())
         .merge(routes::resources::router())
@@ -201,6 +207,8 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         // Inside the ETag layer, so a tile from the shared cache gets the same headers.
         .layer(axum::middleware::from_fn_with_state(tiles, tile_cache::layer))
+        // Outside the tile cache, so its hits are counted (and timed) too.
+        .layer(axum::middleware::from_fn_with_state(measured, metrics::layer))
         .layer(axum::middleware::from_fn_with_state(policy, cache::layer))
         // Outside the ETag layer, so one validator serves both encodings. Images (already
         // compressed) and tiny bodies are sent as they are.

@@ -12,6 +12,7 @@ use crate::routes;
         routes::landing::landing,
         routes::landing::conformance,
         routes::landing::healthz,
+        crate::metrics::metrics,
         routes::tms::list,
         routes::tms::one,
         routes::cog::validate,

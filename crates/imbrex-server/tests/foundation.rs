@@ -190,3 +190,37 @@ async fn the_routes_in_the_readme_exist() {
     }
     assert!(checked > 40, "only {checked} routes found in README.md");
 }
+
+/// `/metrics` speaks Prometheus's text format: requests by route pattern (not path) and
+/// status, latency histograms, and the pools and caches read when scraped.
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = app();
+    for _ in 0..2 {
+        assert_eq!(get(&app, "/cog/info?url=demo").await.status, StatusCode::OK);
+    }
+    assert_eq!(get(&app, "/cog/info?url=nope.tif").await.status.as_u16() / 100, 4);
+    assert_eq!(get(&app, "/no/such/route").await.status, StatusCode::NOT_FOUND);
+    let r = get(&app, "/metrics").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.content_type().starts_with("application/openmetrics-text"), "{}", r.content_type());
+    assert!(r.headers.get("cache-control").is_none(), "metrics are never cached");
+    let text = r.text();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    for line in [
+        r#"imbrex_http_requests_total{route="/cog/info",status="200"} 2"#,
+        r#"imbrex_http_requests_total{route="unmatched",status="404"} 1"#,
+        r#"imbrex_http_request_duration_seconds_count{route="/cog/info"} 3"#,
+        "imbrex_cpu_pool_waiting 0",
+        "imbrex_image_cache_bytes 0",
+        "# EOF",
+    ] {
+        assert!(has(line), "{line} in\n{text}");
+    }
+    for name in
+        ["imbrex_cpu_pool_running ", "imbrex_block_cache_bytes ", "imbrex_http_request_duration_seconds_bucket{"]
+    {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{name} in\n{text}");
+    }
+    assert!(!text.contains("nope.tif") && !text.contains("/no/such/route"), "paths never become labels");
+}

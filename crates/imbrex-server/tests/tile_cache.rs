@@ -96,6 +96,14 @@ async fn replicas_share_tiles_through_redis() {
     assert_eq!(cache_header(&info), None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(keys(&mut redis, &prefix).await.len(), 3, "the two tiles of a and b, and c's own");
+    // /metrics counts each replica's own lookups: b had one hit and one miss.
+    let metrics = get(&b, "/metrics").await.text();
+    for line in [
+        r#"imbrex_tile_cache_requests_total{layer="redis",result="hit"} 1"#,
+        r#"imbrex_tile_cache_requests_total{layer="redis",result="miss"} 1"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 
     let stored = keys(&mut redis, &prefix).await;
     let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();

@@ -197,6 +197,12 @@ impl Database {
         Ok(db)
     }
 
+    /// Connections open in the pool, and how many of them are idle.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = self.pool.status();
+        (s.size, s.available)
+    }
+
     /// A pooled connection (a 503 when the database is away).
     pub(crate) async fn client(&self) -> Result<Conn> {
         let obj = self.pool.get().await?;
