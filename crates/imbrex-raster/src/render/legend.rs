@@ -154,39 +154,36 @@ impl Legend {
         Ok(out)
     }
 
-    /// Pixels per class (classes in order; a ramp counts its valid pixels as one class).
-    pub fn counts(&self, img: &ImageData) -> Result<Vec<(String, u64)>> {
-        match self {
+    /// Colour band 1: an RGB image whose alpha is the class's (or the ramp's) alpha where
+    /// a class matches, 0 elsewhere, and the pixels per class (classes in order; a ramp
+    /// counts its valid pixels as one class), from one evaluation of the classes. `range`
+    /// is the ramp's when it has none of its own.
+    pub fn paint(&self, img: &ImageData, range: Option<(f64, f64)>) -> Result<(ImageData, Vec<(String, u64)>)> {
+        let n = img.width * img.height;
+        let (colors, counts): (Vec<Rgba>, _) = match self {
             Legend::Classes(classes) => {
                 let mut counts = vec![0u64; classes.len()];
-                for c in self.classify(img)?.into_iter().flatten() {
-                    counts[c as usize] += 1;
-                }
-                Ok(classes.iter().zip(counts).map(|(c, n)| (c.name.clone(), n)).collect())
-            }
-            Legend::Ramp(_) => {
-                let n = img.width * img.height;
-                Ok(vec![("ramp".into(), img.band_mask[..n].iter().filter(|&&m| m != 0).count() as u64)])
-            }
-        }
-    }
-
-    /// Colour band 1: an RGB image whose alpha is the class's (or the ramp's) alpha where
-    /// a class matches, 0 elsewhere. `range` is the ramp's when it has none of its own.
-    pub fn paint(&self, img: &ImageData, range: Option<(f64, f64)>) -> Result<ImageData> {
-        let n = img.width * img.height;
-        let colors: Vec<Rgba> = match self {
-            Legend::Classes(classes) => {
-                self.classify(img)?.into_iter().map(|c| c.map_or([0; 4], |c| classes[c as usize].color)).collect()
+                let colors = self
+                    .classify(img)?
+                    .into_iter()
+                    .map(|c| {
+                        c.map_or([0; 4], |c| {
+                            counts[c as usize] += 1;
+                            classes[c as usize].color
+                        })
+                    })
+                    .collect();
+                (colors, classes.iter().zip(counts).map(|(c, n)| (c.name.clone(), n)).collect())
             }
             Legend::Ramp(r) => {
                 let (lo, hi) = r.range.or(range).unwrap_or((0.0, 255.0));
-                (0..n)
+                let colors = (0..n)
                     .map(|i| {
                         let v = img.data.get_f64(i);
                         if img.band_mask[i] == 0 || v.is_nan() { [0; 4] } else { r.color((v - lo) / (hi - lo)) }
                     })
-                    .collect()
+                    .collect();
+                (colors, vec![("ramp".into(), img.band_mask[..n].iter().filter(|&&m| m != 0).count() as u64)])
             }
         };
         let mut data = vec![0u8; 3 * n];
@@ -197,7 +194,7 @@ impl Legend {
             }
             alpha[i] = c[3];
         }
-        Ok(ImageData {
+        let painted = ImageData {
             width: img.width,
             height: img.height,
             count: 3,
@@ -211,7 +208,8 @@ impl Legend {
             scales: vec![1.0; 3],
             offsets: vec![0.0; 3],
             alpha_mask: Some(Buffer::Uint8(alpha)),
-        })
+        };
+        Ok((painted, counts))
     }
 
     /// The JSON document of `GET /legends/{name}`.
@@ -488,9 +486,8 @@ mod tests {
         let img = image(vec![3.0, 0.5, -3.0, 100.0, 1.0, 3.0, 50.0], vec![255, 255, 255, 255, 255, 0, 255]);
         let classes = legend.classify(&img).unwrap();
         assert_eq!(classes, vec![Some(0), Some(1), None, Some(2), Some(1), None, None]);
-        let counts = legend.counts(&img).unwrap();
+        let (painted, counts) = legend.paint(&img, None).unwrap();
         assert_eq!(counts, vec![("three".into(), 1), ("low".into(), 2), ("high".into(), 1)]);
-        let painted = legend.paint(&img, None).unwrap();
         let n = img.width;
         let px = |i: usize| -> Rgba {
             let d = painted.data.as_slice::<u8>().unwrap();
@@ -535,7 +532,7 @@ mod tests {
         assert_eq!(r.color(0.75), [255, 128, 128, 255]);
         assert_eq!(r.color(2.0), [255, 255, 255, 255]);
         let img = image(vec![-5.0, 5.0, 10.0], vec![255; 3]);
-        let painted = legend.paint(&img, Some((100.0, 200.0))).unwrap();
+        let (painted, _) = legend.paint(&img, Some((100.0, 200.0))).unwrap();
         assert_eq!(painted.data.as_slice::<u8>().unwrap()[..3], [0, 255, 255], "its own range wins");
         assert_eq!(legend.document("r")["stops"][1], json!({"value": 5.0, "color": "#ff0000"}));
     }

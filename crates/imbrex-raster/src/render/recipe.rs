@@ -192,8 +192,8 @@ impl Recipe {
         let (legend, count) = (legend.clone(), self.legend_counts);
         ctx.cpu
             .try_run(move || {
-                let counts = if count { Some(legend.counts(&img)?) } else { None };
-                Ok((legend.paint(&img, range)?, counts))
+                let (painted, counts) = legend.paint(&img, range)?;
+                Ok((painted, count.then_some(counts)))
             })
             .await
     }
