@@ -604,6 +604,9 @@ async fn legends_are_listed_and_drawn() {
         assert!(px.iter().any(|p| p[..3] == c[..3]), "viridis[{i}] on the bar");
     }
     assert!(w > 512);
+    // Without rescale the bar spans 0-255, what tiles index the colormap with.
+    let r = get(&app, &format!("/cog/legend?url={}&colormap_name=viridis", enc(url.to_str().unwrap()))).await;
+    assert_eq!((r.status, r.content_type()), (StatusCode::OK, "image/png"), "{}", r.text());
     let r = get(&app, &format!("/cog/legend?url={}", enc(url.to_str().unwrap()))).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -61,17 +61,18 @@ pub fn router() -> Router<AppState> {
         .route("/legend", get(legend))
 }
 
-/// A legend image for a dataset: the colormap's bar with value ticks from `rescale` or the
-/// dataset's range (its statistics, as a stretch would use them), or a legend's swatches
-/// (a ramp without a range of its own labelled with the dataset's).
+/// A legend image for a dataset's tiles: the colormap's bar with value ticks over
+/// `rescale`, or over 0-255 without it (tiles then index the colormap with the values cast
+/// to 8 bits, as TiTiler's do); or a legend's swatches (a ramp without a range of its own
+/// labelled with the dataset's, the range its tiles use).
 #[utoipa::path(get, path = "/cog/legend", tag = "Cloud Optimized GeoTIFF",
     params(CogParams,
         ("colormap_name" = Option<String>, Query, description = "Colormap name (see /colorMaps)"),
         ("colormap" = Option<String>, Query, description = "Colormap JSON"),
         ("legend" = Option<String>, Query, description = "A configured legend's name or a legend's JSON"),
-        ("rescale" = Option<String>, Query, description = "min,max of the bar (default: the dataset's range)"),
-        ("bidx" = Option<Vec<usize>>, Query, description = "The band whose range labels the bar"),
-        ("expression" = Option<String>, Query, description = "Band math whose range labels the bar")),
+        ("rescale" = Option<String>, Query, description = "min,max of the bar (default 0,255)"),
+        ("bidx" = Option<Vec<usize>>, Query, description = "The band whose range labels a ramp legend"),
+        ("expression" = Option<String>, Query, description = "Band math whose range labels a ramp legend")),
     responses((status = 200, description = "A PNG legend", content_type = "image/png"),
         (status = 422, description = "No colormap or legend", body = crate::error::Detail)))]
 pub async fn legend(State(state): State<AppState>, query: QueryMap, src: DatasetQuery<Cog>) -> ApiResult<Response> {
@@ -88,21 +89,7 @@ pub async fn legend(State(state): State<AppState>, query: QueryMap, src: Dataset
             legend.png(range)?
         }
         (None, Some(cm)) => {
-            let range = match recipe.rescale.first() {
-                Some(r) => *r,
-                None => {
-                    let ds = src.open(&state).await?;
-                    // 8-bit data is drawn as it is (no stretch): its bar runs over 0-255.
-                    let raw = recipe.expression.is_none() && recipe.algorithm.is_none();
-                    if raw && ds.reader.info().dtype == imbrex_raster::DataType::Uint8 {
-                        (0.0, 255.0)
-                    } else {
-                        let ranges = recipe.ranges(ds.reader.as_ref(), &ds.key, &state.render).await?;
-                        ranges.first().copied().unwrap_or((0.0, 255.0))
-                    }
-                }
-            };
-            imbrex_raster::render::legend::colorbar_png(cm, range)?
+            imbrex_raster::render::legend::colorbar_png(cm, recipe.rescale.first().copied().unwrap_or((0.0, 255.0)))?
         }
         (None, None) => {
             return Err(ApiError::query("colormap_name", "a legend needs colormap_name, colormap or legend"));
