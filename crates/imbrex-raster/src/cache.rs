@@ -65,7 +65,7 @@ impl BlockCache {
         img: &Arc<TiffImage>,
         keys: &[(u32, u32, u16)],
     ) -> Result<Vec<Option<Arc<DecodedBlock>>>> {
-        let id: Arc<str> = Arc::from(source.id());
+        let id: Arc<str> = Arc::from(source.cache_id());
         let geometry = (img.block_width, img.block_height, img.samples, img.dtype.size() as u8);
         let full = |k: &(u32, u32, u16)| {
             let index = img.block_index(k.0, k.1, k.2);

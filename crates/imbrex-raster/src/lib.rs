@@ -34,6 +34,6 @@ pub use expr::{ExprType, Expression};
 pub use feature::Shape;
 pub use image::{ImageData, PointData};
 pub use reader::{BaseReader, FeatureReader, Info, OutputSize, ReadOptions, Reader};
-pub use reader_cache::{ReaderCache, ReaderCacheOptions};
+pub use reader_cache::{ReaderCache, ReaderCacheOptions, Reads, SourceRead, SourceVersions, record_reads};
 pub use stats::{Bins, Statistics, StatisticsOptions};
 pub use warp::Resampling;

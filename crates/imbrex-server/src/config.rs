@@ -55,6 +55,13 @@ pub struct Config {
     pub tile_cache_ttl_s: u64,
     /// Prefix of the cache's Redis keys (several deployments can share one Redis).
     pub tile_cache_prefix: String,
+    /// Megabytes of tiles kept in this process's memory, in front of Redis; 0 keeps none
+    /// (identical concurrent requests are still computed once).
+    pub tile_memory_cache_mb: u64,
+    /// Seconds a source's version (a file's mtime, an object's ETag) is trusted before it is
+    /// asked again: how long a changed file may still be served from caches; 0 asks on every
+    /// request.
+    pub source_recheck_s: u64,
     /// Megabytes of decoded raster blocks kept in memory, shared by every dataset (warped
     /// blocks of GCP-only files take up to a quarter more); 0 keeps none.
     pub block_cache_mb: u64,
@@ -93,6 +100,8 @@ impl Default for Config {
             tile_cache_url: None,
             tile_cache_ttl_s: 3600,
             tile_cache_prefix: "imbrex".into(),
+            tile_memory_cache_mb: 128,
+            source_recheck_s: 10,
             block_cache_mb: 256,
             images: Vec::new(),
             image_cache_mb: 256,

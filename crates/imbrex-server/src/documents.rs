@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use imbrex_raster::mosaic::{MosaicJson, Opener};
+use imbrex_raster::reader_cache::Version;
 use imbrex_raster::stac::{MAX_DOCUMENT, StacItem};
 use imbrex_raster::{Error, Reader, Result};
 use moka::future::Cache;
 
 use crate::AppState;
 
-/// Parsed documents by `url=`.
+/// Parsed documents by `url=` and version.
 #[derive(Debug)]
 pub struct Documents {
     stac: Cache<String, Weighed<StacItem>>,
@@ -53,8 +54,8 @@ impl Documents {
     }
 }
 
-/// A parsed document and the size of its text.
-type Weighed<T> = (Arc<T>, u32);
+/// A parsed document, the size of its text and the version read.
+type Weighed<T> = (Arc<T>, u32, Version);
 
 /// Bytes of document text the caches keep (a document may be up to [`MAX_DOCUMENT`]).
 const CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -70,14 +71,15 @@ fn cache<T: Send + Sync + 'static>() -> Cache<String, Weighed<T>> {
 }
 
 impl AppState {
-    /// Read a small JSON document whole (at most [`MAX_DOCUMENT`] bytes), and where it is.
-    async fn document(&self, url: &str) -> Result<(String, bytes::Bytes)> {
+    /// Read a small JSON document whole (at most [`MAX_DOCUMENT`] bytes), where it is and
+    /// its version.
+    async fn document(&self, url: &str) -> Result<(String, bytes::Bytes, Version)> {
         let source = self.readers.factory().open(url)?;
         let fetched = source.fetch(0..MAX_DOCUMENT + 1).await?;
         if fetched.bytes.len() as u64 > MAX_DOCUMENT {
             return Err(Error::LimitExceeded { limit: "document bytes", value: MAX_DOCUMENT + 1, max: MAX_DOCUMENT });
         }
-        Ok((source.id().to_string(), fetched.bytes))
+        Ok((source.id().to_string(), fetched.bytes, source.observed_version().map(Arc::from)))
     }
 
     /// The STAC item at `url`.
@@ -97,14 +99,25 @@ impl AppState {
         url: &str,
         parse: fn(&str, &[u8]) -> Result<T>,
     ) -> Result<Arc<T>> {
-        cache
-            .try_get_with(url.trim().to_string(), async {
-                let (location, bytes) = self.document(url).await?;
-                Ok::<_, Error>((Arc::new(parse(&location, &bytes)?), bytes.len() as u32))
+        let key = url.trim().to_string();
+        let versions = self.readers.versions();
+        // A document rewritten is read again once the change is seen.
+        if let Some((doc, _, version)) = cache.get(&key).await {
+            if versions.still(&key, &version).await? {
+                return Ok(doc);
+            }
+            cache.invalidate(&key).await;
+        }
+        let (doc, _, version) = cache
+            .try_get_with(key.clone(), async {
+                let (location, bytes, version) = self.document(&key).await?;
+                versions.seed(&key, version.clone()).await;
+                Ok::<_, Error>((Arc::new(parse(&location, &bytes)?), bytes.len() as u32, version))
             })
             .await
-            .map(|(doc, _)| doc)
-            .map_err(|e: Arc<Error>| (*e).clone())
+            .map_err(|e: Arc<Error>| (*e).clone())?;
+        imbrex_raster::reader_cache::record(&key, &version);
+        Ok(doc)
     }
 
     /// An asset named by a document: rewritten, then opened as any `url=`.

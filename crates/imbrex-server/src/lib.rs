@@ -49,8 +49,9 @@ pub struct AppState {
     pub render: imbrex_raster::render::RenderContext,
     /// The PostGIS database, when `database_url` is set.
     pub db: Option<Arc<imbrex_vector::Database>>,
-    /// The shared tile cache, when `tile_cache_url` is set and Redis answered at start.
-    pub tile_cache: Option<tile_cache::TileCache>,
+    /// The tile caches: memory, and Redis when `tile_cache_url` is set and Redis answered
+    /// at start.
+    pub tile_cache: Option<Arc<tile_cache::TileCache>>,
     /// Images served in pixel space (`/image`).
     pub images: Arc<images::ImageSet>,
     /// Named legends (`legend=name`).
@@ -123,16 +124,20 @@ impl AppState {
         if config.demo {
             factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
         }
-        let readers = ReaderCache::new(adjust(factory), open, ReaderCacheOptions::default());
+        let reader_options =
+            ReaderCacheOptions { recheck: Duration::from_secs(config.source_recheck_s), ..Default::default() };
+        let readers = Arc::new(ReaderCache::new(adjust(factory), open, reader_options));
         let documents = documents::Documents::new(&config.href_rewrite)?;
+        let tiles =
+            tile_cache::TileCache::new(readers.clone(), config.tile_memory_cache_mb, config.tile_cache_ttl_s, None);
         Ok(AppState {
             config: Arc::new(config),
             tms: Arc::new(tms),
-            readers: Arc::new(readers),
+            readers,
             documents: Arc::new(documents),
             render: imbrex_raster::render::RenderContext { cpu, stretches: Default::default() },
             db: None,
-            tile_cache: None,
+            tile_cache: Some(tiles),
             images: Arc::new(images),
             legends: Arc::new(legends),
             metrics: Arc::new(metrics::Metrics::default()),
@@ -147,12 +152,37 @@ impl AppState {
             db.watch();
             self.db = Some(db);
         }
-        if let Some(url) = &self.config.tile_cache_url {
-            let c = &self.config;
-            let prefix = format!("{}:{}", c.tile_cache_prefix, tile_cache::config_fingerprint(c));
-            self.tile_cache = tile_cache::TileCache::connect(url, &prefix, c.tile_cache_ttl_s).await;
+        let c = &self.config;
+        if let Some(url) = &c.tile_cache_url {
+            let redis = tile_cache::connect_redis(url, &c.tile_cache_prefix, &tile_cache::config_fingerprint(c)).await;
+            let tiles =
+                tile_cache::TileCache::new(self.readers.clone(), c.tile_memory_cache_mb, c.tile_cache_ttl_s, redis);
+            self.tile_cache = Some(tiles);
+        }
+        if let (Some(db), Some(tiles)) = (&self.db, &self.tile_cache) {
+            tokio::spawn(purge_on_change(db.clone(), Arc::downgrade(tiles)));
         }
         Ok(self)
+    }
+}
+
+/// Purge the tiles of the collections the database says changed, for as long as the cache
+/// lives.
+async fn purge_on_change(db: Arc<imbrex_vector::Database>, tiles: std::sync::Weak<tile_cache::TileCache>) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut changes = db.subscribe();
+    loop {
+        let ids = match changes.recv().await {
+            Ok(ids) => ids,
+            // Missed some: every collection may have changed.
+            Err(RecvError::Lagged(_)) => match db.catalog().await {
+                Ok(c) => c.collections.keys().cloned().collect(),
+                Err(_) => continue,
+            },
+            Err(RecvError::Closed) => return,
+        };
+        let Some(tiles) = tiles.upgrade() else { return };
+        tiles.purge_collections(&ids).await;
     }
 }
 

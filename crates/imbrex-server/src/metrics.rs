@@ -1,6 +1,6 @@
-//! Prometheus metrics at `/metrics`: requests by route and status, their latency, the
-//! shared tile cache's hits and misses, and, read when scraped, the CPU pool, the block
-//! and image caches and the PostgreSQL pool. `prometheus-client` (the Prometheus
+//! Prometheus metrics at `/metrics`: requests by route and status, their latency, the tile
+//! caches' hits and misses per layer, and, read when scraped, what sources fetched per kind
+//! of store, the CPU pool, the tile, block and image caches and the PostgreSQL pool. `prometheus-client` (the Prometheus
 //! project's own crate) keeps the series and writes the text format.
 
 use std::time::Instant;
@@ -37,6 +37,11 @@ struct CacheLabels {
     result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
 type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The series of one process.
@@ -46,6 +51,11 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
     cache: Family<CacheLabels, Counter>,
+    source_requests: Family<KindLabels, Counter>,
+    source_bytes: Family<KindLabels, Counter>,
+    tile_memory_bytes: Gauge,
+    /// One scrape at a time adds the sources' tallies (two would add the same bytes twice).
+    scrape: std::sync::Mutex<()>,
     cpu_running: Gauge,
     cpu_waiting: Gauge,
     block_cache_bytes: Gauge,
@@ -64,11 +74,16 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "Time to the response head, by route", latency.clone());
         let cache = Family::<CacheLabels, Counter>::default();
         registry.register("tile_cache_requests", "Tile cache lookups, by layer and result", cache.clone());
+        let source_requests = Family::<KindLabels, Counter>::default();
+        registry.register("source_requests", "Requests made to sources, by kind of store", source_requests.clone());
+        let source_bytes = Family::<KindLabels, Counter>::default();
+        registry.register("source_bytes", "Bytes fetched from sources, by kind of store", source_bytes.clone());
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
             g
         };
+        let tile_memory_bytes = gauge(&mut registry, "tile_cache_memory_bytes", "Tiles held in memory");
         let cpu_running = gauge(&mut registry, "cpu_pool_running", "CPU jobs running");
         let cpu_waiting = gauge(&mut registry, "cpu_pool_waiting", "CPU jobs queued");
         let block_cache_bytes = gauge(&mut registry, "block_cache_bytes", "Decoded raster blocks held");
@@ -80,12 +95,30 @@ impl Default for Metrics {
             requests,
             latency,
             cache,
+            source_requests,
+            source_bytes,
+            tile_memory_bytes,
+            scrape: std::sync::Mutex::new(()),
             cpu_running,
             cpu_waiting,
             block_cache_bytes,
             image_cache_bytes,
             db_connections,
             db_idle,
+        }
+    }
+}
+
+impl Metrics {
+    /// Bring the per-kind source counters up to the sources' tallies.
+    fn add_fetches(&self, fetched: &imbrex_raster::source::Fetches) {
+        let _one_scrape = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        for (kind, stats) in [("local", &fetched.local), ("http", &fetched.http), ("object", &fetched.object)] {
+            // Counters only go up: add what was fetched since the last scrape.
+            let requests = self.source_requests.get_or_create(&KindLabels { kind });
+            requests.inc_by(stats.requests().saturating_sub(requests.get()));
+            let bytes = self.source_bytes.get_or_create(&KindLabels { kind });
+            bytes.inc_by(stats.bytes().saturating_sub(bytes.get()));
         }
     }
 }
@@ -98,8 +131,24 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     let res = next.run(req).await;
     let m = &state.metrics;
     m.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(start.elapsed().as_secs_f64());
-    if let Some(result) = res.headers().get(crate::tile_cache::HEADER).and_then(|v| v.to_str().ok()) {
-        m.cache.get_or_create(&CacheLabels { layer: "redis".into(), result: result.into() }).inc();
+    if let Some(from) = res.headers().get(crate::tile_cache::HEADER).and_then(|v| v.to_str().ok()) {
+        let redis = state.tile_cache.as_ref().is_some_and(|c| c.has_redis());
+        let count = |layer: &str, result: &str| {
+            m.cache.get_or_create(&CacheLabels { layer: layer.into(), result: result.into() }).inc();
+        };
+        match from {
+            "memory" => count("memory", "hit"),
+            "redis" => {
+                count("memory", "miss");
+                count("redis", "hit");
+            }
+            _ => {
+                count("memory", "miss");
+                if redis {
+                    count("redis", "miss");
+                }
+            }
+        }
     }
     m.requests.get_or_create(&RequestLabels { route, status: res.status().as_u16() }).inc();
     res
@@ -113,6 +162,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     m.cpu_running.set(state.render.cpu.running() as i64);
     m.cpu_waiting.set(state.render.cpu.waiting() as i64);
     m.block_cache_bytes.set(state.readers.block_bytes() as i64);
+    if let Some(tiles) = &state.tile_cache {
+        m.tile_memory_bytes.set(tiles.memory_bytes() as i64);
+    }
+    m.add_fetches(state.readers.factory().fetched());
     m.image_cache_bytes.set(state.images.cached_bytes().await as i64);
     if let Some(db) = &state.db {
         let (open, idle) = db.pool_status();

@@ -54,6 +54,7 @@ use crate::routes;
         routes::collection_tiles::style,
         routes::collection_tiles::map_html,
         routes::admin::refresh,
+        routes::admin::purge,
     ),
     components(schemas(crate::error::Detail, crate::error::ValidationDetail, crate::error::ValidationIssue))
 )]

@@ -1,17 +1,29 @@
-//! A tile cache in Redis, shared by every replica: a tile rendered by one is served from
-//! memory by all of them until its time-to-live ends.
+//! Tile caches: one in memory per process (bounded by bytes) in front of one in Redis shared
+//! by every replica, with concurrent identical requests coalesced into one computation.
 //!
-//! Only tile routes are cached (raster and vector), keyed by path and query. A cache that
-//! fails (Redis down, a timeout) is skipped, never an error: tiles are rendered as if there
-//! were no cache.
+//! Only tile routes are cached (raster and vector), keyed by path and query. A tile is never
+//! served once a source it was made from changed:
+//! - a raster tile keeps the sources it read and their versions (mtime, ETag; see
+//!   [`imbrex_raster::SourceVersions`]) and is served only while they are unchanged;
+//! - a vector tile belongs to its collection, whose tiles are purged (in memory here, in
+//!   Redis for everyone) when the catalog sees the collection change or PostgreSQL says its
+//!   rows changed (`imbrex db install-triggers`).
+//!
+//! `POST /cache/purge` purges by collection or URL, and tells the other replicas through
+//! Redis. A Redis that fails (down, a timeout) is skipped, never an error.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use imbrex_raster::{ReaderCache, SourceRead, record_reads};
+use moka::future::Cache;
 use redis::aio::ConnectionManager;
 
 /// Routes whose answers are cached: the tiles of every mounted raster source
@@ -26,21 +38,97 @@ const MAX_BYTES: usize = 8 * 1024 * 1024;
 /// How long one Redis command may take before the cache is skipped for the request.
 const TIMEOUT: Duration = Duration::from_millis(250);
 
-/// Says whether an answer came from the cache (`hit`) or was rendered and stored (`miss`).
+/// Where an answer came from: `memory` (this process), `redis` (another replica, or this one
+/// earlier), `miss` (computed for this request). Requests that waited for an identical one
+/// being computed say `memory`: the computation happened once.
 pub const HEADER: &str = "x-imbrex-cache";
 
-/// The shared cache: a reconnecting Redis connection, the key prefix (with a fingerprint of
-/// the configuration) and the time-to-live.
+/// A response extension a handler adds to a tile that may change without the cache hearing
+/// of it (a vector tile of a table without the row trigger, of a view or a function): memory
+/// does not keep it, Redis keeps it for its time-to-live, as configured.
+#[derive(Clone, Copy, Debug)]
+pub struct Volatile;
+
+/// A cached tile: the handler's headers and body, what it was made from, and the generation
+/// of its tag when it was made.
+#[derive(Debug)]
+pub struct Tile {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    body: Bytes,
+    reads: Vec<SourceRead>,
+    tag: Arc<str>,
+    generation: u64,
+    volatile: bool,
+}
+
+impl Tile {
+    fn weight(&self) -> u32 {
+        let headers: usize = self.headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+        let reads: usize = self.reads.iter().map(|r| r.url.len() + r.version.as_ref().map_or(0, |v| v.len())).sum();
+        u32::try_from(self.body.len() + headers + reads + 128).unwrap_or(u32::MAX)
+    }
+
+    fn response(&self, from: &'static str) -> Response {
+        let mut res = Response::new(Body::from(self.body.clone()));
+        for (k, v) in &self.headers {
+            res.headers_mut().append(k.clone(), v.clone());
+        }
+        res.headers_mut().insert(HEADER, HeaderValue::from_static(from));
+        res
+    }
+}
+
+/// An answer that is not cached (an error, a tile too large, one whose data changed while
+/// it was made): given whole to every request that waited for it.
+#[derive(Debug)]
+struct Uncached {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Uncached {
+    fn of(tile: &Tile) -> Uncached {
+        let mut headers = HeaderMap::new();
+        for (k, v) in &tile.headers {
+            headers.append(k.clone(), v.clone());
+        }
+        Uncached { status: StatusCode::OK, headers, body: tile.body.clone() }
+    }
+
+    fn response(&self) -> Response {
+        let mut res = Response::new(Body::from(self.body.clone()));
+        *res.status_mut() = self.status;
+        *res.headers_mut() = self.headers.clone();
+        res
+    }
+}
+
+/// The Redis layer: a reconnecting connection, the key prefixes and the client (for the
+/// purge channel's own connection).
 #[derive(Clone)]
-pub struct TileCache {
-    redis: ConnectionManager,
+struct Redis {
+    conn: ConnectionManager,
+    client: redis::Client,
+    /// `{tile_cache_prefix}`: shared by every configuration of a deployment.
+    base: String,
+    /// `{tile_cache_prefix}:{configuration fingerprint}`.
     prefix: String,
+}
+
+/// The two layers, the per-tag generations purges bump, and the source versions tiles are
+/// checked against.
+pub struct TileCache {
+    memory: Cache<u128, Arc<Tile>>,
+    redis: Option<Redis>,
     ttl_s: u64,
+    readers: Arc<ReaderCache>,
+    generations: std::sync::Mutex<HashMap<Arc<str>, u64>>,
 }
 
 /// A fingerprint of what a tile depends on besides its URL (allowed paths and hosts, limits,
 /// database, grids): replicas configured differently never share tiles, so one cannot serve
-/// what another would refuse. Addresses, logging and the cache's own settings are left out,
+/// what another would refuse. Addresses, logging and the caches' own settings are left out,
 /// so replicas of one deployment do share.
 pub fn config_fingerprint(config: &crate::Config) -> String {
     let mut c = config.clone();
@@ -48,53 +136,145 @@ pub fn config_fingerprint(config: &crate::Config) -> String {
     c.log_format = crate::Config::default().log_format;
     c.tile_cache_url = None;
     c.tile_cache_ttl_s = 0;
+    c.tile_memory_cache_mb = 0;
     c.cache_control.clear();
+    c.admin_token = None;
     let text = serde_json::to_string(&c).unwrap_or_default();
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
 
+/// What a purge names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Purge {
+    Collection(String),
+    Url(String),
+}
+
+impl Purge {
+    fn tag(&self) -> String {
+        match self {
+            Purge::Collection(id) => format!("collection:{id}"),
+            Purge::Url(url) => format!("url:{}", url.trim()),
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<Purge> {
+        if let Some(id) = tag.strip_prefix("collection:") {
+            Some(Purge::Collection(id.to_string()))
+        } else {
+            tag.strip_prefix("url:").map(|u| Purge::Url(u.to_string()))
+        }
+    }
+}
+
+fn tag_hash(tag: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(tag.as_bytes())
+}
+
 impl TileCache {
-    /// Connect; `None` (logged) when Redis cannot be reached at start. `prefix` should hold
-    /// [`config_fingerprint`].
-    pub async fn connect(url: &str, prefix: &str, ttl_s: u64) -> Option<TileCache> {
+    /// The memory layer (`memory_mb`, 0 keeps nothing but still coalesces) and the Redis
+    /// one (see [`connect_redis`]).
+    pub fn new(readers: Arc<ReaderCache>, memory_mb: u64, ttl_s: u64, redis: Option<RedisLayer>) -> Arc<TileCache> {
         // `SET ... EX 0` is an error in Redis.
         let ttl_s = ttl_s.max(1);
-        let client = match redis::Client::open(url) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "tile cache URL is invalid; serving without a cache");
-                return None;
-            }
+        let memory = Cache::builder()
+            .max_capacity(memory_mb.saturating_mul(1024 * 1024))
+            .weigher(|_, t: &Arc<Tile>| t.weight())
+            .time_to_live(Duration::from_secs(ttl_s))
+            .support_invalidation_closures()
+            .build();
+        let redis = redis.map(|r| r.0);
+        let cache =
+            Arc::new(TileCache { memory, redis, ttl_s, readers, generations: std::sync::Mutex::new(HashMap::new()) });
+        if cache.redis.is_some() {
+            tokio::spawn(subscribe(Arc::downgrade(&cache)));
+        }
+        cache
+    }
+
+    /// Whether tiles are shared through Redis.
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// Bytes of tiles held in memory.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.weighted_size()
+    }
+
+    /// The key of a request: imbrex's version (an upgraded replica does not serve tiles an
+    /// older one rendered) and path and query, hashed to 128 bits.
+    fn key(path_and_query: &str) -> u128 {
+        xxhash_rust::xxh3::xxh3_128(format!("{}\n{path_and_query}", env!("CARGO_PKG_VERSION")).as_bytes())
+    }
+
+    fn redis_key(redis: &Redis, tag: &str, key: u128) -> String {
+        format!("{}:tile:{}:{:016x}:{key:032x}", redis.prefix, env!("CARGO_PKG_VERSION"), tag_hash(tag))
+    }
+
+    fn generation(&self, tag: &str) -> u64 {
+        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(tag).copied().unwrap_or(0)
+    }
+
+    /// Whether a stored tile may still be served.
+    async fn fresh(&self, tile: &Tile) -> bool {
+        tile.generation == self.generation(&tile.tag) && self.readers.versions().unchanged(&tile.reads).await
+    }
+
+    /// Forget the tiles of `what` in this process: what is cached in memory, and the
+    /// versions of a URL (asked again on next use). Tiles being made keep their old
+    /// generation and are not stored.
+    pub async fn purge_local(&self, what: &Purge) {
+        let tag: Arc<str> = Arc::from(what.tag());
+        *self.generations.lock().unwrap_or_else(|e| e.into_inner()).entry(tag.clone()).or_insert(0) += 1;
+        let url = match what {
+            Purge::Url(u) => Some(u.trim().to_string()),
+            Purge::Collection(_) => None,
         };
-        match tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new(client)).await {
-            Ok(Ok(redis)) => {
-                tracing::info!(ttl_s, "tile cache connected");
-                Some(TileCache { redis, prefix: prefix.to_string(), ttl_s })
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "tile cache unreachable; serving without a cache");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("tile cache did not answer in 5 s; serving without a cache");
-                None
+        if let Some(u) = &url {
+            self.readers.versions().forget(u).await;
+        }
+        let _ = self.memory.invalidate_entries_if(move |_, t| {
+            t.tag == tag || url.as_ref().is_some_and(|u| t.reads.iter().any(|r| &r.url == u))
+        });
+    }
+
+    /// Purge `what` here, in Redis (under every configuration's prefix) and, through Redis,
+    /// in every other replica's memory. Returns the Redis keys deleted.
+    pub async fn purge(&self, what: &Purge) -> u64 {
+        self.purge_local(what).await;
+        let Some(redis) = &self.redis else { return 0 };
+        let tag = what.tag();
+        let mut conn = redis.conn.clone();
+        let _ = tokio::time::timeout(
+            TIMEOUT * 4,
+            redis::cmd("PUBLISH").arg(purge_channel(&redis.base)).arg(&tag).query_async::<i64>(&mut conn),
+        )
+        .await;
+        let pattern = format!("{}:*:tile:*:{:016x}:*", redis.base, tag_hash(&tag));
+        delete_matching(&mut conn, &pattern).await
+    }
+
+    /// Purge every collection in `ids` (the database said they changed).
+    pub async fn purge_collections(&self, ids: &[String]) {
+        for id in ids {
+            let what = Purge::Collection(id.clone());
+            self.purge_local(&what).await;
+            // Every replica hears PostgreSQL itself; the Redis keys go once per replica,
+            // which is harmless.
+            if let Some(redis) = &self.redis {
+                let pattern = format!("{}:*:tile:*:{:016x}:*", redis.base, tag_hash(&what.tag()));
+                delete_matching(&mut redis.conn.clone(), &pattern).await;
             }
         }
     }
 
-    /// The key of a request: the prefix, imbrex's version (an upgraded replica does not serve
-    /// tiles an older one rendered) and a 128-bit hash of path and query (keys stay short
-    /// whatever the URL).
-    pub fn key(&self, path_and_query: &str) -> String {
-        let hash = xxhash_rust::xxh3::xxh3_128(path_and_query.as_bytes());
-        format!("{}:tile:{}:{hash:032x}", self.prefix, env!("CARGO_PKG_VERSION"))
-    }
-
-    async fn get(&self, key: &str) -> Option<(String, Vec<u8>)> {
-        let mut redis = self.redis.clone();
+    async fn redis_get(&self, key: &str) -> Option<Tile> {
+        let redis = self.redis.as_ref()?;
+        let mut conn = redis.conn.clone();
         let mut cmd = redis::cmd("GET");
         cmd.arg(key);
-        match tokio::time::timeout(TIMEOUT, cmd.query_async::<Option<Vec<u8>>>(&mut redis)).await {
+        match tokio::time::timeout(TIMEOUT, cmd.query_async::<Option<Vec<u8>>>(&mut conn)).await {
             Ok(Ok(Some(v))) => decode(&v),
             Ok(Ok(None)) => None,
             Ok(Err(e)) => {
@@ -105,86 +285,370 @@ impl TileCache {
         }
     }
 
-    fn put(&self, key: String, content_type: &str, body: &[u8]) {
-        let (this, value) = (self.clone(), encode(content_type, body));
+    fn redis_put(&self, key: String, tile: &Tile) {
+        let Some(redis) = &self.redis else { return };
+        let (mut conn, value, ttl_s) = (redis.conn.clone(), encode(tile), self.ttl_s);
         // Stored after the answer leaves: a client never waits for the cache.
         tokio::spawn(async move {
-            let mut redis = this.redis.clone();
             let mut cmd = redis::cmd("SET");
-            cmd.arg(&key).arg(value).arg("EX").arg(this.ttl_s);
-            if let Ok(Err(e)) = tokio::time::timeout(TIMEOUT * 4, cmd.query_async::<()>(&mut redis)).await {
+            cmd.arg(&key).arg(value).arg("EX").arg(ttl_s);
+            if let Ok(Err(e)) = tokio::time::timeout(TIMEOUT * 4, cmd.query_async::<()>(&mut conn)).await {
                 tracing::warn!(error = %e, "tile cache write failed");
             }
         });
     }
 }
 
-/// A stored tile: the media type's length (u16, big-endian), the media type, the body.
-fn encode(content_type: &str, body: &[u8]) -> Vec<u8> {
-    let ct = &content_type.as_bytes()[..content_type.len().min(u16::MAX as usize)];
-    let mut v = Vec::with_capacity(2 + ct.len() + body.len());
-    v.extend_from_slice(&(ct.len() as u16).to_be_bytes());
-    v.extend_from_slice(ct);
-    v.extend_from_slice(body);
+fn purge_channel(base: &str) -> String {
+    format!("{base}:purge")
+}
+
+/// A connection to the Redis layer (see [`connect_redis`]).
+pub struct RedisLayer(Redis);
+
+/// Connect to the Redis layer; `None` (logged) when Redis cannot be reached at start.
+/// `prefix` is the configured key prefix, `fingerprint` [`config_fingerprint`].
+pub async fn connect_redis(url: &str, prefix: &str, fingerprint: &str) -> Option<RedisLayer> {
+    connect(url, prefix, fingerprint).await.map(RedisLayer)
+}
+
+async fn connect(url: &str, prefix: &str, fingerprint: &str) -> Option<Redis> {
+    let client = match redis::Client::open(url) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "tile cache URL is invalid; serving without Redis");
+            return None;
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), ConnectionManager::new(client.clone())).await {
+        Ok(Ok(conn)) => {
+            tracing::info!("tile cache connected to Redis");
+            Some(Redis { conn, client, base: prefix.to_string(), prefix: format!("{prefix}:{fingerprint}") })
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "tile cache unreachable; serving without Redis");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("tile cache did not answer in 5 s; serving without Redis");
+            None
+        }
+    }
+}
+
+/// Delete the keys matching `pattern` (`SCAN`, so Redis is never blocked on a large cache).
+async fn delete_matching(conn: &mut ConnectionManager, pattern: &str) -> u64 {
+    let mut cursor: u64 = 0;
+    let mut deleted = 0;
+    loop {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor).arg("MATCH").arg(pattern).arg("COUNT").arg(1000);
+        let Ok(Ok((next, keys))) = tokio::time::timeout(TIMEOUT * 4, cmd.query_async::<(u64, Vec<String>)>(conn)).await
+        else {
+            tracing::warn!(pattern, "tile cache purge: SCAN failed");
+            return deleted;
+        };
+        if !keys.is_empty() {
+            let mut del = redis::cmd("UNLINK");
+            del.arg(&keys);
+            if let Ok(Ok(n)) = tokio::time::timeout(TIMEOUT * 4, del.query_async::<u64>(conn)).await {
+                deleted += n;
+            }
+        }
+        if next == 0 {
+            return deleted;
+        }
+        cursor = next;
+    }
+}
+
+/// Hear the purges other replicas publish, until the cache is dropped; reconnect when Redis
+/// goes away.
+async fn subscribe(cache: std::sync::Weak<TileCache>) {
+    use futures::StreamExt;
+    loop {
+        let Some((client, channel)) =
+            cache.upgrade().and_then(|c| c.redis.as_ref().map(|r| (r.client.clone(), purge_channel(&r.base))))
+        else {
+            return;
+        };
+        let mut pubsub = match client.get_async_pubsub().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(error = %e, "purge channel cannot connect; retrying");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+        };
+        if pubsub.subscribe(&channel).await.is_err() {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            continue;
+        }
+        let mut messages = pubsub.into_on_message();
+        loop {
+            // Wake now and then to notice that the cache was dropped.
+            match tokio::time::timeout(Duration::from_secs(5), messages.next()).await {
+                Ok(Some(m)) => {
+                    let Some(cache) = cache.upgrade() else { return };
+                    if let Some(what) = m.get_payload::<String>().ok().as_deref().and_then(Purge::from_tag) {
+                        cache.purge_local(&what).await;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    if cache.strong_count() == 0 {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The tag a request's tile is purged by: its collection, else its `url=`.
+fn tag_of(route: &str, req: &Request) -> String {
+    if route.starts_with("/collections/{collectionId}/") {
+        let id = req.uri().path().split('/').nth(2).unwrap_or_default();
+        let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
+        return Purge::Collection(id.into_owned()).tag();
+    }
+    let url = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "url").map(|(_, v)| v.into_owned()));
+    url.map(|u| Purge::Url(u).tag()).unwrap_or_default()
+}
+
+/// A stored tile: a format byte, then headers, reads and body, each length-prefixed.
+fn encode(tile: &Tile) -> Vec<u8> {
+    fn put(v: &mut Vec<u8>, bytes: &[u8]) {
+        v.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+        v.extend_from_slice(bytes);
+    }
+    let mut v = Vec::with_capacity(tile.body.len() + 256);
+    v.push(FORMAT);
+    v.push(u8::from(tile.volatile));
+    v.extend_from_slice(&(tile.headers.len() as u32).to_be_bytes());
+    for (k, val) in &tile.headers {
+        put(&mut v, k.as_str().as_bytes());
+        put(&mut v, val.as_bytes());
+    }
+    v.extend_from_slice(&(tile.reads.len() as u32).to_be_bytes());
+    for r in &tile.reads {
+        put(&mut v, r.url.as_bytes());
+        match &r.version {
+            Some(ver) => {
+                v.push(1);
+                put(&mut v, ver.as_bytes());
+            }
+            None => v.push(0),
+        }
+    }
+    put(&mut v, tile.tag.as_bytes());
+    v.extend_from_slice(&tile.body);
     v
 }
 
-fn decode(v: &[u8]) -> Option<(String, Vec<u8>)> {
-    let n = u16::from_be_bytes([*v.first()?, *v.get(1)?]) as usize;
-    let ct = std::str::from_utf8(v.get(2..2 + n)?).ok()?.to_string();
-    Some((ct, v[2 + n..].to_vec()))
+const FORMAT: u8 = 3;
+
+/// The tile in a stored value; `None` for anything malformed (a miss, never a panic).
+fn decode(v: &[u8]) -> Option<Tile> {
+    struct R<'a>(&'a [u8]);
+    impl<'a> R<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+            self.0 = b;
+            Some(a)
+        }
+        fn u32(&mut self) -> Option<usize> {
+            Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?) as usize)
+        }
+        fn bytes(&mut self) -> Option<&'a [u8]> {
+            let n = self.u32()?;
+            self.take(n)
+        }
+        fn str(&mut self) -> Option<&'a str> {
+            std::str::from_utf8(self.bytes()?).ok()
+        }
+    }
+    let mut r = R(v);
+    if r.take(1)? != [FORMAT] {
+        return None;
+    }
+    let volatile = match r.take(1)? {
+        [0] => false,
+        [1] => true,
+        _ => return None,
+    };
+    let n = r.u32()?;
+    let mut headers = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        let k = HeaderName::from_bytes(r.bytes()?).ok()?;
+        let val = HeaderValue::from_bytes(r.bytes()?).ok()?;
+        headers.push((k, val));
+    }
+    let n = r.u32()?;
+    let mut reads = Vec::with_capacity(n.min(1024));
+    for _ in 0..n {
+        let url = r.str()?.to_string();
+        let version = match r.take(1)? {
+            [1] => Some(Arc::from(r.str()?)),
+            [0] => None,
+            _ => return None,
+        };
+        reads.push(SourceRead { url, version });
+    }
+    let tag = Arc::from(r.str()?);
+    Some(Tile { headers, body: Bytes::copy_from_slice(r.0), reads, tag, generation: 0, volatile })
 }
 
+/// How the leader of a computation got its tile.
+const FROM_REDIS: u8 = 1;
+const COMPUTED: u8 = 2;
+
 /// The middleware.
-pub async fn layer(State(cache): State<Option<TileCache>>, req: Request, next: Next) -> Response {
+pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, next: Next) -> Response {
     let Some(cache) = cache else { return next.run(req).await };
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    // Legend counts travel in a header, which the cache does not keep: counted tiles are
-    // computed every time.
+    // Legend counts travel in a header no cached tile has: counted tiles are computed
+    // every time.
     let counted =
         req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "legend_counts"));
-    if req.method() != Method::GET || counted || !route.is_some_and(|r| cached(&r)) {
+    let Some(route) = route.filter(|r| cached(r)) else { return next.run(req).await };
+    if req.method() != Method::GET || counted {
         return next.run(req).await;
     }
-    let key = cache.key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    if let Some((content_type, body)) = cache.get(&key).await {
-        let mut res = Response::new(Body::from(body));
-        if let Ok(v) = HeaderValue::from_str(&content_type) {
-            res.headers_mut().insert(header::CONTENT_TYPE, v);
+    let key = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let tag: Arc<str> = Arc::from(tag_of(&route, &req));
+    if let Some(tile) = cache.memory.get(&key).await {
+        if cache.fresh(&tile).await {
+            return tile.response("memory");
         }
-        res.headers_mut().insert(HEADER, HeaderValue::from_static("hit"));
-        return res;
+        cache.memory.invalidate(&key).await;
     }
-    let res = next.run(req).await;
-    if res.status() != StatusCode::OK {
-        return res;
-    }
-    let (mut parts, body) = res.into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
-        Ok(b) => b,
-        Err(e) => {
-            use axum::response::IntoResponse;
-            return crate::error::ApiError::Internal(format!("response body: {e}")).into_response();
-        }
+    let how = AtomicU8::new(0);
+    let made = cache
+        .memory
+        .try_get_with(key, async {
+            let generation = cache.generation(&tag);
+            let redis_key = cache.redis.as_ref().map(|r| TileCache::redis_key(r, &tag, key));
+            if let Some(k) = &redis_key
+                && let Some(mut tile) = cache.redis_get(k).await
+                && tile.tag == tag
+                && cache.readers.versions().unchanged(&tile.reads).await
+            {
+                how.store(FROM_REDIS, Ordering::Relaxed);
+                if tile.volatile {
+                    return Err(Uncached::of(&tile));
+                }
+                tile.generation = generation;
+                return Ok(Arc::new(tile));
+            }
+            how.store(COMPUTED, Ordering::Relaxed);
+            let (res, reads) = record_reads(next.run(req)).await;
+            let (parts, body) = res.into_parts();
+            let body = match axum::body::to_bytes(body, usize::MAX).await {
+                Ok(b) => b,
+                Err(e) => {
+                    use axum::response::IntoResponse;
+                    let res = crate::error::ApiError::Internal(format!("response body: {e}")).into_response();
+                    return Err(Uncached { status: res.status(), headers: res.headers().clone(), body: Bytes::new() });
+                }
+            };
+            // Not kept: errors, tiles too large, tiles whose sources were not all recorded,
+            // tiles whose tag was purged while they were made.
+            if parts.status != StatusCode::OK
+                || body.len() > MAX_BYTES
+                || !reads.complete
+                || cache.generation(&tag) != generation
+            {
+                return Err(Uncached { status: parts.status, headers: parts.headers, body });
+            }
+            let volatile = parts.extensions.get::<Volatile>().is_some();
+            let headers = parts.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let tile = Tile { headers, body, reads: reads.sources, tag: tag.clone(), generation, volatile };
+            if let Some(k) = redis_key {
+                cache.redis_put(k, &tile);
+            }
+            if volatile {
+                return Err(Uncached::of(&tile));
+            }
+            Ok(Arc::new(tile))
+        })
+        .await;
+    let from = match how.load(Ordering::Relaxed) {
+        FROM_REDIS => "redis",
+        COMPUTED => "miss",
+        _ => "memory",
     };
-    if bytes.len() <= MAX_BYTES {
-        let ct = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        cache.put(key, ct, &bytes);
+    match made {
+        Ok(tile) => tile.response(from),
+        Err(uncached) => {
+            let mut res = uncached.response();
+            if uncached.status == StatusCode::OK {
+                res.headers_mut().insert(HEADER, HeaderValue::from_static(from));
+            }
+            res
+        }
     }
-    parts.headers.insert(HEADER, HeaderValue::from_static("miss"));
-    Response::from_parts(parts, Body::from(bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn tile(body: &'static [u8], reads: Vec<SourceRead>) -> Tile {
+        Tile {
+            headers: vec![
+                (HeaderName::from_static("content-type"), HeaderValue::from_static("image/png")),
+                (HeaderName::from_static("content-crs"), HeaderValue::from_static("<http://x/3857>")),
+            ],
+            body: Bytes::from_static(body),
+            reads,
+            tag: Arc::from("url:a.tif"),
+            generation: 7,
+            volatile: true,
+        }
+    }
+
     #[test]
     fn stored_tiles_round_trip() {
-        let v = encode("image/png", b"\x89PNG...");
-        assert_eq!(decode(&v), Some(("image/png".to_string(), b"\x89PNG...".to_vec())));
-        assert_eq!(decode(&encode("", b"")), Some((String::new(), Vec::new())));
-        assert_eq!(decode(&[0, 9, b'x']), None, "a truncated value is a miss, not a panic");
-        assert_eq!(decode(&[]), None);
+        let reads = vec![
+            SourceRead { url: "a.tif".into(), version: Some(Arc::from("1-2-3")) },
+            SourceRead { url: "https://x/b.tif".into(), version: None },
+        ];
+        let t = tile(b"\x89PNG...", reads.clone());
+        let back = decode(&encode(&t)).unwrap();
+        assert_eq!(back.headers, t.headers);
+        assert_eq!(back.body, t.body);
+        assert_eq!(back.reads, reads);
+        assert_eq!(&*back.tag, "url:a.tif");
+        assert_eq!(back.generation, 0, "generations are local to a process");
+        assert!(back.volatile);
+        let empty = decode(&encode(&tile(b"", vec![]))).unwrap();
+        assert!(empty.body.is_empty() && empty.reads.is_empty());
+    }
+
+    #[test]
+    fn malformed_values_are_misses_not_panics() {
+        let v = encode(&tile(b"body", vec![SourceRead { url: "a".into(), version: Some(Arc::from("v")) }]));
+        // Every truncation that cuts into the header part fails; none panics.
+        for n in 0..v.len() {
+            let _ = decode(&v[..n]);
+        }
+        assert!(decode(&[]).is_none());
+        assert!(decode(&[1, 0, 0]).is_none(), "the format of an older imbrex is a miss");
+        let mut bad = v.clone();
+        bad[2] = 0xff;
+        assert!(decode(&bad).is_none(), "an absurd header count runs out of bytes");
+    }
+
+    #[test]
+    fn purge_tags_round_trip() {
+        for p in [Purge::Collection("public.roads".into()), Purge::Url("s3://b/k.tif".into())] {
+            assert_eq!(Purge::from_tag(&p.tag()), Some(p));
+        }
+        assert_eq!(Purge::from_tag("other"), None);
     }
 }

@@ -74,10 +74,16 @@ async fn replicas_share_tiles_through_redis() {
     let ttl: i64 = redis::cmd("TTL").arg(&stored[0]).query_async(&mut redis).await.unwrap();
     assert!(ttl > 0 && ttl <= 120, "ttl {ttl}");
 
-    // The other replica serves it from Redis: same bytes, type and validator.
+    // The other replica serves it from Redis: same bytes, type and validator; then from its
+    // memory.
     let second = get(&b, &path).await;
     assert_eq!(second.status, StatusCode::OK);
-    assert_eq!(cache_header(&second), Some("hit"));
+    assert_eq!(cache_header(&second), Some("redis"));
+    let third = get(&b, &path).await;
+    assert_eq!(cache_header(&third), Some("memory"));
+    assert_eq!(third.body, first.body);
+    assert_eq!(third.headers.get("etag"), first.headers.get("etag"));
+    assert_eq!(third.content_type(), "image/png");
     assert_eq!(second.body, first.body);
     assert_eq!(second.content_type(), "image/png");
     assert_eq!(second.headers.get("etag"), first.headers.get("etag"));
@@ -96,11 +102,14 @@ async fn replicas_share_tiles_through_redis() {
     assert_eq!(cache_header(&info), None);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(keys(&mut redis, &prefix).await.len(), 3, "the two tiles of a and b, and c's own");
-    // /metrics counts each replica's own lookups: b had one hit and one miss.
+    // /metrics counts each replica's own lookups: b found one tile in Redis, one in memory,
+    // and computed one.
     let metrics = get(&b, "/metrics").await.text();
     for line in [
         r#"imbrex_tile_cache_requests_total{layer="redis",result="hit"} 1"#,
         r#"imbrex_tile_cache_requests_total{layer="redis",result="miss"} 1"#,
+        r#"imbrex_tile_cache_requests_total{layer="memory",result="hit"} 1"#,
+        r#"imbrex_tile_cache_requests_total{layer="memory",result="miss"} 2"#,
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
@@ -113,9 +122,11 @@ async fn replicas_share_tiles_through_redis() {
 async fn an_unreachable_cache_is_left_out_not_an_error() {
     let config = Config { tile_cache_url: Some("redis://127.0.0.1:1/0".into()), ..Config::default() };
     let app = replica(config).await;
-    let r = get(&app, &demo_tile(&app).await).await;
+    let path = demo_tile(&app).await;
+    let r = get(&app, &path).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    assert_eq!(cache_header(&r), None);
+    assert_eq!(cache_header(&r), Some("miss"));
+    assert_eq!(cache_header(&get(&app, &path).await), Some("memory"), "the memory layer still works");
 }
 
 #[tokio::test]
@@ -142,10 +153,58 @@ async fn vector_tiles_are_cached_too() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The table has no row trigger: memory does not keep its tiles, Redis does (for its TTL).
     let second = get(&app, path).await;
-    assert_eq!(cache_header(&second), Some("hit"));
+    assert_eq!(cache_header(&second), Some("redis"));
     assert_eq!(second.body, first.body);
     assert_eq!(second.content_type(), "application/vnd.mapbox-vector-tile");
+    assert_eq!(cache_header(&get(&app, path).await), Some("redis"));
     let stored = keys(&mut redis, &prefix).await;
     let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();
+}
+
+/// A purge on one replica reaches the others: Redis's keys are deleted and every replica's
+/// memory forgets the tiles (through Redis's purge channel).
+#[tokio::test]
+async fn a_purge_reaches_every_replica() {
+    let url = redis_url();
+    let prefix = format!("imbrex-test-purge-{}", std::process::id());
+    let config = Config {
+        tile_cache_url: Some(url.clone()),
+        tile_cache_prefix: prefix.clone(),
+        admin_token: Some("s3cret".into()),
+        ..Config::default()
+    };
+    let (a, b) = (replica(config.clone()).await, replica(config).await);
+    let path = demo_tile(&a).await;
+    assert_eq!(cache_header(&get(&a, &path).await), Some("miss"));
+    let mut redis = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..50 {
+        if !keys(&mut redis, &prefix).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(cache_header(&get(&b, &path).await), Some("redis"));
+    assert_eq!(cache_header(&get(&b, &path).await), Some("memory"));
+
+    let purge = axum::http::Request::post("/cache/purge?url=demo")
+        .header("authorization", "Bearer s3cret")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = common::request(&a, purge).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["redis_keys"], 1);
+    assert!(keys(&mut redis, &prefix).await.is_empty(), "the Redis copy is gone");
+    // b hears of it through Redis: a bound on polls, not a timing.
+    let mut polls = 0;
+    while cache_header(&get(&b, &path).await) == Some("memory") {
+        polls += 1;
+        assert!(polls < 100, "b still serves the purged tile from memory");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let stored = keys(&mut redis, &prefix).await;
+    if !stored.is_empty() {
+        let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();
+    }
 }

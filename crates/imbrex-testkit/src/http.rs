@@ -75,8 +75,17 @@ async fn serve(State(ctx): State<Ctx>, uri: Uri, headers: HeaderMap) -> Response
         return status(StatusCode::NOT_FOUND);
     };
     let len = data.len() as u64;
+    // As nginx does: size and modification time, so a rewritten file has another validator.
+    let etag = match tokio::fs::metadata(ctx.root.join(rel)).await.and_then(|m| m.modified()) {
+        Ok(t) => {
+            let ns = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            format!("\"{ns:x}-{len:x}\"")
+        }
+        Err(_) => return status(StatusCode::NOT_FOUND),
+    };
     let Some(spec) = range.as_deref().and_then(|r| r.strip_prefix("bytes=")) else {
         return Response::builder()
+            .header(header::ETAG, &etag)
             .header(header::CONTENT_LENGTH, len)
             .header(header::ACCEPT_RANGES, "bytes")
             .body(Body::from(data))
@@ -94,6 +103,7 @@ async fn serve(State(ctx): State<Ctx>, uri: Uri, headers: HeaderMap) -> Response
     }
     Response::builder()
         .status(StatusCode::PARTIAL_CONTENT)
+        .header(header::ETAG, &etag)
         .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
         .header(header::CONTENT_LENGTH, end - start + 1)
         .body(Body::from(data[start as usize..=end as usize].to_vec()))

@@ -232,7 +232,17 @@ pub struct Catalog {
     /// Relations left out because describing them failed (a view that errors, a table the
     /// role cannot read), with the reason: one broken relation never stops the catalog.
     pub skipped: BTreeMap<String, String>,
+    /// Tables (`schema.table`) whose row changes are notified (the `imbrex_rows` trigger of
+    /// `imbrex db install-triggers`).
+    pub notifying: HashSet<String>,
 }
+
+const NOTIFYING: &str = "
+SELECT n.nspname::text || '.' || c.relname::text
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE t.tgname = 'imbrex_rows' AND t.tgenabled <> 'D' AND n.nspname = ANY($1)";
 
 const COLUMNS: &str = "
 SELECT n.nspname::text, c.relname::text, c.relkind::text, obj_description(c.oid, 'pg_class'),
@@ -410,7 +420,8 @@ impl Catalog {
             // Ordered by arity: an overload taking query parameters replaces the plain one.
             functions.insert(id.clone(), Arc::new(TileFunction { id, schema, name, params: r.get(2) }));
         }
-        Ok(Catalog { collections, functions, srids, skipped })
+        let notifying = client.query(NOTIFYING, &[&options.schemas]).await?.iter().map(|r| r.get(0)).collect();
+        Ok(Catalog { collections, functions, srids, skipped, notifying })
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Collection>> {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row, Statement, ToStatement};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Collection};
 use crate::error::{Error, Result};
 
 /// What to publish and how to talk to the database.
@@ -122,6 +122,10 @@ pub struct Database {
     pub(crate) tile_counts: moka::sync::Cache<crate::tiles::CountKey, crate::tiles::RowCount>,
     /// Tiles made without counting their rows first.
     pub(crate) uncounted_tiles: std::sync::atomic::AtomicU64,
+    /// Ids of collections whose definition or rows changed (see [`Database::subscribe`]).
+    changes: tokio::sync::broadcast::Sender<Vec<String>>,
+    /// Whether the listener is connected and listening: row changes are heard.
+    listening: AtomicBool,
 }
 
 impl std::fmt::Debug for Database {
@@ -187,6 +191,8 @@ impl Database {
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             uncounted_tiles: Default::default(),
+            changes: tokio::sync::broadcast::channel(256).0,
+            listening: AtomicBool::new(false),
         };
         match db.refresh().await {
             Ok(c) => tracing::info!(collections = c.collections.len(), "PostGIS catalog loaded"),
@@ -222,7 +228,53 @@ impl Database {
         let previous = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
         let catalog = Arc::new(Catalog::discover(&client, &self.options, previous.as_deref()).await?);
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Some(catalog.clone());
+        if let Some(previous) = previous {
+            let changed = changed_collections(&previous, &catalog);
+            if !changed.is_empty() {
+                tracing::info!(collections = ?changed, "collections changed");
+                let _ = self.changes.send(changed);
+            }
+        }
         Ok(catalog)
+    }
+
+    /// Ids of collections that changed: a definition the catalog refresh found different
+    /// (columns, extent, added, dropped), or rows a `NOTIFY` on [`ROWS_CHANNEL`] said
+    /// changed. Tile caches purge them.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Vec<String>> {
+        self.changes.subscribe()
+    }
+
+    /// Whether every change to `c`'s tiles is heard now: a plain table with the row trigger,
+    /// and a listener connected. Only such tiles may be kept without a time limit.
+    pub fn notifies(&self, c: &Collection) -> bool {
+        let Some(catalog) = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone() else { return false };
+        self.listening.load(Ordering::Acquire)
+            && c.kind == "Table"
+            && catalog.notifying.contains(&format!("{}.{}", c.schema, c.table))
+    }
+
+    /// Every collection may have changed (the listener was away).
+    fn all_changed(&self) {
+        let Some(catalog) = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone() else { return };
+        let _ = self.changes.send(catalog.collections.keys().cloned().collect());
+    }
+
+    /// Rows of `schema.table` changed: its collections changed, and so may have every view
+    /// and function (what they read is not known here).
+    fn rows_changed(&self, relation: &str) {
+        let Some(catalog) = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone() else { return };
+        let ids: Vec<String> = catalog
+            .collections
+            .values()
+            .filter(|c| c.kind != "Table" || format!("{}.{}", c.schema, c.table) == relation)
+            .map(|c| c.id.clone())
+            .collect();
+        self.tile_counts.invalidate_all();
+        if !ids.is_empty() {
+            tracing::debug!(relation, collections = ids.len(), "rows changed");
+            let _ = self.changes.send(ids);
+        }
     }
 
     /// Keep the catalog fresh without a restart: read again every `refresh_interval_s`, and
@@ -273,12 +325,63 @@ DROP EVENT TRIGGER IF EXISTS imbrex_catalog_drop;
 CREATE EVENT TRIGGER imbrex_catalog_drop ON sql_drop EXECUTE FUNCTION public.imbrex_catalog_notify();
 ";
 
-/// Removes what [`INSTALL_TRIGGERS`] installs.
+/// The channel row changes arrive on: the payload is `schema.table` (see
+/// [`INSTALL_ROW_TRIGGERS`]).
+pub const ROWS_CHANNEL: &str = "imbrex_rows";
+
+/// A statement-level trigger on every table with a geometry column (outside PostgreSQL's
+/// own schemas) that `NOTIFY`s [`ROWS_CHANNEL`] with `schema.table` after each INSERT,
+/// UPDATE, DELETE and TRUNCATE, so that servers purge that collection's cached tiles. One
+/// notification per statement (PostgreSQL folds identical ones of a transaction into one,
+/// sent at commit). Tables created later get it when the command runs again.
+pub const INSTALL_ROW_TRIGGERS: &str = "
+CREATE OR REPLACE FUNCTION public.imbrex_rows_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('imbrex_rows', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME); RETURN NULL; END $$;
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT DISTINCT n.nspname, c.relname
+           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE a.atttypid IN (SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography'))
+             AND c.relkind IN ('r', 'p') AND NOT a.attisdropped AND a.attnum > 0
+             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS imbrex_rows ON %I.%I', r.nspname, r.relname);
+    EXECUTE format('CREATE TRIGGER imbrex_rows AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION public.imbrex_rows_notify()', r.nspname, r.relname);
+  END LOOP;
+END $$;
+";
+
+/// Removes what [`INSTALL_TRIGGERS`] and [`INSTALL_ROW_TRIGGERS`] install.
 pub const UNINSTALL_TRIGGERS: &str = "
 DROP EVENT TRIGGER IF EXISTS imbrex_catalog_ddl;
 DROP EVENT TRIGGER IF EXISTS imbrex_catalog_drop;
 DROP FUNCTION IF EXISTS public.imbrex_catalog_notify();
+DO $$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT n.nspname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.tgname = 'imbrex_rows'
+  LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS imbrex_rows ON %I.%I', r.nspname, r.relname);
+  END LOOP;
+END $$;
+DROP FUNCTION IF EXISTS public.imbrex_rows_notify();
 ";
+
+/// Ids of the collections added, dropped or redefined between two catalogs.
+fn changed_collections(before: &Catalog, after: &Catalog) -> Vec<String> {
+    let text = |c: &Collection| serde_json::to_string(c).unwrap_or_default();
+    let mut ids: Vec<String> = after
+        .collections
+        .iter()
+        .filter(|(id, c)| before.collections.get(*id).is_none_or(|b| text(b) != text(c)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    ids.extend(before.collections.keys().filter(|id| !after.collections.contains_key(*id)).cloned());
+    ids
+}
 
 /// Run SQL on the database of `url` (the `imbrex db` commands).
 pub async fn execute(url: &str, sql: &str) -> Result<()> {
@@ -309,10 +412,16 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
             }
         };
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        // The connection is driven here; its notifications go to the loop below.
+        // The connection is driven here; DDL notifications go to the loop below, row
+        // changes straight to the subscribers.
+        let rows_db = db.clone();
         let driver = tokio::spawn(async move {
             while let Some(m) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
                 match m {
+                    Ok(tokio_postgres::AsyncMessage::Notification(n)) if n.channel() == ROWS_CHANNEL => {
+                        let Some(db) = rows_db.upgrade() else { return };
+                        db.rows_changed(n.payload());
+                    }
                     Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
                         if tx.send(()).is_err() {
                             return;
@@ -323,7 +432,7 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
                 }
             }
         });
-        if let Err(e) = client.batch_execute(&format!("LISTEN {CATALOG_CHANNEL}")).await {
+        if let Err(e) = client.batch_execute(&format!("LISTEN {CATALOG_CHANNEL}; LISTEN {ROWS_CHANNEL}")).await {
             tracing::warn!(error = %e, "LISTEN failed; the catalog refreshes on its timer only");
             driver.abort();
             return;
@@ -334,6 +443,9 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
                 if let Err(e) = db.refresh().await {
                     tracing::warn!(error = %e, "catalog refresh failed");
                 }
+                // Rows may have changed unheard while no listener was connected.
+                db.all_changed();
+                db.listening.store(true, Ordering::Release);
             }
             None => return,
         }
@@ -357,6 +469,9 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
                 Ok(None) => break,
                 Err(_) => {}
             }
+        }
+        if let Some(db) = db.upgrade() {
+            db.listening.store(false, Ordering::Release);
         }
         tracing::debug!("catalog listener lost its connection; reconnecting");
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -89,7 +89,9 @@ pub struct DbArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbAction {
     /// Install event triggers that NOTIFY imbrex of DDL (new, changed and dropped tables),
-    /// so running servers re-read their catalog within a second. Needs a superuser.
+    /// so running servers re-read their catalog within a second, and a statement trigger on
+    /// every table with a geometry column that NOTIFYs of row changes, so they purge its
+    /// cached tiles. Needs a superuser; run again for tables created later.
     InstallTriggers,
     /// Remove what install-triggers installed.
     UninstallTriggers,
@@ -179,6 +181,16 @@ pub struct ServeArgs {
     /// Seconds a cached tile lives [default: 3600].
     #[arg(long, env = "IMBREX_TILE_CACHE_TTL", value_name = "SECONDS")]
     pub tile_cache_ttl: Option<u64>,
+
+    /// Megabytes of tiles kept in this process's memory, in front of Redis (0: none)
+    /// [default: 128].
+    #[arg(long, env = "IMBREX_TILE_MEMORY_CACHE_MB", value_name = "MB")]
+    pub tile_memory_cache_mb: Option<u64>,
+
+    /// Seconds a source's version (mtime, ETag) is trusted before it is asked again: how
+    /// long a changed file may still be served from caches [default: 10].
+    #[arg(long, env = "IMBREX_SOURCE_RECHECK", value_name = "SECONDS")]
+    pub source_recheck: Option<u64>,
 
     /// Megabytes of decoded raster blocks kept in memory (0: none) [default: 256].
     #[arg(long, env = "IMBREX_BLOCK_CACHE_MB", value_name = "MB")]

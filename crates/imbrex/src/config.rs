@@ -67,6 +67,12 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(v) = args.tile_cache_ttl {
         m.insert("tile_cache_ttl_s".into(), json!(v));
     }
+    if let Some(v) = args.tile_memory_cache_mb {
+        m.insert("tile_memory_cache_mb".into(), json!(v));
+    }
+    if let Some(v) = args.source_recheck {
+        m.insert("source_recheck_s".into(), json!(v));
+    }
     if let Some(v) = args.block_cache_mb {
         m.insert("block_cache_mb".into(), json!(v));
     }

@@ -46,14 +46,18 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
 
 /// `imbrex db ...`.
 fn db(args: cli::DbArgs) -> anyhow::Result<()> {
-    use imbrex_vector::db::{INSTALL_TRIGGERS, UNINSTALL_TRIGGERS, execute};
+    use imbrex_vector::db::{INSTALL_ROW_TRIGGERS, INSTALL_TRIGGERS, UNINSTALL_TRIGGERS, execute};
+    let install = format!("{INSTALL_TRIGGERS}{INSTALL_ROW_TRIGGERS}");
     let (sql, done) = match args.action {
         cli::DbAction::TriggersSql => {
-            print!("{}", INSTALL_TRIGGERS.trim_start());
+            print!("{}", install.trim_start());
             return Ok(());
         }
-        cli::DbAction::InstallTriggers => (INSTALL_TRIGGERS, "event triggers installed: DDL now notifies imbrex"),
-        cli::DbAction::UninstallTriggers => (UNINSTALL_TRIGGERS, "event triggers removed"),
+        cli::DbAction::InstallTriggers => (
+            install.as_str(),
+            "triggers installed: DDL and row changes of tables with a geometry column now notify imbrex",
+        ),
+        cli::DbAction::UninstallTriggers => (UNINSTALL_TRIGGERS, "triggers removed"),
     };
     let url = args.database_url.ok_or_else(|| anyhow::anyhow!("--database-url (or DATABASE_URL) is required"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -78,7 +78,7 @@ impl GcpVrt {
         // rio-tiler: `add_alpha` unless the file has a nodata value or an alpha band.
         let added_alpha = source.nodata().is_none() && source.alpha_band().is_none();
         let block = (BLOCK.0.min(width), BLOCK.1.min(height));
-        let id = Arc::from(source.source().id());
+        let id = Arc::from(source.source().cache_id());
         let fingerprint = source
             .tiff()
             .map(|t| (t.main().ifd_offset, t.main().offsets.first().copied().unwrap_or(0)))

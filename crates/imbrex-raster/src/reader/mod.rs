@@ -49,6 +49,8 @@ pub struct Reader {
     placement: Placement,
     /// The dataset's grid in other CRSs (`calculate_default_transform`), per CRS.
     native: std::sync::Mutex<Vec<(Crs, GeoTransform)>>,
+    /// See [`Reader::version`].
+    version: crate::reader_cache::Version,
 }
 
 impl Reader {
@@ -57,6 +59,12 @@ impl Reader {
         let input = source.id().to_string();
         let dataset = Arc::new(Dataset::open(source, opts).await?);
         Reader::from_dataset(input, dataset)
+    }
+
+    /// The version of the source's content this reader was opened at (see
+    /// [`RangeSource::observed_version`]).
+    pub fn version(&self) -> crate::reader_cache::Version {
+        self.version.clone()
     }
 
     /// Wrap an opened dataset. A GCP-only file is read through the warped VRT GDAL puts it
@@ -79,7 +87,8 @@ impl Reader {
             }
             _ => (dataset, Placement::Pixel { width, height }),
         };
-        Ok(Reader { input, dataset, placement, native: Default::default() })
+        let version = dataset.source().observed_version().map(Arc::from);
+        Ok(Reader { input, dataset, placement, native: Default::default(), version })
     }
 
     /// The file itself when the reader reads a virtual dataset made of it (a GCP file's
@@ -89,7 +98,8 @@ impl Reader {
         let Dataset::Warped(v) = self.dataset.as_ref() else { return None };
         let ds = v.source().clone();
         let placement = Placement::Pixel { width: ds.width(), height: ds.height() };
-        Some(Reader { input: self.input.clone(), dataset: ds, placement, native: Default::default() })
+        let version = self.version.clone();
+        Some(Reader { input: self.input.clone(), dataset: ds, placement, native: Default::default(), version })
     }
 
     /// The `url=` (or path) this reader was opened from.

@@ -17,6 +17,16 @@ pub struct HttpSource {
     url: String,
     client: reqwest::Client,
     stats: SourceStats,
+    /// The validator of the first answer (see [`validator`]).
+    observed: std::sync::OnceLock<String>,
+    cache_id: std::sync::OnceLock<String>,
+}
+
+/// What identifies an answer's content: its `ETag`, else its `Last-Modified`. Weak
+/// validators are fine here: ranges of one ETag come from one content.
+fn validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    get(reqwest::header::ETAG).or_else(|| get(reqwest::header::LAST_MODIFIED))
 }
 
 /// Attempts per range request; transient failures (connect errors, 5xx) are retried.
@@ -24,7 +34,13 @@ const ATTEMPTS: u32 = 3;
 
 impl HttpSource {
     pub fn new(url: impl Into<String>, client: reqwest::Client) -> HttpSource {
-        HttpSource { url: url.into(), client, stats: SourceStats::default() }
+        HttpSource {
+            url: url.into(),
+            client,
+            stats: SourceStats::default(),
+            observed: Default::default(),
+            cache_id: Default::default(),
+        }
     }
 
     fn upstream(&self, reason: impl Into<String>) -> Error {
@@ -72,6 +88,9 @@ impl RangeSource for HttpSource {
             if !status.is_success() {
                 return Err(self.upstream(format!("server answered {status}")));
             }
+            if let Some(v) = validator(response.headers()) {
+                let _ = self.observed.set(v);
+            }
             let partial = status == StatusCode::PARTIAL_CONTENT;
             let total = response
                 .headers()
@@ -106,6 +125,37 @@ impl RangeSource for HttpSource {
 
     fn stats(&self) -> &SourceStats {
         &self.stats
+    }
+
+    async fn probe_version(&self) -> Result<Option<String>> {
+        // A one-byte range rather than HEAD: whatever serves the ranges serves this too
+        // (some signed URLs and servers refuse HEAD).
+        let response = self
+            .client
+            .get(&self.url)
+            .header(RANGE, "bytes=0-0")
+            .send()
+            .await
+            .map_err(|e| self.upstream(e.to_string()))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Err(Error::NotFound { what: self.url.clone() });
+        }
+        if !status.is_success() {
+            return Err(self.upstream(format!("server answered {status}")));
+        }
+        Ok(validator(response.headers()))
+    }
+
+    fn observed_version(&self) -> Option<String> {
+        self.observed.get().cloned()
+    }
+
+    fn cache_id(&self) -> &str {
+        self.cache_id.get_or_init(|| match self.observed.get() {
+            Some(v) => format!("{}\u{0}{v}", self.url),
+            None => self.url.clone(),
+        })
     }
 
     async fn sibling(&self, suffix: &str) -> Option<std::sync::Arc<dyn RangeSource>> {

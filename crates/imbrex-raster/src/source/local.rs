@@ -19,6 +19,17 @@ pub struct LocalSource {
     file: Arc<File>,
     len: u64,
     stats: SourceStats,
+    /// The version at open (see [`version_of`]).
+    version: String,
+    cache_id: String,
+}
+
+/// Inode, size and modification time: a file replaced (renamed over) or rewritten has
+/// another. A same-size rewrite within the filesystem's timestamp granularity (a few
+/// milliseconds) is not seen.
+fn version_of(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!("{}-{}-{}.{:09}", meta.ino(), meta.len(), meta.mtime(), meta.mtime_nsec())
 }
 
 impl LocalSource {
@@ -29,8 +40,11 @@ impl LocalSource {
         if !meta.is_file() {
             return Err(Error::NotFound { what: format!("file {}", path.display()) });
         }
+        let (id, version) = (path.display().to_string(), version_of(&meta));
         Ok(LocalSource {
-            id: path.display().to_string(),
+            cache_id: format!("{id}\u{0}{version}"),
+            version,
+            id,
             path: path.to_path_buf(),
             file: Arc::new(file),
             len: meta.len(),
@@ -87,6 +101,20 @@ impl RangeSource for LocalSource {
 
     fn siblings_are_cheap(&self) -> bool {
         true
+    }
+
+    async fn probe_version(&self) -> Result<Option<String>> {
+        // By path, not by the open handle: a file replaced by a rename is a new file.
+        let meta = std::fs::metadata(&self.path).map_err(|e| io_error(&self.path, e))?;
+        Ok(Some(version_of(&meta)))
+    }
+
+    fn observed_version(&self) -> Option<String> {
+        Some(self.version.clone())
+    }
+
+    fn cache_id(&self) -> &str {
+        &self.cache_id
     }
 
     async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {

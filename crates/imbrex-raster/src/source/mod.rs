@@ -24,7 +24,7 @@ pub use http::HttpSource;
 pub use local::LocalSource;
 pub use memory::MemorySource;
 pub use object::ObjectSource;
-pub use open::{AccessPolicy, S3Config, SourceFactory};
+pub use open::{AccessPolicy, Fetches, S3Config, SourceFactory};
 
 /// Bytes returned by a fetch, and the total size of the object when the server said it.
 #[derive(Clone, Debug)]
@@ -78,6 +78,78 @@ pub trait RangeSource: Send + Sync + fmt::Debug {
     /// `GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR` advice does for GDAL.
     fn siblings_are_cheap(&self) -> bool {
         false
+    }
+
+    /// What identifies the object's current content, asked of the store now: size and
+    /// modification time of a file, the `ETag` (else `Last-Modified`) of a remote object.
+    /// `None` when the store tells nothing (memory, a server without validators): such a
+    /// source is taken as never changing.
+    async fn probe_version(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    /// The version the object had when it was read (from the first fetch's answer, or the
+    /// file's metadata when it was opened); `None` when the store tells nothing.
+    fn observed_version(&self) -> Option<String> {
+        None
+    }
+
+    /// The key of this object's content in caches: [`RangeSource::id`] and, once known,
+    /// [`RangeSource::observed_version`], so a file rewritten in place (same name, same
+    /// layout) and opened again is never served from blocks of its old content. Call it
+    /// after the first fetch.
+    fn cache_id(&self) -> &str {
+        self.id()
+    }
+}
+
+/// A source whose fetches are also counted in a shared tally (its kind's, for metrics).
+#[derive(Debug)]
+pub struct Counted {
+    inner: Arc<dyn RangeSource>,
+    tally: Arc<SourceStats>,
+}
+
+impl Counted {
+    pub fn wrap(inner: Arc<dyn RangeSource>, tally: &Arc<SourceStats>) -> Arc<dyn RangeSource> {
+        Arc::new(Counted { inner, tally: tally.clone() })
+    }
+}
+
+#[async_trait]
+impl RangeSource for Counted {
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+
+    async fn fetch(&self, range: Range<u64>) -> Result<Fetched> {
+        let fetched = self.inner.fetch(range).await?;
+        self.tally.record(fetched.bytes.len());
+        Ok(fetched)
+    }
+
+    fn stats(&self) -> &SourceStats {
+        self.inner.stats()
+    }
+
+    async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {
+        Some(Counted::wrap(self.inner.sibling(suffix).await?, &self.tally))
+    }
+
+    fn siblings_are_cheap(&self) -> bool {
+        self.inner.siblings_are_cheap()
+    }
+
+    async fn probe_version(&self) -> Result<Option<String>> {
+        self.inner.probe_version().await
+    }
+
+    fn observed_version(&self) -> Option<String> {
+        self.inner.observed_version()
+    }
+
+    fn cache_id(&self) -> &str {
+        self.inner.cache_id()
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, ObjectStore};
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use super::{Fetched, RangeSource, SourceStats};
 use crate::error::{Error, Result};
@@ -17,11 +17,28 @@ pub struct ObjectSource {
     store: Arc<dyn ObjectStore>,
     path: Path,
     stats: SourceStats,
+    observed: std::sync::OnceLock<String>,
+    cache_id: std::sync::OnceLock<String>,
+}
+
+/// The object's ETag, else its size and modification time.
+fn version_of(meta: &object_store::ObjectMeta) -> String {
+    match &meta.e_tag {
+        Some(tag) => tag.clone(),
+        None => format!("{}-{}", meta.size, meta.last_modified.timestamp_nanos_opt().unwrap_or_default()),
+    }
 }
 
 impl ObjectSource {
     pub fn new(id: impl Into<String>, store: Arc<dyn ObjectStore>, path: Path) -> ObjectSource {
-        ObjectSource { id: id.into(), store, path, stats: SourceStats::default() }
+        ObjectSource {
+            id: id.into(),
+            store,
+            path,
+            stats: SourceStats::default(),
+            observed: Default::default(),
+            cache_id: Default::default(),
+        }
     }
 }
 
@@ -35,6 +52,7 @@ impl RangeSource for ObjectSource {
         let options = GetOptions { range: Some(GetRange::Bounded(range.clone())), ..Default::default() };
         let result = self.store.get_opts(&self.path, options).await.map_err(|e| map_error(&self.id, e))?;
         let total = result.meta.size;
+        let _ = self.observed.set(version_of(&result.meta));
         let bytes = result.bytes().await.map_err(|e| map_error(&self.id, e))?;
         self.stats.record(bytes.len());
         Ok(Fetched { bytes, total_size: Some(total) })
@@ -42,6 +60,22 @@ impl RangeSource for ObjectSource {
 
     fn stats(&self) -> &SourceStats {
         &self.stats
+    }
+
+    async fn probe_version(&self) -> Result<Option<String>> {
+        let meta = self.store.head(&self.path).await.map_err(|e| map_error(&self.id, e))?;
+        Ok(Some(version_of(&meta)))
+    }
+
+    fn observed_version(&self) -> Option<String> {
+        self.observed.get().cloned()
+    }
+
+    fn cache_id(&self) -> &str {
+        self.cache_id.get_or_init(|| match self.observed.get() {
+            Some(v) => format!("{}\u{0}{v}", self.id),
+            None => self.id.clone(),
+        })
     }
 
     async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {

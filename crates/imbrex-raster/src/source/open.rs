@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::ObjectStore;
 
-use super::{HttpSource, LocalSource, MemorySource, ObjectSource, RangeSource};
+use super::{Counted, HttpSource, LocalSource, MemorySource, ObjectSource, RangeSource, SourceStats};
 use crate::error::{Error, Result};
 
 /// What `url=` may name.
@@ -84,6 +84,15 @@ pub struct SourceFactory {
     stores: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     memory: HashMap<String, Bytes>,
     s3: S3Config,
+    fetched: Arc<Fetches>,
+}
+
+/// Requests and bytes fetched by every source a factory opened, per kind of store.
+#[derive(Debug, Default)]
+pub struct Fetches {
+    pub local: Arc<SourceStats>,
+    pub http: Arc<SourceStats>,
+    pub object: Arc<SourceStats>,
 }
 
 impl SourceFactory {
@@ -101,6 +110,7 @@ impl SourceFactory {
             stores: Mutex::new(HashMap::new()),
             memory: HashMap::new(),
             s3: S3Config::from_env(),
+            fetched: Arc::default(),
         }
     }
 
@@ -120,6 +130,11 @@ impl SourceFactory {
         &self.policy
     }
 
+    /// What the sources opened here fetched, per kind of store.
+    pub fn fetched(&self) -> &Fetches {
+        &self.fetched
+    }
+
     /// Resolve a `url=` value into a source, or say why not.
     pub fn open(&self, url: &str) -> Result<Arc<dyn RangeSource>> {
         let url = url.trim();
@@ -130,7 +145,7 @@ impl SourceFactory {
             return Err(Error::InvalidParameter { name: "url", reason: "longer than 4096 characters".into() });
         }
         if let Some(data) = self.memory.get(url) {
-            return Ok(Arc::new(MemorySource::new(url, data.clone())));
+            return Ok(Arc::new(MemorySource::new(url, data.clone()))); // not counted: no fetch leaves the process
         }
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
@@ -138,7 +153,7 @@ impl SourceFactory {
                 .map_err(|e| Error::InvalidParameter { name: "url", reason: format!("'{url}': {e}") })?;
             let canonical = parsed.to_string();
             self.policy.check_url(&canonical)?;
-            return Ok(Arc::new(HttpSource::new(canonical, self.http.clone())));
+            return Ok(Counted::wrap(Arc::new(HttpSource::new(canonical, self.http.clone())), &self.fetched.http));
         }
         for scheme in ["s3://", "gs://", "az://"] {
             if let Some(rest) = lower.starts_with(scheme).then(|| &url[scheme.len()..]) {
@@ -153,7 +168,7 @@ impl SourceFactory {
                 let store = self.store(scheme, bucket)?;
                 let path = object_store::path::Path::from_url_path(key)
                     .map_err(|e| Error::InvalidParameter { name: "url", reason: format!("'{url}': {e}") })?;
-                return Ok(Arc::new(ObjectSource::new(url, store, path)));
+                return Ok(Counted::wrap(Arc::new(ObjectSource::new(url, store, path)), &self.fetched.object));
             }
         }
         let path = if let Some(p) = lower.starts_with("file://").then(|| &url[7..]) {
@@ -175,7 +190,7 @@ impl SourceFactory {
         let real =
             absolute.canonicalize().map_err(|_| Error::NotFound { what: format!("file {}", absolute.display()) })?;
         self.policy.check_path(&real)?;
-        Ok(Arc::new(LocalSource::open(&real)?))
+        Ok(Counted::wrap(Arc::new(LocalSource::open(&real)?), &self.fetched.local))
     }
 
     fn store(&self, scheme: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>> {

@@ -9,11 +9,14 @@ use axum::routing::post;
 use serde_json::json;
 
 use crate::AppState;
+use crate::error::ValidationIssue;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryMap;
 use crate::routes::collections::database;
+use crate::tile_cache::Purge;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/refresh", post(refresh))
+    Router::new().route("/refresh", post(refresh)).route("/cache/purge", post(purge))
 }
 
 /// Whether `headers` carry the configured admin token (`what` names the endpoint in errors).
@@ -47,4 +50,47 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
     let db = database(&state)?;
     let catalog = db.refresh().await?;
     Ok(axum::Json(json!({"collections": catalog.collections.len()})).into_response())
+}
+
+/// What `POST /cache/purge` purges.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the query for OpenAPI; read through `QueryMap`
+pub struct PurgeParams {
+    /// A collection id: its vector tiles.
+    collection: Option<String>,
+    /// A dataset URL, as given in `url=`: the tiles made from it (its version is asked again).
+    url: Option<String>,
+}
+
+/// Purge cached tiles of a collection or a URL: in this process, in Redis, and (through
+/// Redis) in every other replica's memory. Admin-only.
+#[utoipa::path(post, path = "/cache/purge", tag = "Landing", params(PurgeParams),
+    responses((status = 200, description = "Purged", content_type = "application/json"),
+        (status = 401, description = "The admin token was not given", body = crate::error::Detail),
+        (status = 403, description = "No admin token is configured: purging is off", body = crate::error::Detail),
+        (status = 422, description = "Neither collection nor url was given", body = crate::error::Detail)))]
+pub async fn purge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> ApiResult<Response> {
+    authorize(&state, &headers, "POST /cache/purge")?;
+    let q = QueryMap::parse(query.as_deref().unwrap_or(""));
+    let mut what = Vec::new();
+    what.extend(q.raw("collection").map(|c| Purge::Collection(c.to_string())));
+    what.extend(q.raw("url").map(|u| Purge::Url(u.to_string())));
+    if what.is_empty() {
+        return Err(ApiError::Validation(vec![ValidationIssue::query(
+            "collection",
+            "give collection=ID or url=URL (or both)",
+        )]));
+    }
+    let mut redis_keys = 0;
+    if let Some(tiles) = &state.tile_cache {
+        for w in &what {
+            redis_keys += tiles.purge(w).await;
+        }
+    }
+    Ok(axum::Json(json!({"purged": what.len(), "redis_keys": redis_keys})).into_response())
 }

@@ -101,6 +101,8 @@ pub async fn tile(
     let catalog = db.catalog().await?;
     // A collection of that id first (as the other routes find it), then a tile function.
     let function = catalog.get(&id).is_none().then(|| catalog.functions.get(&id)).flatten();
+    // Whether the tile cache hears of every change to this tile (see `tile_cache::Volatile`).
+    let mut notified = false;
     let bytes = if let Some(f) = function {
         // A tile function gets every query parameter, as one JSON object of strings.
         let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
@@ -109,6 +111,7 @@ pub async fn tile(
         // Several collections: their layers are queried at once (a connection each) and
         // joined; an MVT is its layers one after another.
         let layers = layers_of(&state, &id).await?;
+        notified = matches!(layers.as_slice(), [(_, c)] if db.notifies(c));
         let queries = layers
             .iter()
             .map(|(name, c)| Ok((c, TileQuery { layer: name.clone(), ..tile_query(&state, c, &q)? })))
@@ -121,6 +124,9 @@ pub async fn tile(
     };
     let mut r = bytes.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(MVT));
+    if !notified {
+        r.extensions_mut().insert(crate::tile_cache::Volatile);
+    }
     Ok(r)
 }
 
