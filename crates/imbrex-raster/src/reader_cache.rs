@@ -104,6 +104,10 @@ impl SourceVersions {
     /// computation (see [`record_reads`]).
     pub async fn current(&self, url: &str) -> Result<Version> {
         let url = url.trim();
+        if let Some(version) = self.known.get(url).await {
+            record(url, &version);
+            return Ok(version);
+        }
         let version = self
             .known
             .try_get_with(url.to_string(), async {

@@ -73,6 +73,9 @@ pub struct Config {
     /// Where decoded PNG/JPEG images are spilled (unlinked files); default: the system's
     /// temporary folder.
     pub image_spill_dir: Option<PathBuf>,
+    /// PMTiles archives served under `/pmtiles/{name}`: name → local path, http(s):// or
+    /// s3:// URL (`imbrex serve --archive NAME=URL`, or a `.pmtiles` PATH).
+    pub archives: BTreeMap<String, String>,
     /// Named legends (`legend=name`): a list of classes `{name, expression, color}`, a ramp
     /// `{from, over, to, range}`, or the path of a JSON file holding either.
     pub legends: BTreeMap<String, serde_json::Value>,
@@ -107,6 +110,7 @@ impl Default for Config {
             image_cache_mb: 256,
             image_spill_dir: None,
             legends: BTreeMap::new(),
+            archives: BTreeMap::new(),
         }
     }
 }

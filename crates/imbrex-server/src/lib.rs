@@ -3,6 +3,7 @@
 //! A handler reads like the request path in `docs/architecture.md`: typed parameters →
 //! library call → response. Status codes are chosen only in [`error::ApiError::status`].
 
+pub mod archives;
 mod cache;
 pub mod config;
 pub mod documents;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub legends: Arc<BTreeMap<String, Arc<imbrex_raster::render::Legend>>>,
     /// The process's Prometheus series (`/metrics`).
     pub metrics: Arc<metrics::Metrics>,
+    /// PMTiles archives served under `/pmtiles`.
+    pub archives: Arc<archives::ArchiveSet>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
@@ -116,6 +119,7 @@ impl AppState {
             spill_dir: config.image_spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         };
         let images = images::ImageSet::scan(&config.images, pixel).map_err(StartError::Images)?;
+        let config_archives = config.archives.clone();
         let legends = load_legends(&config.legends)?;
         // The georeferenced files of a served folder are `/cog` datasets.
         let allow_path: Vec<_> = config.allow_path.iter().chain(images.folders()).cloned().collect();
@@ -141,6 +145,7 @@ impl AppState {
             images: Arc::new(images),
             legends: Arc::new(legends),
             metrics: Arc::new(metrics::Metrics::default()),
+            archives: Arc::new(archives::ArchiveSet::new(&config_archives)),
         })
     }
 
@@ -226,6 +231,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::resources::router())
         .merge(routes::legends::router())
         .merge(routes::image::router())
+        .merge(routes::archives::router())
         .merge(routes::viewer::static_router())
         .nest(<routes::cog::Cog as dataset::DatasetFactory>::PREFIX, routes::cog::router())
         .nest(<routes::stac::Stac as dataset::DatasetFactory>::PREFIX, routes::stac::router())

@@ -55,6 +55,9 @@ use crate::routes;
         routes::collection_tiles::map_html,
         routes::admin::refresh,
         routes::admin::purge,
+        routes::archives::list,
+        routes::archives::tilejson,
+        routes::archives::tile,
     ),
     components(schemas(crate::error::Detail, crate::error::ValidationDetail, crate::error::ValidationIssue))
 )]

@@ -30,6 +30,90 @@ pub enum Command {
     /// Write or describe MosaicJSON documents.
     #[command(subcommand)]
     Mosaic(MosaicAction),
+    /// Render a pyramid of tiles into a PMTiles archive (resumable, shardable).
+    Seed(Box<SeedArgs>),
+    /// Work with PMTiles archives.
+    #[command(subcommand)]
+    Pmtiles(PmtilesAction),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PmtilesAction {
+    /// Join the archives of `imbrex seed --shard i/n` into the one a single run writes.
+    Merge(MergeArgs),
+}
+
+/// Options of `imbrex pmtiles merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The shards' archives.
+    pub inputs: Vec<PathBuf>,
+    /// The merged archive.
+    #[arg(short, long, value_name = "OUT.pmtiles")]
+    pub output: PathBuf,
+}
+
+/// What `imbrex seed` renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SeedKind {
+    /// A COG or GeoTIFF (`/cog`).
+    Cog,
+    /// A STAC item (`/stac`; name assets with -p assets=...).
+    Stac,
+    /// A MosaicJSON document (`/mosaicjson`).
+    Mosaicjson,
+    /// A PostGIS collection (SOURCE is its id, or collection:ID).
+    Collection,
+}
+
+/// Options of `imbrex seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// A raster (local path, http(s):// or s3:// URL, or `demo`), a STAC item or MosaicJSON
+    /// (with --kind), or `collection:schema.table`.
+    pub source: String,
+    /// What SOURCE is [default: collection for collection:ID, else cog].
+    #[arg(long, value_enum)]
+    pub kind: Option<SeedKind>,
+    #[arg(long)]
+    pub minzoom: u8,
+    #[arg(long)]
+    pub maxzoom: u8,
+    /// west,south,east,north in degrees [default: the dataset's bounds].
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    pub bbox: Option<Vec<f64>>,
+    /// The tile matrix set (PMTiles stores quadtrees whose zoom z is 2^z x 2^z tiles).
+    #[arg(long, default_value = "WebMercatorQuad")]
+    pub tms: String,
+    /// A rendering parameter, as in a tile URL: -p rescale=0,3000 -p colormap_name=viridis.
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Tile format: png, jpg, webp, pngraw, tif, npy for rasters [default: png]; mvt for
+    /// collections.
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The archive to write (`.pmtiles`). `OUT.journal` beside it keeps a run's progress.
+    #[arg(short, long, value_name = "OUT.pmtiles")]
+    pub output: PathBuf,
+    /// Render the i-th of n disjoint parts (0-based), for batch engines; join the parts
+    /// with `imbrex pmtiles merge`.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+    /// Render at most this many tiles in this run, then stop (run again to go on).
+    #[arg(long)]
+    pub max_tiles: Option<usize>,
+    /// Tiles rendered at once [default: twice the CPUs].
+    #[arg(long, default_value_t = 0)]
+    pub concurrency: usize,
+    /// The archive's name in its metadata [default: SOURCE].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// TOML configuration (legends, grids, limits, database options) as `imbrex serve`'s.
+    #[arg(long, env = "IMBREX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL/PostGIS for collections.
+    #[arg(long, env = "DATABASE_URL", value_name = "postgresql://...")]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +265,11 @@ pub struct ServeArgs {
     /// Seconds a cached tile lives [default: 3600].
     #[arg(long, env = "IMBREX_TILE_CACHE_TTL", value_name = "SECONDS")]
     pub tile_cache_ttl: Option<u64>,
+
+    /// PMTiles archives served under /pmtiles/NAME: NAME=PATH or NAME=URL (repeatable; a
+    /// .pmtiles PATH given as an image is served by file stem too).
+    #[arg(long = "archive", value_name = "NAME=URL")]
+    pub archives: Vec<String>,
 
     /// Megabytes of tiles kept in this process's memory, in front of Redis (0: none)
     /// [default: 128].

@@ -17,13 +17,13 @@ pub fn load(args: &ServeArgs) -> anyhow::Result<Config> {
         anyhow::ensure!(path.is_file(), "configuration file {} does not exist", path.display());
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment = figment.merge(Serialized::defaults(overrides(args)));
+    figment = figment.merge(Serialized::defaults(overrides(args)?));
     let config: Config = figment.extract().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     Ok(config)
 }
 
 /// Only what was given on the command line (or in its environment variables).
-fn overrides(args: &ServeArgs) -> Value {
+fn overrides(args: &ServeArgs) -> anyhow::Result<Value> {
     let mut m = Map::new();
     if let Some(listen) = args.listen {
         m.insert("listen".into(), json!(listen.to_string()));
@@ -76,8 +76,23 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(v) = args.block_cache_mb {
         m.insert("block_cache_mb".into(), json!(v));
     }
-    if !args.images.is_empty() {
-        m.insert("images".into(), json!(args.images));
+    // .pmtiles files among the paths are archives (by file stem), the rest images.
+    let (archives, images): (Vec<_>, Vec<_>) =
+        args.images.iter().partition(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pmtiles")));
+    if !images.is_empty() {
+        m.insert("images".into(), json!(images));
+    }
+    let mut named = Map::new();
+    for p in archives {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        named.insert(stem, json!(p));
+    }
+    for a in &args.archives {
+        let (name, url) = a.split_once('=').ok_or_else(|| anyhow::anyhow!("--archive {a:?} is not NAME=URL"))?;
+        named.insert(name.to_string(), json!(url));
+    }
+    if !named.is_empty() {
+        m.insert("archives".into(), Value::Object(named));
     }
     if let Some(v) = args.image_cache_mb {
         m.insert("image_cache_mb".into(), json!(v));
@@ -88,7 +103,7 @@ fn overrides(args: &ServeArgs) -> Value {
     if let Some(format) = args.log_format {
         m.insert("log_format".into(), serde_json::to_value(format).unwrap_or(Value::Null));
     }
-    Value::Object(m)
+    Ok(Value::Object(m))
 }
 
 #[cfg(test)]

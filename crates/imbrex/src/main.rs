@@ -5,6 +5,7 @@ mod config;
 mod info;
 mod logging;
 mod mosaic;
+mod seed;
 mod serve;
 
 use clap::Parser;
@@ -38,6 +39,14 @@ fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 cli::MosaicAction::Create(args) => runtime.block_on(mosaic::create(args)),
                 cli::MosaicAction::Info(args) => runtime.block_on(mosaic::info(args)),
             }
+        }
+        cli::Command::Seed(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(seed::seed(*args))
+        }
+        cli::Command::Pmtiles(cli::PmtilesAction::Merge(args)) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(seed::merge(args))
         }
         cli::Command::Tms(args) => cli::tms(args),
         cli::Command::Db(args) => db(args),

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod algebra;
+pub mod archives;
 pub mod cog;
 pub mod collection_tiles;
 pub mod collections;
