@@ -68,16 +68,43 @@ impl Server {
 
     /// A minimal HTTP/1.1 GET: status and body.
     pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(&self.addr).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", self.addr).unwrap();
-        let mut out = Vec::new();
-        s.read_to_end(&mut out).unwrap();
-        let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("HTTP head");
-        let head = String::from_utf8_lossy(&out[..split]).to_string();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let (status, head, body) = http_get(&self.addr, path).expect("an answer");
         assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "chunked reply: {head}");
-        (status, out[split + 4..].to_vec())
+        (status, body)
     }
+}
+
+/// A minimal HTTP/1.1 GET of `path` at `addr`: status, head and body; an error when the
+/// connection fails or the answer is cut short.
+#[allow(dead_code)] // not every test binary uses every helper
+pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out)?;
+    let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no HTTP head"))?;
+    let head = String::from_utf8_lossy(&out[..split]).to_string();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status"))?;
+    let body = out[split + 4..].to_vec();
+    // A body shorter than its Content-Length is a lost answer, not a short tile.
+    let length = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok()).flatten()
+    });
+    if length.is_some_and(|n| n != body.len()) {
+        return Err(bad("body cut short"));
+    }
+    Ok((status, head, body))
+}
+
+/// A header of a head returned by [`http_get`].
+#[allow(dead_code)]
+pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
 }
 
 impl Drop for Server {
