@@ -70,12 +70,16 @@ pub async fn record_reads<F: Future>(f: F) -> (F::Output, Reads) {
         .await
 }
 
-/// Record that the running computation read `url` at `version` (the last word wins).
+/// Record that the running computation read `url` at `version`. A URL read at two versions
+/// (it changed during the computation) makes the record incomplete: what was made is not
+/// one version's.
 pub fn record(url: &str, version: &Version) {
     let _ = READS.try_with(|r| {
         let mut r = r.borrow_mut();
-        if let Some(s) = r.sources.iter_mut().find(|s| s.url == url) {
-            s.version = version.clone();
+        if let Some(s) = r.sources.iter().find(|s| s.url == url) {
+            if s.version != *version {
+                r.complete = false;
+            }
             return;
         }
         if r.sources.len() >= MAX_READS {

@@ -119,7 +119,7 @@ impl AppState {
             spill_dir: config.image_spill_dir.clone().unwrap_or_else(std::env::temp_dir),
         };
         let images = images::ImageSet::scan(&config.images, pixel).map_err(StartError::Images)?;
-        let config_archives = config.archives.clone();
+        let (config_archives, source_recheck_s) = (config.archives.clone(), config.source_recheck_s);
         let legends = load_legends(&config.legends)?;
         // The georeferenced files of a served folder are `/cog` datasets.
         let allow_path: Vec<_> = config.allow_path.iter().chain(images.folders()).cloned().collect();
@@ -145,7 +145,7 @@ impl AppState {
             images: Arc::new(images),
             legends: Arc::new(legends),
             metrics: Arc::new(metrics::Metrics::default()),
-            archives: Arc::new(archives::ArchiveSet::new(&config_archives)),
+            archives: Arc::new(archives::ArchiveSet::new(&config_archives, Duration::from_secs(source_recheck_s))),
         })
     }
 
@@ -165,6 +165,8 @@ impl AppState {
             self.tile_cache = Some(tiles);
         }
         if let (Some(db), Some(tiles)) = (&self.db, &self.tile_cache) {
+            let hears = Arc::downgrade(db);
+            tiles.set_notified(Box::new(move |id| hears.upgrade().is_some_and(|db| db.notifies_id(id))));
             tokio::spawn(purge_on_change(db.clone(), Arc::downgrade(tiles)));
         }
         Ok(self)

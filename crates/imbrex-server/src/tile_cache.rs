@@ -5,14 +5,15 @@
 //! served once a source it was made from changed:
 //! - a raster tile keeps the sources it read and their versions (mtime, ETag; see
 //!   [`imbrex_raster::SourceVersions`]) and is served only while they are unchanged;
-//! - a vector tile belongs to its collection, whose tiles are purged (in memory here, in
-//!   Redis for everyone) when the catalog sees the collection change or PostgreSQL says its
-//!   rows changed (`imbrex db install-triggers`).
+//! - a vector tile belongs to its collection; when the catalog sees the collection change or
+//!   PostgreSQL says its rows changed (`imbrex db install-triggers`), every replica notes the
+//!   time of the purge, and a tile whose computation started before it (in memory or in
+//!   Redis, made by any replica) is made again.
 //!
-//! `POST /cache/purge` purges by collection or URL, and tells the other replicas through
-//! Redis. A Redis that fails (down, a timeout) is skipped, never an error.
+//! `POST /cache/purge` purges by collection or URL, tells the other replicas through Redis
+//! and deletes the Redis copies. A Redis that fails (down, a timeout) is skipped for tiles,
+//! never an error.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -49,16 +50,20 @@ pub const HEADER: &str = "x-imbrex-cache";
 #[derive(Clone, Copy, Debug)]
 pub struct Volatile;
 
-/// A cached tile: the handler's headers and body, what it was made from, and the generation
-/// of its tag when it was made.
+/// A cached tile: the handler's headers and body, what it was made from, and when its
+/// computation started (Unix milliseconds, the clock of the replica that made it).
 #[derive(Debug)]
 pub struct Tile {
     headers: Vec<(HeaderName, HeaderValue)>,
     body: Bytes,
     reads: Vec<SourceRead>,
     tag: Arc<str>,
-    generation: u64,
+    made_ms: u64,
     volatile: bool,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Tile {
@@ -116,14 +121,23 @@ struct Redis {
     prefix: String,
 }
 
-/// The two layers, the per-tag generations purges bump, and the source versions tiles are
-/// checked against.
+/// Whether a collection's tiles may be kept: every change to them is heard (see
+/// [`TileCache::set_notified`]).
+type Notified = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The two layers, when each tag was last purged, and the source versions tiles are checked
+/// against.
 pub struct TileCache {
-    memory: Cache<u128, Arc<Tile>>,
+    /// Keyed by request and by the last purge of its tag: a request after a purge never
+    /// joins a computation started before it.
+    memory: Cache<(u128, u64), Arc<Tile>>,
     redis: Option<Redis>,
     ttl_s: u64,
     readers: Arc<ReaderCache>,
-    generations: std::sync::Mutex<HashMap<Arc<str>, u64>>,
+    /// Tag → Unix ms of its last purge. Entries outlive every tile they judge by living as
+    /// long as tiles do.
+    purged: moka::sync::Cache<Arc<str>, u64>,
+    notified: std::sync::OnceLock<Notified>,
 }
 
 /// A fingerprint of what a tile depends on besides its URL (allowed paths and hosts, limits,
@@ -184,8 +198,9 @@ impl TileCache {
             .support_invalidation_closures()
             .build();
         let redis = redis.map(|r| r.0);
-        let cache =
-            Arc::new(TileCache { memory, redis, ttl_s, readers, generations: std::sync::Mutex::new(HashMap::new()) });
+        let purged =
+            moka::sync::Cache::builder().max_capacity(1_000_000).time_to_live(Duration::from_secs(ttl_s)).build();
+        let cache = Arc::new(TileCache { memory, redis, ttl_s, readers, purged, notified: Default::default() });
         if cache.redis.is_some() {
             tokio::spawn(subscribe(Arc::downgrade(&cache)));
         }
@@ -212,21 +227,47 @@ impl TileCache {
         format!("{}:tile:{}:{:016x}:{key:032x}", redis.prefix, env!("CARGO_PKG_VERSION"), tag_hash(tag))
     }
 
-    fn generation(&self, tag: &str) -> u64 {
-        self.generations.lock().unwrap_or_else(|e| e.into_inner()).get(tag).copied().unwrap_or(0)
+    /// When `tag` was last purged here (0: never, within the tiles' time-to-live).
+    fn purged_at(&self, tag: &str) -> u64 {
+        self.purged.get(tag).unwrap_or(0)
+    }
+
+    /// Says which collections' tiles may be kept (their changes are heard); without it,
+    /// none are.
+    pub fn set_notified(&self, f: Notified) {
+        let _ = self.notified.set(f);
+    }
+
+    /// Whether a tile of `tag` may be kept: raster tiles always (their sources' versions
+    /// are checked), a collection's only while this replica hears of its changes.
+    fn keepable(&self, tag: &str) -> bool {
+        match tag.strip_prefix("collection:") {
+            Some(id) => self.notified.get().is_some_and(|f| f(id)),
+            None => true,
+        }
+    }
+
+    /// Whether no purge since the tile's computation started concerns it (its tag, or a
+    /// URL it read).
+    fn unpurged(&self, tile: &Tile) -> bool {
+        tile.made_ms > self.purged_at(&tile.tag)
+            && tile.reads.iter().all(|r| tile.made_ms > self.purged_at(&Purge::Url(r.url.clone()).tag()))
     }
 
     /// Whether a stored tile may still be served.
     async fn fresh(&self, tile: &Tile) -> bool {
-        tile.generation == self.generation(&tile.tag) && self.readers.versions().unchanged(&tile.reads).await
+        !tile.volatile
+            && self.keepable(&tile.tag)
+            && self.unpurged(tile)
+            && self.readers.versions().unchanged(&tile.reads).await
     }
 
     /// Forget the tiles of `what` in this process: what is cached in memory, and the
-    /// versions of a URL (asked again on next use). Tiles being made keep their old
-    /// generation and are not stored.
+    /// versions of a URL (asked again on next use). Tiles whose computation started before
+    /// now, here or in another replica, are not served or stored from now on.
     pub async fn purge_local(&self, what: &Purge) {
         let tag: Arc<str> = Arc::from(what.tag());
-        *self.generations.lock().unwrap_or_else(|e| e.into_inner()).entry(tag.clone()).or_insert(0) += 1;
+        self.purged.insert(tag.clone(), now_ms());
         let url = match what {
             Purge::Url(u) => Some(u.trim().to_string()),
             Purge::Collection(_) => None,
@@ -239,33 +280,34 @@ impl TileCache {
         });
     }
 
-    /// Purge `what` here, in Redis (under every configuration's prefix) and, through Redis,
-    /// in every other replica's memory. Returns the Redis keys deleted.
-    pub async fn purge(&self, what: &Purge) -> u64 {
+    /// Purge `what` here, tell every other replica through Redis, and delete the Redis
+    /// copies (under every configuration's prefix; tiles that read a purged URL under another
+    /// tag stay in Redis, and are refused by every replica told). Returns the Redis keys
+    /// deleted; an error when Redis is configured but could not be told.
+    pub async fn purge(&self, what: &Purge) -> Result<u64, String> {
         self.purge_local(what).await;
-        let Some(redis) = &self.redis else { return 0 };
+        let Some(redis) = &self.redis else { return Ok(0) };
         let tag = what.tag();
         let mut conn = redis.conn.clone();
-        let _ = tokio::time::timeout(
+        let published = tokio::time::timeout(
             TIMEOUT * 4,
             redis::cmd("PUBLISH").arg(purge_channel(&redis.base)).arg(&tag).query_async::<i64>(&mut conn),
         )
         .await;
-        let pattern = format!("{}:*:tile:*:{:016x}:*", redis.base, tag_hash(&tag));
-        delete_matching(&mut conn, &pattern).await
+        match published {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(format!("Redis refused the purge: {e}")),
+            Err(_) => return Err("Redis did not answer".into()),
+        }
+        let pattern = format!("{}:*:tile:*:{:016x}:*", glob_escape(&redis.base), tag_hash(&tag));
+        Ok(delete_matching(&mut conn, &pattern).await)
     }
 
-    /// Purge every collection in `ids` (the database said they changed).
+    /// Purge every collection in `ids` (the database said they changed). Every replica hears
+    /// PostgreSQL itself; Redis copies made before are refused by their time and expire.
     pub async fn purge_collections(&self, ids: &[String]) {
         for id in ids {
-            let what = Purge::Collection(id.clone());
-            self.purge_local(&what).await;
-            // Every replica hears PostgreSQL itself; the Redis keys go once per replica,
-            // which is harmless.
-            if let Some(redis) = &self.redis {
-                let pattern = format!("{}:*:tile:*:{:016x}:*", redis.base, tag_hash(&what.tag()));
-                delete_matching(&mut redis.conn.clone(), &pattern).await;
-            }
+            self.purge_local(&Purge::Collection(id.clone())).await;
         }
     }
 
@@ -297,6 +339,18 @@ impl TileCache {
             }
         });
     }
+}
+
+/// `s` matched literally in a Redis glob pattern.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn purge_channel(base: &str) -> String {
@@ -429,6 +483,7 @@ fn encode(tile: &Tile) -> Vec<u8> {
     let mut v = Vec::with_capacity(tile.body.len() + 256);
     v.push(FORMAT);
     v.push(u8::from(tile.volatile));
+    v.extend_from_slice(&tile.made_ms.to_be_bytes());
     v.extend_from_slice(&(tile.headers.len() as u32).to_be_bytes());
     for (k, val) in &tile.headers {
         put(&mut v, k.as_str().as_bytes());
@@ -450,7 +505,7 @@ fn encode(tile: &Tile) -> Vec<u8> {
     v
 }
 
-const FORMAT: u8 = 3;
+const FORMAT: u8 = 4;
 
 /// The tile in a stored value; `None` for anything malformed (a miss, never a panic).
 fn decode(v: &[u8]) -> Option<Tile> {
@@ -481,6 +536,7 @@ fn decode(v: &[u8]) -> Option<Tile> {
         [1] => true,
         _ => return None,
     };
+    let made_ms = u64::from_be_bytes(r.take(8)?.try_into().ok()?);
     let n = r.u32()?;
     let mut headers = Vec::with_capacity(n.min(64));
     for _ in 0..n {
@@ -500,7 +556,7 @@ fn decode(v: &[u8]) -> Option<Tile> {
         reads.push(SourceRead { url, version });
     }
     let tag = Arc::from(r.str()?);
-    Some(Tile { headers, body: Bytes::copy_from_slice(r.0), reads, tag, generation: 0, volatile })
+    Some(Tile { headers, body: Bytes::copy_from_slice(r.0), reads, tag, made_ms, volatile })
 }
 
 /// How the leader of a computation got its tile.
@@ -519,8 +575,9 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
     if req.method() != Method::GET || counted {
         return next.run(req).await;
     }
-    let key = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
     let tag: Arc<str> = Arc::from(tag_of(&route, &req));
+    let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let key = (request, cache.purged_at(&tag));
     if let Some(tile) = cache.memory.get(&key).await {
         if cache.fresh(&tile).await {
             return tile.response("memory");
@@ -531,18 +588,20 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
     let made = cache
         .memory
         .try_get_with(key, async {
-            let generation = cache.generation(&tag);
-            let redis_key = cache.redis.as_ref().map(|r| TileCache::redis_key(r, &tag, key));
+            // Before anything is read: what a purge from now on concerns.
+            let made_ms = now_ms();
+            let redis_key = cache.redis.as_ref().map(|r| TileCache::redis_key(r, &tag, request));
             if let Some(k) = &redis_key
-                && let Some(mut tile) = cache.redis_get(k).await
+                && let Some(tile) = cache.redis_get(k).await
                 && tile.tag == tag
+                && cache.unpurged(&tile)
                 && cache.readers.versions().unchanged(&tile.reads).await
             {
                 how.store(FROM_REDIS, Ordering::Relaxed);
-                if tile.volatile {
+                // Served, but kept in memory only if this replica hears of its changes.
+                if tile.volatile || !cache.keepable(&tag) {
                     return Err(Uncached::of(&tile));
                 }
-                tile.generation = generation;
                 return Ok(Arc::new(tile));
             }
             how.store(COMPUTED, Ordering::Relaxed);
@@ -556,22 +615,22 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
                     return Err(Uncached { status: res.status(), headers: res.headers().clone(), body: Bytes::new() });
                 }
             };
-            // Not kept: errors, tiles too large, tiles whose sources were not all recorded,
-            // tiles whose tag was purged while they were made.
-            if parts.status != StatusCode::OK
-                || body.len() > MAX_BYTES
-                || !reads.complete
-                || cache.generation(&tag) != generation
-            {
+            // Not kept: errors, tiles too large, tiles whose sources were not all recorded
+            // (or read at two versions).
+            if parts.status != StatusCode::OK || body.len() > MAX_BYTES || !reads.complete {
                 return Err(Uncached { status: parts.status, headers: parts.headers, body });
             }
             let volatile = parts.extensions.get::<Volatile>().is_some();
             let headers = parts.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            let tile = Tile { headers, body, reads: reads.sources, tag: tag.clone(), generation, volatile };
+            let tile = Tile { headers, body, reads: reads.sources, tag: tag.clone(), made_ms, volatile };
+            // Purged while it was made: answered, not kept anywhere.
+            if !cache.unpurged(&tile) {
+                return Err(Uncached::of(&tile));
+            }
             if let Some(k) = redis_key {
                 cache.redis_put(k, &tile);
             }
-            if volatile {
+            if volatile || !cache.keepable(&tag) {
                 return Err(Uncached::of(&tile));
             }
             Ok(Arc::new(tile))
@@ -607,7 +666,7 @@ mod tests {
             body: Bytes::from_static(body),
             reads,
             tag: Arc::from("url:a.tif"),
-            generation: 7,
+            made_ms: 1_700_000_000_123,
             volatile: true,
         }
     }
@@ -624,7 +683,7 @@ mod tests {
         assert_eq!(back.body, t.body);
         assert_eq!(back.reads, reads);
         assert_eq!(&*back.tag, "url:a.tif");
-        assert_eq!(back.generation, 0, "generations are local to a process");
+        assert_eq!(back.made_ms, 1_700_000_000_123);
         assert!(back.volatile);
         let empty = decode(&encode(&tile(b"", vec![]))).unwrap();
         assert!(empty.body.is_empty() && empty.reads.is_empty());
@@ -640,7 +699,7 @@ mod tests {
         assert!(decode(&[]).is_none());
         assert!(decode(&[1, 0, 0]).is_none(), "the format of an older imbrex is a miss");
         let mut bad = v.clone();
-        bad[2] = 0xff;
+        bad[10] = 0xff;
         assert!(decode(&bad).is_none(), "an absurd header count runs out of bytes");
     }
 

@@ -254,6 +254,13 @@ impl Database {
             && catalog.notifying.contains(&format!("{}.{}", c.schema, c.table))
     }
 
+    /// [`Database::notifies`] of the collection `id` (false for unknown ids and for
+    /// several collections joined by commas).
+    pub fn notifies_id(&self, id: &str) -> bool {
+        let Some(catalog) = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone() else { return false };
+        catalog.collections.get(id).is_some_and(|c| self.notifies(c))
+    }
+
     /// Every collection may have changed (the listener was away).
     fn all_changed(&self) {
         let Some(catalog) = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone() else { return };
@@ -333,7 +340,9 @@ pub const ROWS_CHANNEL: &str = "imbrex_rows";
 /// own schemas) that `NOTIFY`s [`ROWS_CHANNEL`] with `schema.table` after each INSERT,
 /// UPDATE, DELETE and TRUNCATE, so that servers purge that collection's cached tiles. One
 /// notification per statement (PostgreSQL folds identical ones of a transaction into one,
-/// sent at commit). Tables created later get it when the command runs again.
+/// sent at commit). Tables created later get it when the command runs again; tables that
+/// have it are left alone (creating a trigger locks its table). Partitioned tables are not
+/// covered (a row written into a partition names the partition).
 pub const INSTALL_ROW_TRIGGERS: &str = "
 CREATE OR REPLACE FUNCTION public.imbrex_rows_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_notify('imbrex_rows', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME); RETURN NULL; END $$;
@@ -343,10 +352,10 @@ BEGIN
   FOR r IN SELECT DISTINCT n.nspname, c.relname
            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE a.atttypid IN (SELECT oid FROM pg_type WHERE typname IN ('geometry', 'geography'))
-             AND c.relkind IN ('r', 'p') AND NOT a.attisdropped AND a.attnum > 0
+             AND c.relkind = 'r' AND NOT a.attisdropped AND a.attnum > 0
              AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+             AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'imbrex_rows')
   LOOP
-    EXECUTE format('DROP TRIGGER IF EXISTS imbrex_rows ON %I.%I', r.nspname, r.relname);
     EXECUTE format('CREATE TRIGGER imbrex_rows AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I '
                    'FOR EACH STATEMENT EXECUTE FUNCTION public.imbrex_rows_notify()', r.nspname, r.relname);
   END LOOP;
@@ -399,6 +408,7 @@ pub async fn execute(url: &str, sql: &str) -> Result<()> {
 /// each burst of notifications (one DDL script sends many); reconnects when the database
 /// goes away.
 async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
+    let mut heard_before = false;
     loop {
         let (client, mut conn) = match pg.connect(NoTls).await {
             Ok(c) => c,
@@ -443,8 +453,13 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
                 if let Err(e) = db.refresh().await {
                     tracing::warn!(error = %e, "catalog refresh failed");
                 }
-                // Rows may have changed unheard while no listener was connected.
-                db.all_changed();
+                // Rows may have changed unheard while the listener was away (not before the
+                // first connection: tiles made then were not kept, and a new replica must
+                // not refuse the tiles the others share).
+                if heard_before {
+                    db.all_changed();
+                }
+                heard_before = true;
                 db.listening.store(true, Ordering::Release);
             }
             None => return,

@@ -8,7 +8,6 @@
 //! i-th of n contiguous runs of the tile ids; `imbrex pmtiles merge` joins the shards'
 //! archives into the archive one run would have written (the same bytes).
 
-use std::collections::HashSet;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -126,28 +125,41 @@ fn shard(text: Option<&str>) -> anyhow::Result<(usize, usize)> {
     parse().ok_or_else(|| anyhow::anyhow!("--shard {t:?}: want i/n with 0 <= i < n"))
 }
 
-/// The job's identity in its journal: a journal of another job is refused, not continued.
-fn fingerprint(args: &SeedArgs, job: &Job, ids: &[u64]) -> u64 {
-    let text = format!(
-        "{}\n{}\n{}\n{}\n{:?}\n{}\n{}",
-        job.tile_prefix,
-        job.query,
-        job.extension,
-        args.tms,
-        args.shard,
-        ids.len(),
-        ids.first().copied().unwrap_or(0)
-    );
-    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+/// The identity of a seed, shard aside: what is rendered (source, parameters, format, grid,
+/// every tile id), with what (imbrex's version, the configuration file's content, the
+/// database). A journal of another job is refused, not continued; shards of other jobs are
+/// not merged.
+fn job_hash(args: &SeedArgs, job: &Job, ids: &[u64]) -> anyhow::Result<u64> {
+    let config = match &args.config {
+        Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,
+        None => Vec::new(),
+    };
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        job.tile_prefix.as_bytes(),
+        job.query.as_bytes(),
+        job.extension.as_bytes(),
+        args.tms.as_bytes(),
+        args.database_url.as_deref().unwrap_or("").as_bytes(),
+        &config,
+    ] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    for id in ids {
+        h.update(&id.to_le_bytes());
+    }
+    Ok(h.digest())
 }
 
 const JOURNAL_MAGIC: &[u8; 8] = b"IMBRXJ01";
 
 /// The journal: its header (magic, job fingerprint), then records `(tile id u64, length
 /// u32, bytes)`; a length of `u32::MAX` marks a tile without data (skipped, not rendered
-/// again). Returns the ids done and the file positioned at its end; a torn last record (the
-/// run was killed mid-write) is cut off.
-fn open_journal(path: &Path, fp: u64) -> anyhow::Result<(std::fs::File, HashSet<u64>)> {
+/// again). Returns the ids done, in order, and the file positioned at its end; a torn last
+/// record (the run was killed mid-write) is cut off.
+fn open_journal(path: &Path, fp: u64) -> anyhow::Result<(std::fs::File, Vec<u64>)> {
     let mut f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -155,8 +167,9 @@ fn open_journal(path: &Path, fp: u64) -> anyhow::Result<(std::fs::File, HashSet<
         .truncate(false)
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
-    let mut done = HashSet::new();
-    if f.metadata()?.len() == 0 {
+    let mut done = Vec::new();
+    let size = f.metadata()?.len();
+    if size == 0 {
         f.write_all(JOURNAL_MAGIC)?;
         f.write_all(&fp.to_le_bytes())?;
         return Ok((f, done));
@@ -178,14 +191,14 @@ fn open_journal(path: &Path, fp: u64) -> anyhow::Result<(std::fs::File, HashSet<
         }
         let id = u64::from_le_bytes(rec[..8].try_into()?);
         let len = u32::from_le_bytes(rec[8..].try_into()?);
-        if len != u32::MAX {
-            let mut skip = vec![0u8; len as usize];
-            if r.read_exact(&mut skip).is_err() {
-                break;
-            }
+        let data = if len == u32::MAX { 0 } else { u64::from(len) };
+        // A length past the end is a torn (or corrupt) record: nothing is allocated for it.
+        if good + 12 + data > size {
+            break;
         }
-        good += 12 + if len == u32::MAX { 0 } else { u64::from(len) };
-        done.insert(id);
+        r.seek_relative(data as i64)?;
+        good += 12 + data;
+        done.push(id);
     }
     drop(r);
     f.set_len(good)?;
@@ -197,7 +210,9 @@ fn open_journal(path: &Path, fp: u64) -> anyhow::Result<(std::fs::File, HashSet<
 /// checked to be in ascending id order: tiles are written in order, and a run that goes on
 /// renders the rest of the same sorted list.
 fn journal_tiles(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Result<(u64, Vec<u8>, bool)>>> {
-    let mut r = std::io::BufReader::new(std::fs::File::open(path)?);
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    let mut r = std::io::BufReader::new(file);
     let mut head = [0u8; 16];
     r.read_exact(&mut head)?;
     let mut last: Option<u64> = None;
@@ -215,6 +230,9 @@ fn journal_tiles(path: &Path) -> anyhow::Result<impl Iterator<Item = anyhow::Res
             last = Some(id);
             if len == u32::MAX {
                 continue;
+            }
+            if u64::from(len) > size {
+                return Some(Err(anyhow::anyhow!("{} is corrupt at tile id {id}", path.display())));
             }
             let mut data = vec![0u8; len as usize];
             return Some(r.read_exact(&mut data).map(|()| (id, data, false)).map_err(Into::into));
@@ -279,17 +297,17 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let tms = state.tms.get(&args.tms)?;
     let app = imbrex_server::app(state);
 
-    // The extent: --bbox, else the dataset's (its TileJSON).
+    // The dataset's TileJSON, always: a dataset that is not there (a wrong path, a missing
+    // collection) is an error here, not an archive of 404s. The extent is --bbox, else its.
+    let path = if job.query.is_empty() { job.tilejson.clone() } else { format!("{}?{}", job.tilejson, job.query) };
+    let (status, body) = fetch(&app, &path).await?;
+    anyhow::ensure!(status == StatusCode::OK, "{}: {status}: {}", args.source, String::from_utf8_lossy(&body));
     let bounds = match &args.bbox {
         Some(b) => {
             anyhow::ensure!(b.len() == 4 && b[0] < b[2] && b[1] < b[3], "--bbox wants west,south,east,north");
             Bounds::new(b[0], b[1], b[2], b[3])
         }
         None => {
-            let path =
-                if job.query.is_empty() { job.tilejson.clone() } else { format!("{}?{}", job.tilejson, job.query) };
-            let (status, body) = fetch(&app, &path).await?;
-            anyhow::ensure!(status == StatusCode::OK, "{}: {status}: {}", args.source, String::from_utf8_lossy(&body));
             let tj: serde_json::Value = serde_json::from_slice(&body)?;
             let b: Vec<f64> = serde_json::from_value(tj["bounds"].clone()).context("the TileJSON has no bounds")?;
             Bounds::new(b[0], b[1], b[2], b[3])
@@ -308,7 +326,9 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     ids.sort_unstable();
     ids.dedup();
     let total = ids.len();
+    let job_id = job_hash(&args, &job, &ids)?;
     let part: Vec<u64> = ids[total * shard_i / shard_n..total * (shard_i + 1) / shard_n].to_vec();
+    drop(ids);
 
     let layout = Layout {
         tile_type: job.tile_type,
@@ -320,15 +340,24 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
             "format": job.extension.trim_start_matches('.').to_string() + if job.extension.is_empty() { "pbf" } else { "" },
             "tileMatrixSet": args.tms,
             "generator": concat!("imbrex ", env!("CARGO_PKG_VERSION")),
+            // The same in every shard of one seed (and in its single run): merge checks it.
+            "imbrex_seed": format!("{job_id:016x}"),
             "vector_layers": if job.tile_type == TileType::Mvt { json!([{"id": "default", "fields": {}}]) } else { json!(null) },
         }))?,
     };
 
     let journal_path = PathBuf::from(format!("{}.journal", args.output.display()));
-    let (journal, done) = open_journal(&journal_path, fingerprint(&args, &job, &part))?;
-    let todo: Vec<u64> = part.iter().copied().filter(|id| !done.contains(id)).collect();
+    let shard_hash = job_id ^ xxhash_rust::xxh3::xxh3_64(format!("{shard_i}/{shard_n}").as_bytes());
+    let (journal, done) = open_journal(&journal_path, shard_hash)?;
+    // Tiles are journaled in order: what is done is a prefix of the list.
+    anyhow::ensure!(
+        done.len() <= part.len() && done[..] == part[..done.len()],
+        "{} does not follow this seed's tile order: remove it to start over",
+        journal_path.display()
+    );
+    let todo = &part[done.len()..];
     let budget = args.max_tiles.unwrap_or(usize::MAX);
-    let this_run: Vec<u64> = todo.iter().copied().take(budget).collect();
+    let this_run = &todo[..todo.len().min(budget)];
 
     let bar = ProgressBar::new(part.len() as u64);
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} tiles, {per_sec}, {eta} left {msg}")?);
@@ -414,11 +443,14 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let metadata = readers[0].get_metadata().await?;
     for (r, input) in readers.iter().zip(&args.inputs) {
         let h = r.get_header();
+        let same_bounds = [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude]
+            == [first.min_longitude, first.min_latitude, first.max_longitude, first.max_latitude];
         anyhow::ensure!(
             h.tile_type == first.tile_type
                 && h.tile_compression == first.tile_compression
                 && h.min_zoom == first.min_zoom
                 && h.max_zoom == first.max_zoom
+                && same_bounds
                 && r.get_metadata().await? == metadata,
             "{} is not a shard of the same seed as {}",
             input.display(),
@@ -453,21 +485,29 @@ pub async fn merge(args: MergeArgs) -> anyhow::Result<()> {
         first.tile_compression == writer_compression(first.tile_type),
         "only archives written by imbrex seed can be merged"
     );
-    // Tiles are read as stored (compressed) and written as they are.
-    let mut tiles = Vec::with_capacity(entries.len());
-    let mut cache: Option<(usize, u64, bytes::Bytes)> = None;
-    for (id, i, head) in entries {
-        let data = match &cache {
-            Some((ci, ch, d)) if *ci == i && *ch == head => d.clone(),
+    anyhow::ensure!(
+        serde_json::from_str::<serde_json::Value>(&layout.metadata).is_ok_and(|m| m["imbrex_seed"].is_string()),
+        "{} was not written by imbrex seed",
+        args.inputs[0].display()
+    );
+    // Tiles are read as stored (compressed) and written as they are, one at a time (the
+    // writer is synchronous: this thread may block while it reads).
+    let runtime = tokio::runtime::Handle::current();
+    let mut last: Option<(usize, u64, bytes::Bytes)> = None;
+    let tiles = entries.into_iter().map(|(id, i, head)| {
+        let data = match &last {
+            Some((li, lh, d)) if *li == i && *lh == head => d.clone(),
             _ => {
-                let d = readers[i].get_tile(TileId::new(head)?).await?.context("a directory entry without its tile")?;
-                cache = Some((i, head, d.clone()));
+                let d = runtime
+                    .block_on(readers[i].get_tile(TileId::new(head)?))?
+                    .context("a directory entry without its tile")?;
+                last = Some((i, head, d.clone()));
                 d
             }
         };
-        tiles.push(Ok((id, data.to_vec(), true)));
-    }
-    let n = write_archive(&args.output, &layout, tiles.into_iter())?;
+        Ok((id, data.to_vec(), true))
+    });
+    let n = tokio::task::block_in_place(|| write_archive(&args.output, &layout, tiles))?;
     eprintln!("{}: {n} tiles from {} archives", args.output.display(), args.inputs.len());
     Ok(())
 }

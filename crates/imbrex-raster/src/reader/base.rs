@@ -73,6 +73,12 @@ pub trait BaseReader: Send + Sync + 'static {
         serde_json::to_value(self.info()).unwrap_or(serde_json::Value::Null)
     }
 
+    /// The version of the content read (see [`crate::source::RangeSource::observed_version`]),
+    /// for caches of what is computed from it; `None` when not known.
+    fn content_version(&self) -> crate::reader_cache::Version {
+        None
+    }
+
     /// True when the reads apply the request's band math themselves (a mosaic evaluates it
     /// per asset, before choosing pixels, as rio-tiler does): the render recipe then does not
     /// apply it a second time.
@@ -113,6 +119,10 @@ pub trait FeatureReader: BaseReader {
 }
 
 impl BaseReader for Reader {
+    fn content_version(&self) -> crate::reader_cache::Version {
+        self.version()
+    }
+
     fn info(&self) -> Info {
         Reader::info(self)
     }

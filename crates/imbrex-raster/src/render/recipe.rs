@@ -237,7 +237,8 @@ impl Recipe {
                     .collect());
             }
         }
-        let key = self.pixels_key(key);
+        // A rewritten file is stretched to its new values.
+        let key = format!("{}\u{0}{}", self.pixels_key(key), reader.content_version().as_deref().unwrap_or(""));
         if let Some(hit) = ctx.stretches.0.get(&key).await {
             return Ok(hit.as_ref().clone());
         }

@@ -89,7 +89,9 @@ pub async fn purge(
     let mut redis_keys = 0;
     if let Some(tiles) = &state.tile_cache {
         for w in &what {
-            redis_keys += tiles.purge(w).await;
+            // Purged here; the other replicas could not be told: say so.
+            redis_keys +=
+                tiles.purge(w).await.map_err(|e| ApiError::Unavailable(format!("purged in this replica only: {e}")))?;
         }
     }
     Ok(axum::Json(json!({"purged": what.len(), "redis_keys": redis_keys})).into_response())

@@ -88,8 +88,9 @@ pub async fn tile(
 ) -> ApiResult<Response> {
     let y = y.split_once('.').map_or(y.as_str(), |(y, _)| y);
     let (z, x, y): (u8, u32, u32) = (path_param("z", &z)?, path_param("x", &x)?, path_param("y", y)?);
+    // Past the zoom's last row or column: no such tile, as for the other tile routes.
     let coord = pmtiles::TileCoord::new(z, x, y)
-        .map_err(|_| ApiError::path("z", format!("{z}/{x}/{y} is not a tile of a quadtree")))?;
+        .map_err(|_| ApiError::NotFound(format!("archive '{name}' has no tile {z}/{x}/{y}")))?;
     let archive = state.archives.get(&name).await?;
     let bytes = archive.get_tile(coord).await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
     let Some(bytes) = bytes else {
