@@ -58,7 +58,18 @@ pub async fn layer(State(policy): State<Policy>, req: Request, next: Next) -> Re
     {
         parts.headers.insert(header::CACHE_CONTROL, v);
     }
-    if parts.status != StatusCode::OK || parts.headers.contains_key(header::ETAG) {
+    if parts.status != StatusCode::OK {
+        return Response::from_parts(parts, body);
+    }
+    // A validator the handler (or the tile cache, which keeps one per tile) set: used as
+    // it is, without hashing the body again.
+    if let Some(tag) = parts.headers.get(header::ETAG).and_then(|v| v.to_str().ok()) {
+        if if_none_match.is_some_and(|inm| matches(&inm, tag)) {
+            parts.status = StatusCode::NOT_MODIFIED;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.remove(header::CONTENT_TYPE);
+            return Response::from_parts(parts, Body::empty());
+        }
         return Response::from_parts(parts, body);
     }
     // Answers are built in memory, so collecting the body costs no more than sending it.

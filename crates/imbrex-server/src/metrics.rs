@@ -33,8 +33,8 @@ struct RouteLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CacheLabels {
-    layer: String,
-    result: String,
+    layer: &'static str,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -133,8 +133,8 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     m.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(start.elapsed().as_secs_f64());
     if let Some(from) = res.headers().get(crate::tile_cache::HEADER).and_then(|v| v.to_str().ok()) {
         let redis = state.tile_cache.as_ref().is_some_and(|c| c.has_redis());
-        let count = |layer: &str, result: &str| {
-            m.cache.get_or_create(&CacheLabels { layer: layer.into(), result: result.into() }).inc();
+        let count = |layer: &'static str, result: &'static str| {
+            m.cache.get_or_create(&CacheLabels { layer, result }).inc();
         };
         match from {
             "memory" => count("memory", "hit"),

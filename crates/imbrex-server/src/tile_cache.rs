@@ -137,6 +137,8 @@ pub struct TileCache {
     /// Tag → Unix ms of its last purge. Entries outlive every tile they judge by living as
     /// long as tiles do.
     purged: moka::sync::Cache<Arc<str>, u64>,
+    /// Whether anything was ever purged here: until then, hits skip the per-read checks.
+    any_purge: std::sync::atomic::AtomicBool,
     notified: std::sync::OnceLock<Notified>,
 }
 
@@ -200,7 +202,15 @@ impl TileCache {
         let redis = redis.map(|r| r.0);
         let purged =
             moka::sync::Cache::builder().max_capacity(1_000_000).time_to_live(Duration::from_secs(ttl_s)).build();
-        let cache = Arc::new(TileCache { memory, redis, ttl_s, readers, purged, notified: Default::default() });
+        let cache = Arc::new(TileCache {
+            memory,
+            redis,
+            ttl_s,
+            readers,
+            purged,
+            any_purge: Default::default(),
+            notified: Default::default(),
+        });
         if cache.redis.is_some() {
             tokio::spawn(subscribe(Arc::downgrade(&cache)));
         }
@@ -229,6 +239,9 @@ impl TileCache {
 
     /// When `tag` was last purged here (0: never, within the tiles' time-to-live).
     fn purged_at(&self, tag: &str) -> u64 {
+        if !self.any_purge.load(Ordering::Acquire) {
+            return 0;
+        }
         self.purged.get(tag).unwrap_or(0)
     }
 
@@ -250,6 +263,9 @@ impl TileCache {
     /// Whether no purge since the tile's computation started concerns it (its tag, or a
     /// URL it read).
     fn unpurged(&self, tile: &Tile) -> bool {
+        if !self.any_purge.load(Ordering::Acquire) {
+            return true;
+        }
         tile.made_ms > self.purged_at(&tile.tag)
             && tile.reads.iter().all(|r| tile.made_ms > self.purged_at(&Purge::Url(r.url.clone()).tag()))
     }
@@ -268,6 +284,7 @@ impl TileCache {
     pub async fn purge_local(&self, what: &Purge) {
         let tag: Arc<str> = Arc::from(what.tag());
         self.purged.insert(tag.clone(), now_ms());
+        self.any_purge.store(true, Ordering::Release);
         let url = match what {
             Purge::Url(u) => Some(u.trim().to_string()),
             Purge::Collection(_) => None,
@@ -621,7 +638,15 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
                 return Err(Uncached { status: parts.status, headers: parts.headers, body });
             }
             let volatile = parts.extensions.get::<Volatile>().is_some();
-            let headers = parts.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let mut headers: Vec<(HeaderName, HeaderValue)> =
+                parts.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            // The validator the ETag layer would compute, once per tile rather than once
+            // per answer.
+            if !parts.headers.contains_key(axum::http::header::ETAG)
+                && let Ok(v) = HeaderValue::from_str(&crate::cache::etag(&body))
+            {
+                headers.push((axum::http::header::ETAG, v));
+            }
             let tile = Tile { headers, body, reads: reads.sources, tag: tag.clone(), made_ms, volatile };
             // Purged while it was made: answered, not kept anywhere.
             if !cache.unpurged(&tile) {
