@@ -330,20 +330,23 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let part: Vec<u64> = ids[total * shard_i / shard_n..total * (shard_i + 1) / shard_n].to_vec();
     drop(ids);
 
+    let mut metadata = json!({
+        "name": args.name.clone().unwrap_or_else(|| args.source.clone()),
+        "format": job.extension.trim_start_matches('.').to_string() + if job.extension.is_empty() { "pbf" } else { "" },
+        "tileMatrixSet": args.tms,
+        "generator": concat!("imbrex ", env!("CARGO_PKG_VERSION")),
+        // The same in every shard of one seed (and in its single run): merge checks it.
+        "imbrex_seed": format!("{job_id:016x}"),
+    });
+    if job.tile_type == TileType::Mvt {
+        metadata["vector_layers"] = json!([{"id": "default", "fields": {}}]);
+    }
     let layout = Layout {
         tile_type: job.tile_type,
         minzoom: args.minzoom,
         maxzoom: args.maxzoom,
         bounds,
-        metadata: serde_json::to_string(&json!({
-            "name": args.name.clone().unwrap_or_else(|| args.source.clone()),
-            "format": job.extension.trim_start_matches('.').to_string() + if job.extension.is_empty() { "pbf" } else { "" },
-            "tileMatrixSet": args.tms,
-            "generator": concat!("imbrex ", env!("CARGO_PKG_VERSION")),
-            // The same in every shard of one seed (and in its single run): merge checks it.
-            "imbrex_seed": format!("{job_id:016x}"),
-            "vector_layers": if job.tile_type == TileType::Mvt { json!([{"id": "default", "fields": {}}]) } else { json!(null) },
-        }))?,
+        metadata: serde_json::to_string(&metadata)?,
     };
 
     let journal_path = PathBuf::from(format!("{}.journal", args.output.display()));

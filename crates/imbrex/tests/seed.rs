@@ -79,6 +79,7 @@ async fn a_seeded_archive_serves_the_dynamic_tiles() {
     assert_eq!(tj["minzoom"], minzoom);
     assert_eq!(tj["maxzoom"], maxzoom);
     assert_eq!(tj["tiles"][0], "http://test.local/pmtiles/demo/{z}/{x}/{y}.png");
+    assert!(tj.get("vector_layers").is_none(), "a raster archive has no vector layers: {tj}");
     for (a, b) in tj["bounds"].as_array().unwrap().iter().zip(&bounds) {
         assert!((a.as_f64().unwrap() - b).abs() < 1e-6, "{} against {bounds:?}", tj["bounds"]);
     }

@@ -68,7 +68,7 @@ pub async fn tilejson(State(state): State<AppState>, base: BaseUrl, Path(name): 
     let metadata = archive.get_metadata().await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
     if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&metadata) {
         for key in ["vector_layers", "attribution", "description", "version"] {
-            if let Some(v) = m.get(key) {
+            if let Some(v) = m.get(key).filter(|v| !v.is_null()) {
                 doc[key] = v.clone();
             }
         }
