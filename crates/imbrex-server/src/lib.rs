@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 mod html;
 pub mod images;
+pub mod mbtiles;
 pub mod metrics;
 mod model;
 mod openapi;

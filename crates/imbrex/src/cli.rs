@@ -30,7 +30,7 @@ pub enum Command {
     /// Write or describe MosaicJSON documents.
     #[command(subcommand)]
     Mosaic(MosaicAction),
-    /// Render a pyramid of tiles into a PMTiles archive (resumable, shardable).
+    /// Render a pyramid of tiles into a PMTiles or MBTiles archive (resumable, shardable).
     Seed(Box<SeedArgs>),
     /// Work with PMTiles archives.
     #[command(subcommand)]
@@ -39,7 +39,8 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PmtilesAction {
-    /// Join the archives of `imbrex seed --shard i/n` into the one a single run writes.
+    /// Join the archives of `imbrex seed --shard i/n` into the one a single run writes
+    /// (PMTiles, or MBTiles when OUT ends in .mbtiles).
     Merge(MergeArgs),
 }
 
@@ -49,7 +50,7 @@ pub struct MergeArgs {
     /// The shards' archives.
     pub inputs: Vec<PathBuf>,
     /// The merged archive.
-    #[arg(short, long, value_name = "OUT.pmtiles")]
+    #[arg(short, long, value_name = "OUT.pmtiles|OUT.mbtiles")]
     pub output: PathBuf,
 }
 
@@ -92,11 +93,12 @@ pub struct SeedArgs {
     /// collections.
     #[arg(long)]
     pub format: Option<String>,
-    /// The archive to write (`.pmtiles`). `OUT.journal` beside it keeps a run's progress.
-    #[arg(short, long, value_name = "OUT.pmtiles")]
+    /// The archive to write (`.pmtiles` or `.mbtiles`). `OUT.journal` beside it keeps a
+    /// run's progress.
+    #[arg(short, long, value_name = "OUT.pmtiles|OUT.mbtiles")]
     pub output: PathBuf,
-    /// Render the i-th of n disjoint parts (0-based), for batch engines; join the parts
-    /// with `imbrex pmtiles merge`.
+    /// Render the i-th of n disjoint parts (0-based) into a `.pmtiles`, for batch engines;
+    /// join the parts with `imbrex pmtiles merge` (into `.pmtiles` or `.mbtiles`).
     #[arg(long, value_name = "i/n")]
     pub shard: Option<String>,
     /// Render at most this many tiles in this run, then stop (run again to go on).
@@ -266,8 +268,9 @@ pub struct ServeArgs {
     #[arg(long, env = "IMBREX_TILE_CACHE_TTL", value_name = "SECONDS")]
     pub tile_cache_ttl: Option<u64>,
 
-    /// PMTiles archives served under /pmtiles/NAME: NAME=PATH or NAME=URL (repeatable; a
-    /// .pmtiles PATH given as an image is served by file stem too).
+    /// PMTiles (local, http(s), s3) or MBTiles (local) archives served under /pmtiles/NAME:
+    /// NAME=PATH or NAME=URL (repeatable; a .pmtiles or .mbtiles PATH given as an image is
+    /// served by file stem too).
     #[arg(long = "archive", value_name = "NAME=URL")]
     pub archives: Vec<String>,
 

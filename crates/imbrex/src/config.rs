@@ -76,9 +76,10 @@ fn overrides(args: &ServeArgs) -> anyhow::Result<Value> {
     if let Some(v) = args.block_cache_mb {
         m.insert("block_cache_mb".into(), json!(v));
     }
-    // .pmtiles files among the paths are archives (by file stem), the rest images.
-    let (archives, images): (Vec<_>, Vec<_>) =
-        args.images.iter().partition(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pmtiles")));
+    // .pmtiles and .mbtiles files among the paths are archives (by file stem), the rest images.
+    let (archives, images): (Vec<_>, Vec<_>) = args.images.iter().partition(|p| {
+        p.extension().is_some_and(|e| e.eq_ignore_ascii_case("pmtiles") || e.eq_ignore_ascii_case("mbtiles"))
+    });
     if !images.is_empty() {
         m.insert("images".into(), json!(images));
     }

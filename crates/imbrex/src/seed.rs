@@ -1,5 +1,5 @@
 //! `imbrex seed` and `imbrex pmtiles merge`: a pyramid of tiles rendered into a PMTiles v3
-//! archive, by the same router `imbrex serve` answers with (in process, no network), so a
+//! or MBTiles archive, by the same router `imbrex serve` answers with (in process, no network), so a
 //! seeded tile is byte for byte the dynamic one.
 //!
 //! Tiles are rendered concurrently and written in tile-id order to a journal next to the
@@ -262,12 +262,56 @@ fn writer(layout: &Layout) -> PmTilesWriter {
         .metadata(&layout.metadata)
 }
 
-/// Write `tiles` (sorted by id) into `out` through a temporary file renamed into place.
+/// The archive format `path` names by its extension.
+fn is_mbtiles(path: &Path) -> anyhow::Result<bool> {
+    match path.extension().map(|e| e.to_string_lossy().to_lowercase()).as_deref() {
+        Some("pmtiles") => Ok(false),
+        Some("mbtiles") => Ok(true),
+        _ => anyhow::bail!("-o must name a .pmtiles or .mbtiles file, not {}", path.display()),
+    }
+}
+
+/// MBTiles' metadata rows for a job: its spec's names, then the rest of the job's metadata
+/// (`vector_layers` in the `json` row).
+fn mbtiles_metadata(layout: &Layout) -> anyhow::Result<Vec<(String, String)>> {
+    let b = &layout.bounds;
+    let mut rows = vec![
+        ("bounds".to_string(), format!("{},{},{},{}", b.left, b.bottom, b.right, b.top)),
+        ("center".into(), format!("{},{},{}", (b.left + b.right) / 2.0, (b.bottom + b.top) / 2.0, layout.minzoom)),
+        ("minzoom".into(), layout.minzoom.to_string()),
+        ("maxzoom".into(), layout.maxzoom.to_string()),
+        ("type".into(), "overlay".into()),
+    ];
+    let meta: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&layout.metadata)?;
+    for (k, v) in meta {
+        match (k.as_str(), v) {
+            ("vector_layers", v) => rows.push(("json".into(), json!({ "vector_layers": v }).to_string())),
+            (_, serde_json::Value::String(s)) => rows.push((k, s)),
+            (_, v) => rows.push((k, v.to_string())),
+        }
+    }
+    Ok(rows)
+}
+
+/// Write `tiles` (sorted by id) into `out` (PMTiles or MBTiles, by its extension) through a
+/// temporary file renamed into place.
 fn write_archive(
     out: &Path,
     layout: &Layout,
     tiles: impl Iterator<Item = anyhow::Result<(u64, Vec<u8>, bool)>>,
 ) -> anyhow::Result<u64> {
+    if is_mbtiles(out)? {
+        let mut w = imbrex_server::mbtiles::MbTilesWriter::create(out, &mbtiles_metadata(layout)?)?;
+        let mut n = 0;
+        for t in tiles {
+            let (id, data, raw) = t?;
+            let c: TileCoord = TileId::new(id)?.into();
+            w.add(c.z(), c.x(), c.y(), &data, raw)?;
+            n += 1;
+        }
+        w.finish()?;
+        return Ok(n);
+    }
     let tmp = out.with_extension("pmtiles.tmp");
     let file = std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
     let mut w = writer(layout).create(file)?;
@@ -288,8 +332,12 @@ fn write_archive(
 }
 
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
-    let ext = args.output.extension().map(|e| e.to_string_lossy().to_lowercase());
-    anyhow::ensure!(ext.as_deref() == Some("pmtiles"), "-o must name a .pmtiles file");
+    let mbtiles = is_mbtiles(&args.output)?;
+    // Shards are joined by merge, which reads PMTiles (and can write MBTiles).
+    anyhow::ensure!(
+        !(mbtiles && args.shard.is_some()),
+        "--shard writes .pmtiles parts: `imbrex pmtiles merge parts... -o OUT.mbtiles` joins them into MBTiles"
+    );
     anyhow::ensure!(args.minzoom <= args.maxzoom, "--minzoom is above --maxzoom");
     let job = Job::new(&args)?;
     let (shard_i, shard_n) = shard(args.shard.as_deref())?;
@@ -433,6 +481,7 @@ pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 /// `imbrex pmtiles merge`: shards of one seed joined into the archive one run would write.
 pub async fn merge(args: MergeArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.inputs.is_empty(), "no archives to merge");
+    is_mbtiles(&args.output)?;
     let factory = imbrex_raster::source::SourceFactory::new(imbrex_raster::source::AccessPolicy::allow_all());
     let mut readers = Vec::new();
     for input in &args.inputs {

@@ -164,41 +164,155 @@ async fn shards_merge_into_the_archive_of_one_run_and_a_stopped_run_goes_on() {
     assert!(std::fs::read(&one).unwrap() == std::fs::read(&resumed).unwrap(), "a resumed run differs from one run");
 }
 
+/// Every row of an MBTiles file's `tiles`, read with plain SQL (not imbrex's reader): XYZ
+/// `(z, x, y)` → bytes.
+fn mbtiles_rows(path: &Path) -> std::collections::BTreeMap<(u8, u32, u32), Vec<u8>> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let app_id: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
+    assert_eq!(app_id, 0x4d50_4258, "MBTiles 1.3's application_id");
+    let mut stmt = conn.prepare("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles").unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, u8>(0)?, r.get::<_, u32>(1)?, r.get::<_, u32>(2)?, r.get::<_, Vec<u8>>(3)?)))
+        .unwrap();
+    rows.map(|r| r.unwrap()).map(|(z, x, row, data)| ((z, x, (1u32 << z) - 1 - row), data)).collect()
+}
+
+fn mbtiles_meta(path: &Path, name: &str) -> String {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row("SELECT value FROM metadata WHERE name = ?1", [name], |r| r.get(0)).unwrap()
+}
+
+#[tokio::test]
+async fn mbtiles_hold_the_tiles_of_pmtiles_and_are_served_alike() {
+    let dir = Dir::new("mbtiles");
+    let dynamic = imbrex_server::app(AppState::new(Config::default()).unwrap());
+    let (minzoom, maxzoom, bounds) = demo_zooms(&dynamic).await;
+    let (z0, z1) = (minzoom.to_string(), maxzoom.to_string());
+    let common = ["demo", "--minzoom", &z0, "--maxzoom", &z1, "-p", "expression=b1*0.5;b2;b3", "-p", "rescale=0,255"];
+    let (pm, mb) = (dir.0.join("one.pmtiles"), dir.0.join("one.mbtiles"));
+    seed(&common, &pm);
+    seed(&common, &mb);
+    assert!(!dir.0.join("one.mbtiles.journal").exists() && !dir.0.join("one.mbtiles.tmp").exists());
+    assert_eq!(mbtiles_meta(&mb, "format"), "png");
+    assert_eq!(mbtiles_meta(&mb, "minzoom"), z0);
+    assert_eq!(mbtiles_meta(&mb, "maxzoom"), z1);
+    let b: Vec<f64> = mbtiles_meta(&mb, "bounds").split(',').map(|v| v.parse().unwrap()).collect();
+    assert!(b.iter().zip(&bounds).all(|(a, b)| (a - b).abs() < 1e-9), "{b:?} against {bounds:?}");
+
+    // The same tiles, byte for byte, as the PMTiles archive and the dynamic API.
+    let rows = mbtiles_rows(&mb);
+    assert!(rows.len() >= 4, "{} tiles", rows.len());
+    let mut archives = std::collections::BTreeMap::new();
+    archives.insert("pm".to_string(), pm.display().to_string());
+    archives.insert("mb".to_string(), mb.display().to_string());
+    let served = imbrex_server::app(AppState::new(Config { archives, ..Config::default() }).unwrap());
+    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let extent = imbrex_tms::Bounds::new(bounds[0], bounds[1], bounds[2], bounds[3]);
+    let query = "expression=b1*0.5%3Bb2%3Bb3&rescale=0%2C255";
+    for t in tms.tiles(extent, &(minzoom as i32..=maxzoom as i32).collect::<Vec<_>>()).unwrap() {
+        let key = (t.z as u8, t.x as u32, t.y as u32);
+        let (ps, pbody, _) = get(&served, &format!("/pmtiles/pm/{}/{}/{}.png", t.z, t.x, t.y)).await;
+        let (ms, mbody, _) = get(&served, &format!("/pmtiles/mb/{}/{}/{}.png", t.z, t.x, t.y)).await;
+        let (ds, dbody, _) =
+            get(&dynamic, &format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.png?url=demo&{query}", t.z, t.x, t.y)).await;
+        assert_eq!((ms, ps), (ds, ds), "{t:?}");
+        match rows.get(&key) {
+            Some(stored) => {
+                assert_eq!(ds, StatusCode::OK, "{t:?}");
+                assert!(stored == &dbody && mbody == dbody && pbody == dbody, "{t:?}: the tiles differ");
+            }
+            None => assert_eq!(ds, StatusCode::NOT_FOUND, "{t:?}: a tile with data is missing"),
+        }
+    }
+    let (status, body, _) = get(&served, "/pmtiles/mb/tilejson.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let tj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(tj["tiles"][0], "http://test.local/pmtiles/mb/{z}/{x}/{y}.png");
+    assert_eq!((tj["minzoom"].as_u64(), tj["maxzoom"].as_u64()), (Some(minzoom.into()), Some(maxzoom.into())));
+
+    // PMTiles shards merge into MBTiles holding the same tiles; --shard into MBTiles is refused.
+    let mut parts = Vec::new();
+    for i in 0..2 {
+        let part = dir.0.join(format!("part{i}.pmtiles"));
+        seed(&[&common[..], &["--shard", &format!("{i}/2")]].concat(), &part);
+        parts.push(part);
+    }
+    let merged = dir.0.join("merged.mbtiles");
+    let run = imbrex().args(["pmtiles", "merge"]).args(&parts).arg("-o").arg(&merged).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(mbtiles_rows(&merged) == rows, "merged shards hold other tiles than one run");
+    let run = imbrex().arg("seed").args(common).args(["--shard", "0/2", "-o"]).arg(dir.0.join("x.mbtiles")).output();
+    let run = run.unwrap();
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("--shard"));
+    let run = imbrex().arg("seed").args(common).arg("-o").arg(dir.0.join("x.zip")).output().unwrap();
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains(".mbtiles"));
+
+    // An archive replaced on disk is opened again: the next tile is the new file's.
+    let archives = [("pm", &pm), ("mb", &mb)].map(|(n, p)| (n.to_string(), p.display().to_string())).into();
+    let config = Config { archives, source_recheck_s: 0, ..Config::default() };
+    let served = imbrex_server::app(AppState::new(config).unwrap());
+    let (z, x, y) = *rows.keys().next_back().unwrap();
+    for (name, path) in [("pm", &pm), ("mb", &mb)] {
+        let (_, before, _) = get(&served, &format!("/pmtiles/{name}/{z}/{x}/{y}.png")).await;
+        assert!(before == rows[&(z, x, y)]);
+        let ext = path.extension().unwrap().to_str().unwrap();
+        let other = dir.0.join(format!("other.{ext}"));
+        seed(&["demo", "--minzoom", &z0, "--maxzoom", &z1, "-p", "rescale=0,128"], &other);
+        std::fs::rename(&other, path).unwrap();
+        let (_, after, _) = get(&served, &format!("/pmtiles/{name}/{z}/{x}/{y}.png")).await;
+        let (_, want, _) =
+            get(&dynamic, &format!("/cog/tiles/WebMercatorQuad/{z}/{x}/{y}.png?url=demo&rescale=0%2C128")).await;
+        assert!(after == want && after != before, "{name}: the replaced archive's tile is not served");
+    }
+}
+
 #[tokio::test]
 async fn a_seeded_collection_serves_the_dynamic_vector_tiles() {
     let db = std::env::var("IMBREX_TEST_DATABASE_URL").expect("IMBREX_TEST_DATABASE_URL: run scripts/test");
     let dir = Dir::new("mvt");
-    let out = dir.0.join("countries.pmtiles");
-    let run = imbrex()
-        .args(["seed", "collection:public.countries", "--minzoom", "0", "--maxzoom", "2", "--database-url", &db, "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let mut archives = std::collections::BTreeMap::new();
-    archives.insert("countries".to_string(), out.display().to_string());
+    for ext in ["pmtiles", "mbtiles"] {
+        let out = dir.0.join(format!("countries.{ext}"));
+        let run = imbrex()
+            .args(["seed", "collection:public.countries", "--minzoom", "0", "--maxzoom", "2", "--database-url", &db])
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        archives.insert(ext.to_string(), out.display().to_string());
+    }
+    let mb_rows = mbtiles_rows(&dir.0.join("countries.mbtiles"));
+    assert_eq!(mbtiles_meta(&dir.0.join("countries.mbtiles"), "format"), "pbf");
     let config = Config { database_url: Some(db), archives, ..Config::default() };
     let app = imbrex_server::app(AppState::new(config).unwrap().connect_database().await.unwrap());
-    let (_, body, _) = get(&app, "/pmtiles/countries/tilejson.json").await;
-    let tj: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(tj["vector_layers"][0]["id"], "default");
-    let mut stored = 0;
-    for z in 0..=2u32 {
-        for x in 0..1 << z {
-            for y in 0..1 << z {
-                let (ds, dbody, _) =
-                    get(&app, &format!("/collections/public.countries/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
-                let (ss, sbody, enc) = get(&app, &format!("/pmtiles/countries/{z}/{x}/{y}.mvt")).await;
-                if ds == StatusCode::OK && !dbody.is_empty() {
-                    assert_eq!(ss, StatusCode::OK, "{z}/{x}/{y}");
-                    assert_eq!(enc.as_deref(), Some("gzip"));
-                    assert!(gunzip(&sbody) == dbody, "{z}/{x}/{y}: the seeded tile differs");
-                    stored += 1;
-                } else {
-                    assert_eq!(ss, StatusCode::NOT_FOUND, "{z}/{x}/{y}: an empty tile is not stored");
+    for name in ["pmtiles", "mbtiles"] {
+        let (_, body, _) = get(&app, &format!("/pmtiles/{name}/tilejson.json")).await;
+        let tj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(tj["vector_layers"][0]["id"], "default", "{name}: {tj}");
+        let mut stored = 0;
+        for z in 0..=2u32 {
+            for x in 0..1 << z {
+                for y in 0..1 << z {
+                    let (ds, dbody, _) =
+                        get(&app, &format!("/collections/public.countries/tiles/WebMercatorQuad/{z}/{x}/{y}")).await;
+                    let (ss, sbody, enc) = get(&app, &format!("/pmtiles/{name}/{z}/{x}/{y}.mvt")).await;
+                    let row = mb_rows.get(&(z as u8, x, y));
+                    if ds == StatusCode::OK && !dbody.is_empty() {
+                        assert_eq!(ss, StatusCode::OK, "{name} {z}/{x}/{y}");
+                        assert_eq!(enc.as_deref(), Some("gzip"));
+                        assert!(gunzip(&sbody) == dbody, "{name} {z}/{x}/{y}: the seeded tile differs");
+                        // MBTiles stores vector tiles gzipped, as its specification says.
+                        assert!(row.is_some_and(|r| gunzip(r) == dbody), "{z}/{x}/{y}: the MBTiles row differs");
+                        stored += 1;
+                    } else {
+                        assert_eq!(ss, StatusCode::NOT_FOUND, "{name} {z}/{x}/{y}: an empty tile is not stored");
+                        assert!(row.is_none());
+                    }
                 }
             }
         }
+        assert!(stored >= 10, "{name}: {stored}");
+        assert_eq!(stored, mb_rows.len());
     }
-    assert!(stored >= 10, "{stored}");
 }

@@ -1,4 +1,4 @@
-//! `/pmtiles`: tiles of PMTiles archives, as stored, with their TileJSON.
+//! `/pmtiles`: tiles of PMTiles and MBTiles archives, as stored, with their TileJSON.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -8,7 +8,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::AppState;
-use crate::archives::{ArchiveError, tile_format};
+use crate::archives::ArchiveError;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{BaseUrl, path_param};
 
@@ -44,33 +44,30 @@ pub async fn list(State(state): State<AppState>, base: BaseUrl) -> Response {
     axum::Json(json!({"archives": archives})).into_response()
 }
 
-/// TileJSON 3.0.0 of an archive, from its header (and its `vector_layers`, if its metadata
-/// has them).
+/// TileJSON 3.0.0 of an archive, from its header or metadata table (and its
+/// `vector_layers`, if its metadata has them).
 #[utoipa::path(get, path = "/pmtiles/{name}/tilejson.json", tag = "PMTiles",
     params(("name" = String, Path, description = "Archive name")),
     responses((status = 200, description = "TileJSON 3.0", content_type = "application/json"),
         (status = 404, description = "No such archive", body = crate::error::Detail)))]
 pub async fn tilejson(State(state): State<AppState>, base: BaseUrl, Path(name): Path<String>) -> ApiResult<Response> {
     let archive = state.archives.get(&name).await?;
-    let h = archive.get_header();
-    let (_, ext) = tile_format(h.tile_type);
+    let info = archive.info();
     let mut doc = json!({
         "tilejson": "3.0.0",
         "name": name,
         "scheme": "xyz",
-        "tiles": [base.join(&format!("/pmtiles/{}/{{z}}/{{x}}/{{y}}.{ext}", seg(&name)))],
-        "minzoom": h.min_zoom,
-        "maxzoom": h.max_zoom,
-        "bounds": [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude],
-        "center": [h.center_longitude, h.center_latitude, h.center_zoom],
+        "tiles": [base.join(&format!("/pmtiles/{}/{{z}}/{{x}}/{{y}}.{}", seg(&name), info.extension))],
+        "minzoom": info.minzoom,
+        "maxzoom": info.maxzoom,
+        "bounds": info.bounds,
+        "center": info.center,
     });
-    // The metadata is the writer's JSON; keep what TileJSON has room for.
-    let metadata = archive.get_metadata().await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
-    if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<serde_json::Value>(&metadata) {
-        for key in ["vector_layers", "attribution", "description", "version"] {
-            if let Some(v) = m.get(key).filter(|v| !v.is_null()) {
-                doc[key] = v.clone();
-            }
+    // The metadata is the writer's; keep what TileJSON has room for.
+    let metadata = archive.metadata().await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
+    for key in ["vector_layers", "attribution", "description", "version"] {
+        if let Some(v) = metadata.get(key).filter(|v| !v.is_null()) {
+            doc[key] = v.clone();
         }
     }
     Ok(axum::Json(doc).into_response())
@@ -92,20 +89,16 @@ pub async fn tile(
     let coord = pmtiles::TileCoord::new(z, x, y)
         .map_err(|_| ApiError::NotFound(format!("archive '{name}' has no tile {z}/{x}/{y}")))?;
     let archive = state.archives.get(&name).await?;
-    let bytes = archive.get_tile(coord).await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
-    let Some(bytes) = bytes else {
+    let (z, x, y) = (coord.z(), coord.x(), coord.y());
+    let tile = archive.tile(z, x, y).await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
+    let Some(tile) = tile else {
         return Err(ApiError::NotFound(format!("archive '{name}' has no tile {z}/{x}/{y}")));
     };
-    let h = archive.get_header();
-    let mut res = bytes.into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(tile_format(h.tile_type).0));
-    let encoding = match h.tile_compression {
-        pmtiles::Compression::Gzip => Some("gzip"),
-        pmtiles::Compression::Brotli => Some("br"),
-        pmtiles::Compression::Zstd => Some("zstd"),
-        _ => None,
-    };
-    if let Some(e) = encoding {
+    let mut res = tile.bytes.into_response();
+    let content_type = HeaderValue::from_str(&archive.info().content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    res.headers_mut().insert(header::CONTENT_TYPE, content_type);
+    if let Some(e) = tile.encoding {
         res.headers_mut().insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
     }
     Ok(res)
