@@ -39,9 +39,23 @@ pub use error::{ApiError, ApiResult, ValidationIssue};
 /// The dataset router, for sources mounted beside `/cog` (and for tests of the router).
 pub use routes::dataset;
 
-/// Shared, read-only state of a running server.
+/// Shared, read-only state of a running server. Cloned for every request by each layer and
+/// handler that holds it (axum clones a route's whole service per call), so it is one `Arc`:
+/// a clone is one atomic increment, not one per field (the moka caches inside are costly
+/// to clone).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+#[derive(Clone)]
+pub struct Shared {
     pub config: Arc<Config>,
     pub tms: Arc<TileMatrixSets>,
     pub readers: Arc<ReaderCache>,
@@ -135,7 +149,7 @@ impl AppState {
         let documents = documents::Documents::new(&config.href_rewrite)?;
         let tiles =
             tile_cache::TileCache::new(readers.clone(), config.tile_memory_cache_mb, config.tile_cache_ttl_s, None);
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             config: Arc::new(config),
             tms: Arc::new(tms),
             readers,
@@ -147,12 +161,27 @@ impl AppState {
             legends: Arc::new(legends),
             metrics: Arc::new(metrics::Metrics::default()),
             archives: Arc::new(archives::ArchiveSet::new(&config_archives, Duration::from_secs(source_recheck_s))),
-        })
+        })))
+    }
+
+    /// This state with `change` made to it (an embedder or a test adjusting a built state).
+    pub fn with(self, change: impl FnOnce(&mut Shared)) -> AppState {
+        let mut state = Arc::unwrap_or_clone(self.0);
+        change(&mut state);
+        AppState(Arc::new(state))
     }
 
     /// Connect to the configured database (if any) and read its catalog, and to the tile
     /// cache (if any; an unreachable cache is logged and left out, never fatal).
-    pub async fn connect_database(mut self) -> Result<AppState, StartError> {
+    pub async fn connect_database(self) -> Result<AppState, StartError> {
+        let mut state = Arc::unwrap_or_clone(self.0);
+        state.connect().await?;
+        Ok(AppState(Arc::new(state)))
+    }
+}
+
+impl Shared {
+    async fn connect(&mut self) -> Result<(), StartError> {
         if let Some(url) = &self.config.database_url {
             let db = Arc::new(imbrex_vector::Database::connect(url, self.config.db.clone()).await?);
             db.watch();
@@ -170,7 +199,7 @@ impl AppState {
             tiles.set_notified(Box::new(move |id| hears.upgrade().is_some_and(|db| db.notifies_id(id))));
             tokio::spawn(purge_on_change(db.clone(), Arc::downgrade(tiles)));
         }
-        Ok(self)
+        Ok(())
     }
 }
 
@@ -271,6 +300,10 @@ pub fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request| {
+                    // Logs are off (or at warn) under load: no span, and no route copied.
+                    if !tracing::enabled!(tracing::Level::INFO) {
+                        return Span::none();
+                    }
                     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
                     tracing::info_span!(
                         "request",

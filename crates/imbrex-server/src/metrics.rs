@@ -22,13 +22,32 @@ use crate::AppState;
 struct RequestLabels {
     /// The route's pattern (`/cog/tiles/{tileMatrixSetId}/{z}/{x}/{y}`), not the path: a
     /// path per tile would mint a series per tile.
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: &'static str,
+}
+
+/// A route pattern as `&'static str`. The router's patterns are a fixed, small set (paths
+/// no route matched are all `unmatched`), each leaked once, so counting a request copies
+/// no string.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: std::sync::OnceLock<std::sync::RwLock<std::collections::HashSet<&'static str>>> =
+        std::sync::OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Some(r) = routes.read().unwrap_or_else(|e| e.into_inner()).get(route) {
+        return r;
+    }
+    let mut routes = routes.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = routes.get(route) {
+        return r;
+    }
+    let r: &'static str = Box::leak(route.into());
+    routes.insert(r);
+    r
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -126,11 +145,11 @@ impl Metrics {
 /// The middleware: one count and one latency sample per request, and the tile cache's
 /// verdict (its `x-imbrex-cache` header).
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| intern(p.as_str()));
     let start = Instant::now();
     let res = next.run(req).await;
     let m = &state.metrics;
-    m.latency.get_or_create(&RouteLabels { route: route.clone() }).observe(start.elapsed().as_secs_f64());
+    m.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
     if let Some(from) = res.headers().get(crate::tile_cache::HEADER).and_then(|v| v.to_str().ok()) {
         let redis = state.tile_cache.as_ref().is_some_and(|c| c.has_redis());
         let count = |layer: &'static str, result: &'static str| {

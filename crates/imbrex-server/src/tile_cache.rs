@@ -170,7 +170,7 @@ impl Purge {
     fn tag(&self) -> String {
         match self {
             Purge::Collection(id) => format!("collection:{id}"),
-            Purge::Url(url) => format!("url:{}", url.trim()),
+            Purge::Url(url) => url_tag(url),
         }
     }
 
@@ -181,6 +181,10 @@ impl Purge {
             tag.strip_prefix("url:").map(|u| Purge::Url(u.to_string()))
         }
     }
+}
+
+fn url_tag(url: &str) -> String {
+    format!("url:{}", url.trim())
 }
 
 fn tag_hash(tag: &str) -> u64 {
@@ -230,7 +234,11 @@ impl TileCache {
     /// The key of a request: imbrex's version (an upgraded replica does not serve tiles an
     /// older one rendered) and path and query, hashed to 128 bits.
     fn key(path_and_query: &str) -> u128 {
-        xxhash_rust::xxh3::xxh3_128(format!("{}\n{path_and_query}", env!("CARGO_PKG_VERSION")).as_bytes())
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(b"\n");
+        h.update(path_and_query.as_bytes());
+        h.digest128()
     }
 
     fn redis_key(redis: &Redis, tag: &str, key: u128) -> String {
@@ -267,7 +275,7 @@ impl TileCache {
             return true;
         }
         tile.made_ms > self.purged_at(&tile.tag)
-            && tile.reads.iter().all(|r| tile.made_ms > self.purged_at(&Purge::Url(r.url.clone()).tag()))
+            && tile.reads.iter().all(|r| tile.made_ms > self.purged_at(&url_tag(&r.url)))
     }
 
     /// Whether a stored tile may still be served.
@@ -477,9 +485,10 @@ async fn subscribe(cache: std::sync::Weak<TileCache>) {
     }
 }
 
-/// The tag a request's tile is purged by: its collection, else its `url=`.
-fn tag_of(route: &str, req: &Request) -> String {
-    if route.starts_with("/collections/{collectionId}/") {
+/// The tag a request's tile is purged by: its collection (for a collection's route), else
+/// its `url=`.
+fn tag_of(collection: bool, req: &Request) -> String {
+    if collection {
         let id = req.uri().path().split('/').nth(2).unwrap_or_default();
         let id = percent_encoding::percent_decode_str(id).decode_utf8_lossy();
         return Purge::Collection(id.into_owned()).tag();
@@ -488,7 +497,7 @@ fn tag_of(route: &str, req: &Request) -> String {
         .uri()
         .query()
         .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "url").map(|(_, v)| v.into_owned()));
-    url.map(|u| Purge::Url(u).tag()).unwrap_or_default()
+    url.map(|u| url_tag(&u)).unwrap_or_default()
 }
 
 /// A stored tile: a format byte, then headers, reads and body, each length-prefixed.
@@ -583,24 +592,35 @@ const COMPUTED: u8 = 2;
 /// The middleware.
 pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, next: Next) -> Response {
     let Some(cache) = cache else { return next.run(req).await };
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    // Whether the route is a tile route, and a collection's. (The body is not Sync: nothing
+    // borrowed of the request may live across an await.)
+    let Some(collection) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .filter(|r| cached(r.as_str()))
+        .map(|r| r.as_str().starts_with("/collections/{collectionId}/"))
+    else {
+        return next.run(req).await;
+    };
     // Legend counts travel in a header no cached tile has: counted tiles are computed
     // every time.
-    let counted =
-        req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "legend_counts"));
-    let Some(route) = route.filter(|r| cached(r)) else { return next.run(req).await };
-    if req.method() != Method::GET || counted {
+    if req.method() != Method::GET
+        || req.uri().query().is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "legend_counts"))
+    {
         return next.run(req).await;
     }
-    let tag: Arc<str> = Arc::from(tag_of(&route, &req));
     let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
-    let key = (request, cache.purged_at(&tag));
+    // The tag matters to a hit only once something was purged.
+    let purged = cache.any_purge.load(Ordering::Acquire);
+    let tag: Option<Arc<str>> = purged.then(|| Arc::from(tag_of(collection, &req)));
+    let key = (request, tag.as_ref().map_or(0, |t| cache.purged_at(t)));
     if let Some(tile) = cache.memory.get(&key).await {
         if cache.fresh(&tile).await {
             return tile.response("memory");
         }
         cache.memory.invalidate(&key).await;
     }
+    let tag = tag.unwrap_or_else(|| Arc::from(tag_of(collection, &req)));
     let how = AtomicU8::new(0);
     let made = cache
         .memory

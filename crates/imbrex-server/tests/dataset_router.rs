@@ -348,8 +348,7 @@ async fn every_route_answers() {
 async fn an_overloaded_pool_is_a_503_with_retry_after() {
     // One CPU thread and one waiting job: hold the thread, fill the queue, and a tile
     // (which renders on the pool) is refused.
-    let mut state = AppState::new(Config::default()).unwrap();
-    state.render.cpu = CpuPool::new(1, 1);
+    let state = AppState::new(Config::default()).unwrap().with(|s| s.render.cpu = CpuPool::new(1, 1));
     let pool = state.render.cpu.clone();
     let app = app_with(state);
     let (release, hold) = std::sync::mpsc::channel::<()>();
