@@ -53,7 +53,8 @@ pub struct ArchiveInfo {
     pub minzoom: u8,
     pub maxzoom: u8,
     pub bounds: [f64; 4],
-    pub center: [f64; 3],
+    /// Longitude, latitude and zoom (an integer, as TileJSON wants it).
+    pub center: (f64, f64, u8),
 }
 
 /// A tile as stored, with the `Content-Encoding` it goes out with.
@@ -74,7 +75,7 @@ impl Archive {
                     minzoom: h.min_zoom,
                     maxzoom: h.max_zoom,
                     bounds: [h.min_longitude, h.min_latitude, h.max_longitude, h.max_latitude],
-                    center: [h.center_longitude, h.center_latitude, f64::from(h.center_zoom)],
+                    center: (h.center_longitude, h.center_latitude, h.center_zoom),
                 }
             }
             Kind::MbTiles(m) => {
@@ -86,8 +87,8 @@ impl Archive {
                     _ => [-180.0, -85.051_128_779_806_6, 180.0, 85.051_128_779_806_6],
                 };
                 let center = match numbers("center").as_deref() {
-                    Some(&[x, y, z]) => [x, y, z],
-                    _ => [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, f64::from(m.minzoom)],
+                    Some(&[x, y, z]) => (x, y, z.round().clamp(0.0, 30.0) as u8),
+                    _ => ((bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0, m.minzoom),
                 };
                 ArchiveInfo { content_type, extension, minzoom: m.minzoom, maxzoom: m.maxzoom, bounds, center }
             }
@@ -223,8 +224,12 @@ impl ArchiveSet {
         }
         let source = self.factory.open(&entry.url).map_err(|e| unreadable(e.to_string()))?;
         if entry.url.to_ascii_lowercase().ends_with(".mbtiles") {
+            // SQLite is given the resolved absolute path, never the configured string (which
+            // it could read as a `file:` URI with options).
             let path = local_path(&entry.url)
-                .ok_or_else(|| unreadable("MBTiles are read from local files only (SQLite needs a file)".into()))?;
+                .ok_or_else(|| unreadable("MBTiles are read from local files only (SQLite needs a file)".into()))?
+                .canonicalize()
+                .map_err(|e| unreadable(e.to_string()))?;
             let version: Version = source.probe_version().await.map_err(|e| unreadable(e.to_string()))?.map(Arc::from);
             let opened = MbTiles::open(path).await.map_err(|e| unreadable(e.to_string()))?;
             return Ok(self.opened(entry, Archive::new(Kind::MbTiles(Arc::new(opened))), version).await);
@@ -251,11 +256,12 @@ impl ArchiveSet {
 
 /// The file an archive URL names, unless it names a remote object.
 fn local_path(url: &str) -> Option<std::path::PathBuf> {
-    let lower = url.to_ascii_lowercase();
+    let lower = url.trim().to_ascii_lowercase();
     if ["http://", "https://", "s3://", "gs://", "az://"].iter().any(|s| lower.starts_with(s)) {
         return None;
     }
-    Some(std::path::PathBuf::from(url.strip_prefix("file://").unwrap_or(url)))
+    let url = url.trim();
+    Some(std::path::PathBuf::from(if lower.starts_with("file://") { &url[7..] } else { url }))
 }
 
 /// The media type and file extension of an MBTiles `format`: `pbf`, an image format of
@@ -266,6 +272,9 @@ pub fn mbtiles_format(format: &str) -> (String, String) {
         "pbf" | "mvt" => ("application/vnd.mapbox-vector-tile".into(), "mvt".into()),
         "avif" => ("image/avif".into(), "avif".into()),
         "jpg" | "jpeg" => ("image/jpeg".into(), format.clone()),
+        // What seed writes for the formats MBTiles has no name for.
+        "image/tiff" => ("image/tiff; application=geotiff".into(), "tif".into()),
+        "application/x-npy" => ("application/x-binary".into(), "npy".into()),
         other if other.contains('/') => (other.to_string(), "bin".into()),
         other => match other.parse::<imbrex_raster::render::ImageFormat>() {
             Ok(f) => (f.media_type().into(), f.name().into()),

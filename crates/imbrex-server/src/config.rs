@@ -73,8 +73,9 @@ pub struct Config {
     /// Where decoded PNG/JPEG images are spilled (unlinked files); default: the system's
     /// temporary folder.
     pub image_spill_dir: Option<PathBuf>,
-    /// PMTiles archives served under `/pmtiles/{name}`: name → local path, http(s):// or
-    /// s3:// URL (`imbrex serve --archive NAME=URL`, or a `.pmtiles` PATH).
+    /// PMTiles and MBTiles archives served under `/pmtiles/{name}`: name → local path, or
+    /// for PMTiles an http(s):// or s3:// URL (`imbrex serve --archive NAME=URL`, or a
+    /// `.pmtiles`/`.mbtiles` PATH).
     pub archives: BTreeMap<String, String>,
     /// Named legends (`legend=name`): a list of classes `{name, expression, color}`, a ramp
     /// `{from, over, to, range}`, or the path of a JSON file holding either.

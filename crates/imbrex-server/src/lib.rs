@@ -74,7 +74,7 @@ pub struct Shared {
     pub legends: Arc<BTreeMap<String, Arc<imbrex_raster::render::Legend>>>,
     /// The process's Prometheus series (`/metrics`).
     pub metrics: Arc<metrics::Metrics>,
-    /// PMTiles archives served under `/pmtiles`.
+    /// PMTiles and MBTiles archives served under `/pmtiles`.
     pub archives: Arc<archives::ArchiveSet>,
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use bytes::Bytes;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// Why an MBTiles file cannot be read or written.
@@ -33,8 +34,8 @@ impl From<std::io::Error> for MbTilesError {
 /// `application_id` of MBTiles 1.3 ("MPBX").
 const APPLICATION_ID: i32 = 0x4d50_4258;
 
-/// Idle read connections kept per archive (more are opened under load, then closed).
-const IDLE_CONNECTIONS: usize = 8;
+/// Read connections per archive: more requests wait for one (SQLite point reads are short).
+const CONNECTIONS: usize = 8;
 
 /// The TMS row of XYZ tile row `y` at zoom `z`, and back (the flip is its own inverse).
 pub fn flip_y(z: u8, y: u32) -> u32 {
@@ -45,6 +46,8 @@ pub fn flip_y(z: u8, y: u32) -> u32 {
 pub struct MbTiles {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per connection in use.
+    permits: tokio::sync::Semaphore,
     metadata: BTreeMap<String, String>,
     /// Zooms from the metadata, else from the tiles.
     pub minzoom: u8,
@@ -64,10 +67,19 @@ impl MbTiles {
             let conn = connect(&path)?;
             let mut metadata = BTreeMap::new();
             let mut stmt = conn.prepare("SELECT name, value FROM metadata")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            // Values as text whatever their SQLite type; rows without a name or value (NULL,
+            // blobs) are left out rather than making the archive unreadable.
+            let text = |v: ValueRef| match v {
+                ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Integer(i) => Some(i.to_string()),
+                ValueRef::Real(f) => Some(f.to_string()),
+                ValueRef::Null | ValueRef::Blob(_) => None,
+            };
+            let rows = stmt.query_map([], |r| Ok((text(r.get_ref(0)?), text(r.get_ref(1)?))))?;
             for row in rows {
-                let (name, value) = row?;
-                metadata.insert(name, value);
+                if let (Some(name), Some(value)) = row? {
+                    metadata.insert(name, value);
+                }
             }
             drop(stmt);
             let zoom = |k: &str| metadata.get(k).and_then(|v| v.trim().parse::<u8>().ok());
@@ -82,7 +94,8 @@ impl MbTiles {
                     (clamp(a), clamp(b))
                 }
             };
-            Ok(MbTiles { path, idle: Mutex::new(vec![conn]), metadata, minzoom, maxzoom })
+            let permits = tokio::sync::Semaphore::new(CONNECTIONS);
+            Ok(MbTiles { path, idle: Mutex::new(vec![conn]), permits, metadata, minzoom, maxzoom })
         })
         .await
         .map_err(|e| MbTilesError(e.to_string()))?
@@ -96,6 +109,7 @@ impl MbTiles {
     /// The tile at XYZ `z/x/y` as stored, if there is one.
     pub async fn tile(self: &std::sync::Arc<Self>, z: u8, x: u32, y: u32) -> Result<Option<Bytes>, MbTilesError> {
         let this = self.clone();
+        let _permit = self.permits.acquire().await.map_err(|e| MbTilesError(e.to_string()))?;
         tokio::task::spawn_blocking(move || {
             let conn = match this.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
                 Some(c) => c,
@@ -108,7 +122,7 @@ impl MbTiles {
                 .query_row(params![z, x, flip_y(z, y)], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?;
             let mut idle = this.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < IDLE_CONNECTIONS {
+            if idle.len() < CONNECTIONS {
                 idle.push(conn);
             }
             Ok(found.map(Bytes::from))

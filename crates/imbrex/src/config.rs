@@ -86,6 +86,7 @@ fn overrides(args: &ServeArgs) -> anyhow::Result<Value> {
     let mut named = Map::new();
     for p in archives {
         let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        anyhow::ensure!(!named.contains_key(&stem), "two archives named {stem:?}: name them with --archive NAME=PATH");
         named.insert(stem, json!(p));
     }
     for a in &args.archives {

@@ -286,6 +286,22 @@ fn mbtiles_metadata(layout: &Layout) -> anyhow::Result<Vec<(String, String)>> {
     for (k, v) in meta {
         match (k.as_str(), v) {
             ("vector_layers", v) => rows.push(("json".into(), json!({ "vector_layers": v }).to_string())),
+            // MBTiles names pbf, jpg, png and webp; other formats go by media type.
+            ("format", serde_json::Value::String(f)) => {
+                let f = match f.as_str() {
+                    "pngraw" => "png",
+                    "jpeg" => "jpg",
+                    "tif" => "image/tiff",
+                    "npy" => "application/x-npy",
+                    f => f,
+                };
+                rows.push((k, f.to_string()))
+            }
+            ("tileMatrixSet", serde_json::Value::String(t)) => {
+                // MBTiles is spherical mercator: another grid's tiles would be misplaced.
+                anyhow::ensure!(t == "WebMercatorQuad", "MBTiles holds WebMercatorQuad tiles, not {t}: write .pmtiles");
+                rows.push((k, t))
+            }
             (_, serde_json::Value::String(s)) => rows.push((k, s)),
             (_, v) => rows.push((k, v.to_string())),
         }
@@ -333,6 +349,11 @@ fn write_archive(
 
 pub async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let mbtiles = is_mbtiles(&args.output)?;
+    anyhow::ensure!(
+        !mbtiles || args.tms == "WebMercatorQuad",
+        "MBTiles holds WebMercatorQuad tiles, not {}: write .pmtiles",
+        args.tms
+    );
     // Shards are joined by merge, which reads PMTiles (and can write MBTiles).
     anyhow::ensure!(
         !(mbtiles && args.shard.is_some()),

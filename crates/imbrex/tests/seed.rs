@@ -316,3 +316,59 @@ async fn a_seeded_collection_serves_the_dynamic_vector_tiles() {
         assert_eq!(stored, mb_rows.len());
     }
 }
+
+#[tokio::test]
+async fn a_foreign_mbtiles_is_served_as_it_is() {
+    // Another writer's layout: one flat `tiles` table, vector tiles not compressed, zooms
+    // missing from the metadata, a NULL value and an integer one.
+    let dir = Dir::new("foreign");
+    let path = dir.0.join("foreign.mbtiles");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE metadata (name, value);
+         INSERT INTO metadata VALUES ('format', 'pbf'), ('attribution', NULL), ('version', 2),
+             ('center', '10,20,3.4'), ('json', '{\"vector_layers\": [{\"id\": \"roads\", \"fields\": {}}]}');
+         CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, tile_row INTEGER, tile_data BLOB);
+         INSERT INTO tiles VALUES (2, 1, 0, x'1a02'), (5, 3, 31, x'1f8b0800');",
+    )
+    .unwrap();
+    drop(conn);
+    let other = dir.0.join("other.mbtiles");
+    std::fs::copy(&path, &other).unwrap();
+    let archives = [("foreign", &path)].map(|(n, p)| (n.to_string(), p.display().to_string())).into();
+    let served = imbrex_server::app(AppState::new(Config { archives, ..Config::default() }).unwrap());
+
+    let (status, body, _) = get(&served, "/pmtiles/foreign/tilejson.json").await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let tj: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!((tj["minzoom"].as_u64(), tj["maxzoom"].as_u64()), (Some(2), Some(5)), "zooms from the tiles: {tj}");
+    assert_eq!(tj["center"], serde_json::json!([10.0, 20.0, 3]), "the center zoom is an integer");
+    assert_eq!(tj["version"], "2");
+    assert_eq!(tj["vector_layers"][0]["id"], "roads");
+    assert!(tj.get("attribution").is_none(), "{tj}");
+    assert_eq!(tj["tiles"][0], "http://test.local/pmtiles/foreign/{z}/{x}/{y}.mvt");
+    // Row 0 of zoom 2 is XYZ row 3; an uncompressed tile goes out without an encoding, a
+    // gzipped one with it.
+    let (status, body, encoding) = get(&served, "/pmtiles/foreign/2/1/3.mvt").await;
+    assert_eq!((status, body, encoding), (StatusCode::OK, vec![0x1a, 0x02], None));
+    let (status, _, encoding) = get(&served, "/pmtiles/foreign/5/3/0.mvt").await;
+    assert_eq!((status, encoding.as_deref()), (StatusCode::OK, Some("gzip")));
+    let (status, _, _) = get(&served, "/pmtiles/foreign/2/1/0.mvt").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A file that is not SQLite, and an MBTiles over HTTP: the archive is unreadable (502),
+    // not a server error.
+    std::fs::write(&other, b"not a database").unwrap();
+    let archives = [("bad", other.display().to_string()), ("remote", "http://127.0.0.1:9/x.mbtiles".to_string())];
+    let archives = archives.map(|(n, p)| (n.to_string(), p)).into();
+    let served = imbrex_server::app(AppState::new(Config { archives, ..Config::default() }).unwrap());
+    for name in ["bad", "remote"] {
+        let (status, body, _) = get(&served, &format!("/pmtiles/{name}/0/0/0.mvt")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{name}: {}", String::from_utf8_lossy(&body));
+    }
+    // Seeding another grid into MBTiles is refused before anything is rendered.
+    let mut run = imbrex();
+    run.args(["seed", "demo", "--minzoom", "0", "--maxzoom", "0", "--tms", "WorldCRS84Quad", "-o"]);
+    let run = run.arg(dir.0.join("x.mbtiles")).output().unwrap();
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("WebMercatorQuad"));
+}

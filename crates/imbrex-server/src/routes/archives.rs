@@ -61,7 +61,7 @@ pub async fn tilejson(State(state): State<AppState>, base: BaseUrl, Path(name): 
         "minzoom": info.minzoom,
         "maxzoom": info.maxzoom,
         "bounds": info.bounds,
-        "center": info.center,
+        "center": [info.center.0, info.center.1, info.center.2],
     });
     // The metadata is the writer's; keep what TileJSON has room for.
     let metadata = archive.metadata().await.map_err(|e| ApiError::Upstream(format!("archive '{name}': {e}")))?;
