@@ -156,3 +156,34 @@ async fn remote_sources_through_the_server() {
     let r = get(&app, "/cog/info?url=http%3A%2F%2F127.0.0.1%3A9%2Fx.tif").await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
 }
+
+#[tokio::test]
+async fn redirects_are_followed_only_to_allowed_urls() {
+    let allowed = RangeServer::start(raster_dir()).await;
+    let other = RangeServer::start(raster_dir()).await;
+    let cfg = Config { allow_url: vec![allowed.url("")], ..config() };
+    let app = app_with(cfg);
+    let via = |server: &RangeServer, to: &str| server.url(&format!("redirect?to={}", enc(to)));
+    let info = |url: String| {
+        let app = app.clone();
+        async move { get(&app, &format!("/cog/info?url={}", enc(&url))).await }
+    };
+    // Within the allowed prefix, hop after hop: followed.
+    let r = info(via(&allowed, &via(&allowed, &allowed.url("web.tif")))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // To a server that is not allowed, directly or after an allowed hop: refused before it
+    // is asked, and the answer does not name where the redirect pointed.
+    for url in [via(&allowed, &other.url("web.tif")), via(&allowed, &via(&allowed, &other.url("web.tif")))] {
+        let r = info(url.clone()).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{url}: {}", r.text());
+        // The user's URL, and nothing of where it led.
+        let detail = format!("url '{url}': a redirect to a URL this server does not allow");
+        assert_eq!(r.json()["detail"], detail.as_str());
+    }
+    assert!(other.log().is_empty(), "the server not allowed was asked: {:?}", other.log());
+    // A long chain (as a loop would be) ends, as a client error.
+    let chain = (0..7).fold(allowed.url("web.tif"), |to, _| via(&allowed, &to));
+    let r = info(chain).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("too many redirects"), "{}", r.text());
+}

@@ -1,4 +1,5 @@
-//! A real HTTP file server on 127.0.0.1 that honours `Range` and counts requests.
+//! A real HTTP file server on 127.0.0.1 that honours `Range` and counts requests;
+//! `/redirect?to=URL` answers a 302 to URL.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,14 @@ impl RangeServer {
 async fn serve(State(ctx): State<Ctx>, uri: Uri, headers: HeaderMap) -> Response {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
     ctx.log.lock().expect("log lock").push(Logged { path: uri.path().to_string(), range: range.clone() });
+    if uri.path() == "/redirect" {
+        let to = uri.query().and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "to"));
+        return Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, to.map(|(_, v)| v.into_owned()).unwrap_or_default())
+            .body(Body::empty())
+            .expect("response");
+    }
     let rel = uri.path().trim_start_matches('/');
     if rel.contains("..") {
         return status(StatusCode::FORBIDDEN);

@@ -46,6 +46,19 @@ impl HttpSource {
     fn upstream(&self, reason: impl Into<String>) -> Error {
         Error::Upstream { source_id: self.url.clone(), reason: reason.into() }
     }
+
+    /// A failed request as an error: a redirect the access policy refused is the user's
+    /// URL leading somewhere not allowed (not retried), the rest the upstream's failure.
+    fn failed(&self, e: &reqwest::Error) -> Error {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+        while let Some(c) = cause {
+            if let Some(r) = c.downcast_ref::<super::open::RedirectRefused>() {
+                return Error::Forbidden { reason: format!("url '{}': {r}", self.url) };
+            }
+            cause = c.source();
+        }
+        self.upstream(e.to_string())
+    }
 }
 
 #[async_trait]
@@ -66,10 +79,13 @@ impl RangeSource for HttpSource {
             }
             let response = match self.client.get(&self.url).header(RANGE, &header).send().await {
                 Ok(r) => r,
-                Err(e) => {
-                    last_error = e.to_string();
-                    continue;
-                }
+                Err(e) => match self.failed(&e) {
+                    forbidden @ Error::Forbidden { .. } => return Err(forbidden),
+                    _ => {
+                        last_error = e.to_string();
+                        continue;
+                    }
+                },
             };
             let status = response.status();
             if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
@@ -130,13 +146,8 @@ impl RangeSource for HttpSource {
     async fn probe_version(&self) -> Result<Option<String>> {
         // A one-byte range rather than HEAD: whatever serves the ranges serves this too
         // (some signed URLs and servers refuse HEAD).
-        let response = self
-            .client
-            .get(&self.url)
-            .header(RANGE, "bytes=0-0")
-            .send()
-            .await
-            .map_err(|e| self.upstream(e.to_string()))?;
+        let response =
+            self.client.get(&self.url).header(RANGE, "bytes=0-0").send().await.map_err(|e| self.failed(&e))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return Err(Error::NotFound { what: self.url.clone() });

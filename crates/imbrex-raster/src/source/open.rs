@@ -76,6 +76,21 @@ fn normalize_prefix(p: &str) -> String {
     }
 }
 
+/// Redirects followed per request.
+const MAX_REDIRECTS: usize = 5;
+
+/// Why a redirect was not followed (the target is not named: it may be an internal address).
+#[derive(Debug)]
+pub(crate) struct RedirectRefused(pub(crate) &'static str);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
 /// Opens sources for `url=` values: policy, HTTP client and object-store clients in one place.
 #[derive(Debug)]
 pub struct SourceFactory {
@@ -97,7 +112,20 @@ pub struct Fetches {
 
 impl SourceFactory {
     pub fn new(policy: AccessPolicy) -> SourceFactory {
+        // A redirect is a new URL: followed only where `url=` itself could have pointed,
+        // checked at every hop (an allowed host must not be a way to reach another).
+        let allowed = policy.clone();
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error(RedirectRefused("too many redirects"))
+            } else if allowed.check_url(attempt.url().as_str()).is_err() {
+                attempt.error(RedirectRefused("a redirect to a URL this server does not allow"))
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
+            .redirect(redirects)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(90))
