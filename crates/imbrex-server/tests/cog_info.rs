@@ -187,3 +187,27 @@ async fn redirects_are_followed_only_to_allowed_urls() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
     assert!(r.text().contains("too many redirects"), "{}", r.text());
 }
+
+#[tokio::test]
+async fn a_server_that_ignores_range_is_read_only_as_far_as_needed() {
+    let http = RangeServer::start(raster_dir()).await;
+    let app = app_with(Config { allow_url: vec![http.url("")], ..config() });
+    let size = std::fs::metadata(raster_dir().join("cog1.tif")).unwrap().len();
+    let (ranged, whole) = (enc(&http.url("cog1.tif")), enc(&http.url("norange/cog1.tif")));
+    let r = get(&app, &format!("/cog/info?url={whole}")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    // The header is at the start: the rest of the 200's body was never read.
+    let metrics = get(&app, "/metrics").await.text();
+    let line = metrics.lines().find(|l| l.starts_with("imbrex_source_bytes_total{kind=\"http\"}")).unwrap();
+    let read: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(read < size as f64 / 2.0, "{read} bytes read of a {size}-byte file: {line}");
+    assert!(http.requests("norange/cog1.tif").iter().all(|l| l.range.is_some()), "imbrex asked for ranges");
+    assert_eq!(r.json(), get(&app, &format!("/cog/info?url={ranged}")).await.json());
+    // And the tiles are the same.
+    for tile in ["tiles/WebMercatorQuad/7/64/43.png", "preview.png?max_size=64"] {
+        let sep = if tile.contains('?') { '&' } else { '?' };
+        let a = get(&app, &format!("/cog/{tile}{sep}url={whole}")).await;
+        let b = get(&app, &format!("/cog/{tile}{sep}url={ranged}")).await;
+        assert_eq!((a.status, &a.body), (b.status, &b.body), "{tile}");
+    }
+}

@@ -1,5 +1,6 @@
 //! A real HTTP file server on 127.0.0.1 that honours `Range` and counts requests;
-//! `/redirect?to=URL` answers a 302 to URL.
+//! `/redirect?to=URL` answers a 302 to URL; `/norange/PATH` serves PATH whole, ignoring
+//! `Range`, as some servers do.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -76,7 +77,11 @@ async fn serve(State(ctx): State<Ctx>, uri: Uri, headers: HeaderMap) -> Response
             .body(Body::empty())
             .expect("response");
     }
-    let rel = uri.path().trim_start_matches('/');
+    let (path, range) = match uri.path().strip_prefix("/norange/") {
+        Some(rest) => (rest, None),
+        None => (uri.path(), range),
+    };
+    let rel = path.trim_start_matches('/');
     if rel.contains("..") {
         return status(StatusCode::FORBIDDEN);
     }

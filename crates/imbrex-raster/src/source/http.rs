@@ -29,6 +29,23 @@ fn validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
     get(reqwest::header::ETAG).or_else(|| get(reqwest::header::LAST_MODIFIED))
 }
 
+/// The bytes of `range` from a body that starts at offset 0, read chunk by chunk and no
+/// further than the range's end: the range, the bytes read, and whether the body ended.
+async fn read_range(mut response: reqwest::Response, range: &Range<u64>) -> reqwest::Result<(bytes::Bytes, u64, bool)> {
+    let mut out = bytes::BytesMut::new();
+    let mut pos = 0u64;
+    while pos < range.end {
+        let Some(chunk) = response.chunk().await? else { return Ok((out.freeze(), pos, true)) };
+        let end = pos + chunk.len() as u64;
+        let (a, b) = (range.start.max(pos), range.end.min(end));
+        if a < b {
+            out.extend_from_slice(&chunk[(a - pos) as usize..(b - pos) as usize]);
+        }
+        pos = end;
+    }
+    Ok((out.freeze(), pos, false))
+}
+
 /// Attempts per range request; transient failures (connect errors, 5xx) are retried.
 const ATTEMPTS: u32 = 3;
 
@@ -114,27 +131,37 @@ impl RangeSource for HttpSource {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit('/').next())
                 .and_then(|v| v.parse::<u64>().ok());
-            let body = match response.bytes().await {
-                Ok(b) => b,
+            if partial {
+                let body = match response.bytes().await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        last_error = e.to_string();
+                        continue;
+                    }
+                };
+                self.stats.record(body.len());
+                return Ok(Fetched { bytes: body, total_size: total });
+            }
+            // A 200 carries the whole object: read up to the range's end, keeping only the
+            // range, then drop the connection. An upstream that ignores Range must not make
+            // imbrex hold the whole object.
+            let length = response.content_length();
+            let (body, read, ended) = match read_range(response, &range).await {
+                Ok(r) => r,
                 Err(e) => {
                     last_error = e.to_string();
                     continue;
                 }
             };
-            self.stats.record(body.len());
-            if partial {
-                return Ok(Fetched { bytes: body, total_size: total });
-            }
-            // A 200 carries the whole object: slice what was asked for.
-            let len = body.len() as u64;
-            if range.start >= len {
+            self.stats.record(read as usize);
+            let len = if ended { Some(read) } else { length };
+            if body.is_empty() {
                 return Err(Error::corrupt(
                     &self.url,
-                    format!("range starts at {} past the end ({len} bytes)", range.start),
+                    format!("range starts at {} past the end ({read} bytes)", range.start),
                 ));
             }
-            let end = range.end.min(len);
-            return Ok(Fetched { bytes: body.slice(range.start as usize..end as usize), total_size: Some(len) });
+            return Ok(Fetched { bytes: body, total_size: len });
         }
         Err(self.upstream(last_error))
     }
