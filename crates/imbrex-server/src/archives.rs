@@ -226,10 +226,10 @@ impl ArchiveSet {
         if entry.url.to_ascii_lowercase().ends_with(".mbtiles") {
             // SQLite is given the resolved absolute path, never the configured string (which
             // it could read as a `file:` URI with options).
-            let path = local_path(&entry.url)
+            let path = source
+                .local_file()
                 .ok_or_else(|| unreadable("MBTiles are read from local files only (SQLite needs a file)".into()))?
-                .canonicalize()
-                .map_err(|e| unreadable(e.to_string()))?;
+                .to_path_buf();
             let version: Version = source.probe_version().await.map_err(|e| unreadable(e.to_string()))?.map(Arc::from);
             let opened = MbTiles::open(path).await.map_err(|e| unreadable(e.to_string()))?;
             return Ok(self.opened(entry, Archive::new(Kind::MbTiles(Arc::new(opened))), version).await);
@@ -252,16 +252,6 @@ impl ArchiveSet {
         *entry.current.write().unwrap_or_else(|e| e.into_inner()) = Some((archive.clone(), version));
         archive
     }
-}
-
-/// The file an archive URL names, unless it names a remote object.
-fn local_path(url: &str) -> Option<std::path::PathBuf> {
-    let lower = url.trim().to_ascii_lowercase();
-    if ["http://", "https://", "s3://", "gs://", "az://"].iter().any(|s| lower.starts_with(s)) {
-        return None;
-    }
-    let url = url.trim();
-    Some(std::path::PathBuf::from(if lower.starts_with("file://") { &url[7..] } else { url }))
 }
 
 /// The media type and file extension of an MBTiles `format`: `pbf`, an image format of

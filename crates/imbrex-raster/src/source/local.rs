@@ -117,6 +117,10 @@ impl RangeSource for LocalSource {
         &self.cache_id
     }
 
+    fn local_file(&self) -> Option<&Path> {
+        Some(&self.path)
+    }
+
     async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {
         let mut name = self.path.clone().into_os_string();
         name.push(suffix);

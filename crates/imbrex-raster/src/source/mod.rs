@@ -101,6 +101,12 @@ pub trait RangeSource: Send + Sync + fmt::Debug {
     fn cache_id(&self) -> &str {
         self.id()
     }
+
+    /// The file this source reads, resolved (canonical), when it is a local file: for
+    /// readers that need a file rather than ranges (SQLite).
+    fn local_file(&self) -> Option<&std::path::Path> {
+        None
+    }
 }
 
 /// A source whose fetches are also counted in a shared tally (its kind's, for metrics).
@@ -150,6 +156,10 @@ impl RangeSource for Counted {
 
     fn cache_id(&self) -> &str {
         self.inner.cache_id()
+    }
+
+    fn local_file(&self) -> Option<&std::path::Path> {
+        self.inner.local_file()
     }
 }
 
