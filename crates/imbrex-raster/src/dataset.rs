@@ -47,6 +47,20 @@ pub enum Dataset {
 }
 
 impl Dataset {
+    /// Roughly what the opened dataset holds in memory: its parsed header (block offsets
+    /// and counts, tags), or the decoded pixels of an image read whole. What the reader
+    /// cache is bounded by.
+    pub fn held_bytes(&self) -> u64 {
+        const FIXED: u64 = 4096;
+        match self {
+            Dataset::Tiff(t) => FIXED + t.header_bytes,
+            Dataset::Image(i, _) => {
+                FIXED + i.levels.iter().map(|l| (l.data.len() * l.data.dtype().size()) as u64).sum::<u64>()
+            }
+            Dataset::Warped(v) => FIXED + v.source().held_bytes(),
+        }
+    }
+
     /// Open by content, not by name (a PNG called `.jpg` is a PNG).
     pub async fn open(source: Arc<dyn RangeSource>, opts: &OpenOptions) -> Result<Dataset> {
         let (head, size) = tiff::ifd::read_head(source.as_ref()).await?;

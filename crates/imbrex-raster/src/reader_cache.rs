@@ -17,7 +17,12 @@ use crate::source::SourceFactory;
 /// Bounds of the reader cache.
 #[derive(Clone, Copy, Debug)]
 pub struct ReaderCacheOptions {
-    /// Readers kept (each holds a parsed header, typically a few KiB).
+    /// Readers kept, by what they hold ([`crate::Dataset::held_bytes`]: a parsed header,
+    /// a few KiB for a typical COG, megabytes for a huge one, the pixels of a plain image).
+    /// Bytes, not a count: one spelling after another of a file with a big header (`./`,
+    /// `//`) must not multiply its header without bound.
+    pub max_bytes: u64,
+    /// Versions of sources kept (a URL and a short string each).
     pub capacity: u64,
     /// How long a header is trusted before it is read again.
     pub ttl: Duration,
@@ -28,7 +33,12 @@ pub struct ReaderCacheOptions {
 
 impl Default for ReaderCacheOptions {
     fn default() -> Self {
-        ReaderCacheOptions { capacity: 1024, ttl: Duration::from_secs(300), recheck: Duration::from_secs(10) }
+        ReaderCacheOptions {
+            max_bytes: 256 << 20,
+            capacity: 4096,
+            ttl: Duration::from_secs(300),
+            recheck: Duration::from_secs(10),
+        }
     }
 }
 
@@ -169,8 +179,12 @@ pub struct ReaderCache {
 impl ReaderCache {
     pub fn new(factory: SourceFactory, open: OpenOptions, cache: ReaderCacheOptions) -> ReaderCache {
         let factory = Arc::new(factory);
-        let versions = SourceVersions::new(factory.clone(), cache.recheck, cache.capacity * 4);
-        let cache = Cache::builder().max_capacity(cache.capacity).time_to_live(cache.ttl).build();
+        let versions = SourceVersions::new(factory.clone(), cache.recheck, cache.capacity);
+        let cache = Cache::builder()
+            .max_capacity(cache.max_bytes)
+            .weigher(|_: &String, r: &Arc<Reader>| u32::try_from(r.dataset().held_bytes()).unwrap_or(u32::MAX))
+            .time_to_live(cache.ttl)
+            .build();
         ReaderCache { factory, open, cache, versions }
     }
 

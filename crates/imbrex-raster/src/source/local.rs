@@ -55,6 +55,14 @@ impl LocalSource {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Named `id` in errors and logs (the `url=` the user gave) instead of the resolved
+    /// path, which may show a symlink's target or folders the user never named. Caches
+    /// still key on the resolved path.
+    pub fn named(mut self, id: impl Into<String>) -> LocalSource {
+        self.id = id.into();
+        self
+    }
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
@@ -124,6 +132,14 @@ impl RangeSource for LocalSource {
     async fn sibling(&self, suffix: &str) -> Option<Arc<dyn RangeSource>> {
         let mut name = self.path.clone().into_os_string();
         name.push(suffix);
-        LocalSource::open(Path::new(&name)).ok().map(|s| Arc::new(s) as Arc<dyn RangeSource>)
+        // The sidecar must resolve into the file's own folder: the file passed the access
+        // policy there, and a symlinked `.ovr` must not read what the policy refuses.
+        let resolved = Path::new(&name).canonicalize().ok()?;
+        if resolved.parent() != self.path.canonicalize().ok()?.parent() {
+            tracing::debug!(sidecar = %Path::new(&name).display(), "a sidecar outside its file's folder is ignored");
+            return None;
+        }
+        let source = LocalSource::open(&resolved).ok()?.named(format!("{}{suffix}", self.id));
+        Some(Arc::new(source) as Arc<dyn RangeSource>)
     }
 }

@@ -109,6 +109,36 @@ pub trait RangeSource: Send + Sync + fmt::Debug {
     }
 }
 
+/// The name of the per-request fetch bound in [`Error::LimitExceeded`].
+pub const FETCH_BYTES: &str = "bytes fetched by one request";
+
+tokio::task_local! {
+    /// Bytes fetched so far and the most allowed, for the request running in this task.
+    static FETCH_BUDGET: std::cell::Cell<(u64, u64)>;
+}
+
+/// Run `f` allowed to fetch at most `max` bytes through counted sources (every source a
+/// [`SourceFactory`] opens), in this task: a fetch that would pass it fails with
+/// [`Error::LimitExceeded`] before it is sent. Bytes served from caches are not counted.
+pub async fn with_fetch_budget<F: std::future::Future>(max: u64, f: F) -> F::Output {
+    FETCH_BUDGET.scope(std::cell::Cell::new((0, max)), f).await
+}
+
+/// Take `bytes` from the running request's budget, if it has one.
+fn charge(bytes: u64) -> Result<()> {
+    FETCH_BUDGET
+        .try_with(|budget| {
+            let (spent, max) = budget.get();
+            let after = spent.saturating_add(bytes);
+            if after > max {
+                return Err(Error::LimitExceeded { limit: FETCH_BYTES, value: after, max });
+            }
+            budget.set((after, max));
+            Ok(())
+        })
+        .unwrap_or(Ok(()))
+}
+
 /// A source whose fetches are also counted in a shared tally (its kind's, for metrics).
 #[derive(Debug)]
 pub struct Counted {
@@ -129,6 +159,7 @@ impl RangeSource for Counted {
     }
 
     async fn fetch(&self, range: Range<u64>) -> Result<Fetched> {
+        charge(range.end.saturating_sub(range.start))?;
         let fetched = self.inner.fetch(range).await?;
         self.tally.record(fetched.bytes.len());
         Ok(fetched)

@@ -5,6 +5,7 @@
 //! the answer never tells whether a file exists there.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +27,10 @@ pub struct AccessPolicy {
     any_url: bool,
     /// Any local file (the CLI, where the user names the file themselves).
     any_path: bool,
+    /// Hosts named in `allow_urls` (lowercase): they may be on private addresses.
+    named_hosts: Vec<String>,
+    /// Every host may be on a private, loopback or link-local address.
+    any_address: bool,
 }
 
 impl AccessPolicy {
@@ -40,31 +45,120 @@ impl AccessPolicy {
             paths.push(c);
         }
         let any_url = allow_urls.iter().any(|u| u.trim() == "*");
-        let allow_urls = allow_urls.iter().filter(|u| u.trim() != "*").map(|u| normalize_prefix(u.trim())).collect();
-        Ok(AccessPolicy { allow_paths: paths, allow_urls, any_url, any_path: false })
+        let allow_urls: Vec<String> =
+            allow_urls.iter().filter(|u| u.trim() != "*").map(|u| normalize_prefix(u.trim())).collect();
+        let named_hosts = allow_urls.iter().filter_map(|u| host_of(u)).collect();
+        Ok(AccessPolicy { allow_paths: paths, allow_urls, any_url, any_path: false, named_hosts, any_address: false })
     }
 
     /// Everything is allowed (command-line use on one's own files).
     pub fn allow_all() -> AccessPolicy {
-        AccessPolicy { any_url: true, any_path: true, ..Default::default() }
+        AccessPolicy { any_url: true, any_path: true, any_address: true, ..Default::default() }
+    }
+
+    /// Let every allowed URL reach private, loopback and link-local addresses too, not only
+    /// the hosts `allow_urls` names (a server inside a private network, the CLI).
+    pub fn with_private_addresses(mut self, allow: bool) -> AccessPolicy {
+        self.any_address = allow;
+        self
     }
 
     fn check_url(&self, url: &str) -> Result<()> {
-        if self.any_url || self.allow_urls.iter().any(|p| url.starts_with(p.as_str())) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden { reason: format!("url '{url}' is not allowed by this server (see --allow-url)") })
+        if !(self.any_url || self.allow_urls.iter().any(|p| url.starts_with(p.as_str()))) {
+            return Err(Error::Forbidden {
+                reason: format!("url '{url}' is not allowed by this server (see --allow-url)"),
+            });
         }
+        // A literal address is never resolved: check it here (names are checked by
+        // `GuardedResolver` once resolved).
+        if let Some(host) = host_of(url)
+            && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
+            && !self.may_reach(&host, ip)
+        {
+            return Err(Error::Forbidden { reason: format!("url '{url}': {PRIVATE}") });
+        }
+        Ok(())
     }
 
-    fn check_path(&self, path: &Path) -> Result<()> {
+    /// Whether `host` may be reached at `ip`: a public address, or a host named in
+    /// `allow_urls`, or any host when private addresses are allowed.
+    fn may_reach(&self, host: &str, ip: IpAddr) -> bool {
+        self.any_address || is_public(ip) || self.named_hosts.iter().any(|h| h == host)
+    }
+
+    /// Whether `path` may be read; errors name `shown` (what the user gave), never the
+    /// resolved path.
+    fn check_path(&self, path: &Path, shown: &str) -> Result<()> {
         if self.any_path || self.allow_paths.iter().any(|dir| path.starts_with(dir)) {
             Ok(())
         } else {
-            Err(Error::Forbidden {
-                reason: format!("path '{}' is not allowed by this server (see --allow-path)", path.display()),
-            })
+            Err(Error::Forbidden { reason: format!("path '{shown}' is not allowed by this server (see --allow-path)") })
         }
+    }
+}
+
+/// Why a host was not reached.
+const PRIVATE: &str = "a private, loopback or link-local address this server does not reach (see --allow-url)";
+
+/// The host (lowercase, IPv6 in brackets) of a URL or URL prefix.
+fn host_of(url: &str) -> Option<String> {
+    // `host_str` keeps an IPv6 address's brackets, and writes IPv4 in dotted form.
+    reqwest::Url::parse(url).ok()?.host_str().map(str::to_ascii_lowercase)
+}
+
+/// Whether an address is on the public internet: not loopback, private (RFC 1918, unique
+/// local), link-local (cloud metadata services), shared (CGNAT), unspecified, multicast or
+/// reserved. IPv4-mapped IPv6 addresses are judged as IPv4.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || a >= 240
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0))
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+        }
+    }
+}
+
+/// The HTTP client's resolver: a name resolves only to the addresses the policy lets it
+/// reach (checked after resolution, so a public name pointing at 169.254.169.254 or
+/// 127.0.0.1, or re-pointed there later, reaches nothing).
+struct GuardedResolver {
+    policy: AccessPolicy,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_ascii_lowercase();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let reachable: Vec<_> = found.iter().copied().filter(|a| policy.may_reach(&host, a.ip())).collect();
+            if reachable.is_empty() && !found.is_empty() {
+                return Err(Box::new(RedirectRefused(PRIVATE)) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(reachable.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }
 
@@ -124,8 +218,10 @@ impl SourceFactory {
                 attempt.follow()
             }
         });
+        let resolver = Arc::new(GuardedResolver { policy: policy.clone() });
         let http = reqwest::Client::builder()
             .redirect(redirects)
+            .dns_resolver(resolver)
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -214,11 +310,15 @@ impl SourceFactory {
                 .join(path)
         };
         // Check the lexical path first (no disk access for refused paths), then the real one.
-        self.policy.check_path(&lexical_normalize(&absolute))?;
-        let real =
-            absolute.canonicalize().map_err(|_| Error::NotFound { what: format!("file {}", absolute.display()) })?;
-        self.policy.check_path(&real)?;
-        Ok(Counted::wrap(Arc::new(LocalSource::open(&real)?), &self.fetched.local))
+        self.policy.check_path(&lexical_normalize(&absolute), url)?;
+        let real = absolute.canonicalize().map_err(|_| Error::NotFound { what: format!("file '{url}'") })?;
+        self.policy.check_path(&real, url)?;
+        let source = LocalSource::open(&real).map_err(|e| match e {
+            Error::NotFound { .. } => Error::NotFound { what: format!("file '{url}'") },
+            Error::Io { reason, .. } => Error::Io { what: url.to_string(), reason },
+            other => other,
+        })?;
+        Ok(Counted::wrap(Arc::new(source.named(url)), &self.fetched.local))
     }
 
     fn store(&self, scheme: &str, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
