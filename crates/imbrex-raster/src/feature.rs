@@ -20,6 +20,11 @@ fn bad(reason: impl Into<String>) -> Error {
 }
 
 impl Shape {
+    /// Positions in every ring: what rasterizing it costs per row.
+    pub fn vertex_count(&self) -> usize {
+        self.polygons.iter().flatten().map(Vec::len).sum()
+    }
+
     /// From a GeoJSON Feature or geometry (Polygon or MultiPolygon).
     pub fn from_geojson(v: &Value) -> Result<Shape> {
         let geom = match v.get("type").and_then(Value::as_str) {

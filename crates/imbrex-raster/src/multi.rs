@@ -79,7 +79,7 @@ impl Layer {
             img = img.unscale();
         }
         let mut img = match &self.expression {
-            Some(e) => e.apply(&img)?,
+            Some(e) => e.apply_within(&img, opts)?,
             None => img,
         };
         img.band_descriptions = self.descriptions(&img.band_descriptions, asset_as_band)?;
@@ -145,6 +145,7 @@ impl Stack {
         F: Fn(&'a Layer, ReadOptions) -> Fut,
         Fut: Future<Output = Result<ImageData>> + 'a,
     {
+        let opts = &self.per_layer(opts);
         let parts = try_join_all(self.layers.iter().map(|l| {
             let fut = read(l, l.options(opts));
             async move { l.finish(fut.await?, opts, self.asset_as_band) }
@@ -155,6 +156,12 @@ impl Stack {
 }
 
 impl Stack {
+    /// The read options of one layer: the layers are read at once into one stack, so each
+    /// gets its share of the memory bound.
+    fn per_layer(&self, opts: &ReadOptions) -> ReadOptions {
+        ReadOptions { max_bytes: opts.max_bytes / self.layers.len().max(1) as u64, ..opts.clone() }
+    }
+
     /// Stack the first layer's image with the other layers read into its grid (its box, CRS
     /// and size), so layers of different resolutions give one image; `cut` masks the grid's
     /// pixels outside a shape.
@@ -306,6 +313,7 @@ impl BaseReader for Stack {
     /// The first layer's part sets the grid (its resolution when the request gives no size);
     /// the others are read into it.
     async fn part(&self, req: PartRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
+        let opts = &self.per_layer(opts);
         let first = &self.layers[0];
         let head = BaseReader::part(first.reader.as_ref(), req, &first.options(opts)).await?;
         self.anchored(head, opts, None).await
@@ -315,6 +323,7 @@ impl BaseReader for Stack {
     /// previews each asset on its own, which gives the same grid when the assets share one
     /// and a stacking error when they do not).
     async fn preview(&self, size: OutputSize, opts: &ReadOptions) -> Result<ImageData> {
+        let opts = &self.per_layer(opts);
         let first = &self.layers[0];
         let head = BaseReader::preview(first.reader.as_ref(), size, &first.options(opts)).await?;
         if head.crs.is_none() {
@@ -380,6 +389,7 @@ impl FeatureReader for Stack {
     /// The first layer's read sets the grid; the others are read into it and cut by the
     /// shape there.
     async fn feature(&self, req: FeatureRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
+        let opts = &self.per_layer(opts);
         let first = &self.layers[0];
         let head = FeatureReader::feature(first.reader.as_ref(), req, &first.options(opts)).await?;
         self.anchored(head, opts, Some((req.shape, req.shape_crs))).await

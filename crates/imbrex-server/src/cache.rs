@@ -30,6 +30,9 @@ pub struct Policy {
     pub cache_control: String,
     /// URLs in documents follow `X-Forwarded-*` (see `BaseUrl`), so documents vary on them.
     pub forwarded: bool,
+    /// URLs in documents follow `Host` (no public URL is configured): they vary on it, or a
+    /// shared cache would hand one client's `Host` to every other.
+    pub host: bool,
 }
 
 /// The middleware.
@@ -47,6 +50,9 @@ pub async fn layer(State(policy): State<Policy>, req: Request, next: Next) -> Re
     let media = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if media.starts_with("text/html") || media.contains("json") || media.contains("xml") {
         parts.headers.append(header::VARY, HeaderValue::from_static("Accept"));
+        if policy.host {
+            parts.headers.append(header::VARY, HeaderValue::from_static("Host"));
+        }
         if policy.forwarded {
             parts.headers.append(header::VARY, HeaderValue::from_static("X-Forwarded-Host, X-Forwarded-Proto"));
         }

@@ -19,6 +19,10 @@ pub struct Config {
     /// Trust `X-Forwarded-Host`/`X-Forwarded-Proto` for the URLs imbrex writes (only behind a
     /// proxy that sets them; documents then vary on them for caches).
     pub forwarded_headers: bool,
+    /// The server's public base URL (`https://tiles.example.org/prefix`): every absolute URL
+    /// imbrex writes starts with it, whatever `Host` a request carries. Unset, URLs follow
+    /// `Host` and documents say `Vary: Host` to caches.
+    pub public_url: Option<String>,
     /// Extra TileMatrixSet documents (OGC TMS v2 JSON) to register.
     pub tms: Vec<PathBuf>,
     /// Folders whose files `url=` may name. The embedded demo is always allowed.
@@ -26,6 +30,9 @@ pub struct Config {
     /// URL prefixes (`https://bucket.s3.amazonaws.com/`, `s3://my-bucket/`) that `url=` may name.
     /// `*` allows every http(s) and s3 URL.
     pub allow_url: Vec<String>,
+    /// Let allowed URLs reach private, loopback and link-local addresses (checked after DNS
+    /// resolution and at every redirect). Off, only hosts `allow_url` names may be there.
+    pub allow_private_urls: bool,
     /// `FROM=TO` prefix rewrites applied to every STAC asset and mosaic asset href before
     /// the allow-lists are checked (a public https prefix to a local mirror or a bucket).
     pub href_rewrite: Vec<String>,
@@ -65,6 +72,8 @@ pub struct Config {
     /// Megabytes of decoded raster blocks kept in memory, shared by every dataset (warped
     /// blocks of GCP-only files take up to a quarter more); 0 keeps none.
     pub block_cache_mb: u64,
+    /// Opened datasets kept (parsed headers; the pixels of plain images read whole), in MiB.
+    pub reader_cache_mb: u64,
     /// Images and arrays served in pixel space under `/image/{name}` (files, or folders
     /// whose images are served by file stem); `imbrex serve PATH...`.
     pub images: Vec<PathBuf>,
@@ -80,6 +89,14 @@ pub struct Config {
     /// Named legends (`legend=name`): a list of classes `{name, expression, color}`, a ramp
     /// `{from, over, to, range}`, or the path of a JSON file holding either.
     pub legends: BTreeMap<String, serde_json::Value>,
+    /// Datasets published by name: `url=NAME` reads the URL (any `/cog`, `/stac` or
+    /// `/mosaicjson` source; the access policy still applies to it).
+    pub datasets: BTreeMap<String, String>,
+    /// Accept any `url=` the access policy allows. Off, only `datasets` names (and the demo,
+    /// and files of the folders `imbrex serve` was given) are served.
+    pub raw_urls: bool,
+    /// JWT authentication for PostgreSQL row-level security (`[auth]`, docs/security.md).
+    pub auth: crate::auth::AuthConfig,
 }
 
 impl Default for Config {
@@ -88,9 +105,11 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
             root_path: String::new(),
             forwarded_headers: false,
+            public_url: None,
             tms: Vec::new(),
             allow_path: Vec::new(),
             allow_url: Vec::new(),
+            allow_private_urls: false,
             href_rewrite: Vec::new(),
             demo: true,
             remote_sidecars: false,
@@ -107,9 +126,13 @@ impl Default for Config {
             tile_memory_cache_mb: 128,
             source_recheck_s: 10,
             block_cache_mb: 256,
+            reader_cache_mb: 256,
             images: Vec::new(),
             image_cache_mb: 256,
             image_spill_dir: None,
+            datasets: BTreeMap::new(),
+            raw_urls: true,
+            auth: crate::auth::AuthConfig::default(),
             legends: BTreeMap::new(),
             archives: BTreeMap::new(),
         }
@@ -142,6 +165,24 @@ impl std::str::FromStr for LogFormat {
 pub struct Limits {
     /// Largest output image, in pixels (width x height).
     pub max_output_pixels: u64,
+    /// Largest array one request reads or computes, in bytes (pixels x bands x bytes per
+    /// sample, masks included): what bounds its memory, since bands multiply pixels.
+    pub max_output_bytes: u64,
+    /// Most bands one read asks for (`bidx`, or every band of the dataset by default).
+    pub max_bands: usize,
+    /// Most cells zonal statistics rasterize a feature into (pixels x `cover_scale`²).
+    pub max_cover_cells: u64,
+    /// Most positions in one request's geometry (a feature read, a statistics feature).
+    pub max_vertices: usize,
+    /// Seconds a request may take before it is dropped and answered 503 (0: no deadline).
+    pub request_timeout_s: u64,
+    /// Largest request body (GeoJSON features, purge requests), in bytes.
+    pub max_body_bytes: usize,
+    /// Open connections; one more is answered 503 and closed.
+    pub max_connections: usize,
+    /// Seconds a connection has to send a request's headers, counted from when it starts
+    /// waiting for one: also how long an idle keep-alive connection stays open.
+    pub header_read_timeout_s: u64,
     /// Largest number of bytes fetched from a source for one request.
     pub max_fetch_bytes: u64,
     /// Largest TIFF header (all IFDs and their arrays) read from a file.
@@ -158,6 +199,14 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_output_pixels: 6000 * 6000,
+            max_output_bytes: 256 << 20,
+            max_bands: 256,
+            max_cover_cells: 1 << 26,
+            max_vertices: 100_000,
+            request_timeout_s: 30,
+            max_body_bytes: 2 << 20,
+            max_connections: 1024,
+            header_read_timeout_s: 10,
             max_fetch_bytes: 256 * 1024 * 1024,
             max_header_bytes: 16 * 1024 * 1024,
             max_expression_len: 2048,

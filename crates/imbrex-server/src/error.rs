@@ -136,6 +136,7 @@ impl ApiError {
                 use imbrex_vector::Error as V;
                 match e {
                     V::NotFound { .. } => StatusCode::NOT_FOUND,
+                    V::Forbidden(_) => StatusCode::FORBIDDEN,
                     V::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
                     V::Unavailable(_) | V::Timeout => StatusCode::SERVICE_UNAVAILABLE,
                     V::Database(_) | V::Value(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -164,6 +165,22 @@ impl ApiError {
             ApiError::Vector(imbrex_vector::Error::Unavailable(_)) => "database unavailable, retry later".to_string(),
             ApiError::Vector(e @ imbrex_vector::Error::Timeout) => format!("{e}; retry later or ask for less"),
             ApiError::Raster(e @ imbrex_raster::Error::Overloaded) => format!("{e}; retry later"),
+            ApiError::Raster(imbrex_raster::Error::LimitExceeded {
+                limit: imbrex_raster::reader::OUTPUT_BYTES,
+                value,
+                max,
+            }) => format!(
+                "the request would hold {value} bytes of pixels (pixels x bands x bytes per sample), above the \
+                 limit of {max} (limits.max_output_bytes): ask for fewer bands or fewer pixels"
+            ),
+            ApiError::Raster(imbrex_raster::Error::LimitExceeded {
+                limit: imbrex_raster::source::FETCH_BYTES,
+                max,
+                ..
+            }) => format!(
+                "the request would read more than {max} bytes from its sources (limits.max_fetch_bytes): \
+                 ask for fewer pixels, or a higher zoom of a file without overviews"
+            ),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
                 format!("upstream error reading {source_id}")
             }
@@ -197,6 +214,10 @@ impl IntoResponse for ApiError {
         // come back, so clients and proxies back off instead of hammering.
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
         }
         res
     }

@@ -132,6 +132,9 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let app: crate::AppState = axum::extract::FromRef::from_ref(state);
+        if let Some(public) = &app.config.public_url {
+            return Ok(BaseUrl(public.trim_end_matches('/').to_string()));
+        }
         Ok(BaseUrl::from_headers(&parts.headers, &app.config.root_path, app.config.forwarded_headers))
     }
 }

@@ -4,6 +4,7 @@
 //! library call → response. Status codes are chosen only in [`error::ApiError::status`].
 
 pub mod archives;
+pub mod auth;
 mod cache;
 pub mod config;
 pub mod documents;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod extract;
 mod html;
 pub mod images;
+pub mod listen;
 pub mod mbtiles;
 pub mod metrics;
 mod model;
@@ -76,11 +78,32 @@ pub struct Shared {
     pub metrics: Arc<metrics::Metrics>,
     /// PMTiles and MBTiles archives served under `/pmtiles`.
     pub archives: Arc<archives::ArchiveSet>,
+    /// Token verification, when `[auth]` configures it.
+    pub auth: Option<Arc<auth::Auth>>,
 }
 
 /// The embedded demo dataset (`url=demo`): a Sentinel-2 true-colour COG (see `demo/README.md`).
 pub const DEMO_URL: &str = "demo";
 static DEMO_COG: &[u8] = include_bytes!("../demo/TCI.tif");
+
+impl Shared {
+    /// What a `url=` value names: a published dataset's URL (`[datasets]`), or the value
+    /// itself, which the access policy then judges, unless raw URLs are off
+    /// (`raw_urls = false`): then only published names, the demo and files of the folders
+    /// `imbrex serve` was given are served.
+    pub fn dataset_url(&self, given: &str) -> ApiResult<String> {
+        if let Some(url) = self.config.datasets.get(given.trim()) {
+            return Ok(url.clone());
+        }
+        let own = || given.trim() == DEMO_URL || self.images.resolve(given).is_some();
+        if !self.config.raw_urls && !own() {
+            return Err(ApiError::Forbidden(format!(
+                "url '{given}': this server serves only the datasets it publishes by name"
+            )));
+        }
+        Ok(given.to_string())
+    }
+}
 
 /// Why a configuration cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +116,10 @@ pub enum StartError {
     Vector(#[from] imbrex_vector::Error),
     #[error("cache_control {0:?} is not a valid header value")]
     CacheControl(String),
+    #[error("public_url {0:?} is not an http(s) URL without a query")]
+    PublicUrl(String),
+    #[error("{0}")]
+    Auth(String),
     #[error("images: {0}")]
     Images(std::io::Error),
     #[error("legend '{name}': {reason}")]
@@ -113,6 +140,14 @@ impl AppState {
     ) -> Result<AppState, StartError> {
         if HeaderValue::from_str(&config.cache_control).is_err() {
             return Err(StartError::CacheControl(config.cache_control));
+        }
+        if let Some(url) = &config.public_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && !url.contains(['?', '#', '"', '<', ' '])
+                && HeaderValue::from_str(url).is_ok();
+            if !ok {
+                return Err(StartError::PublicUrl(url.clone()));
+            }
         }
         let mut tms = TileMatrixSets::default();
         for path in &config.tms {
@@ -138,15 +173,20 @@ impl AppState {
         let legends = load_legends(&config.legends)?;
         // The georeferenced files of a served folder are `/cog` datasets.
         let allow_path: Vec<_> = config.allow_path.iter().chain(images.folders()).cloned().collect();
-        let policy = AccessPolicy::new(&allow_path, &config.allow_url)?;
+        let policy =
+            AccessPolicy::new(&allow_path, &config.allow_url)?.with_private_addresses(config.allow_private_urls);
         let mut factory = SourceFactory::new(policy);
         if config.demo {
             factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
         }
-        let reader_options =
-            ReaderCacheOptions { recheck: Duration::from_secs(config.source_recheck_s), ..Default::default() };
+        let reader_options = ReaderCacheOptions {
+            recheck: Duration::from_secs(config.source_recheck_s),
+            max_bytes: config.reader_cache_mb.saturating_mul(1024 * 1024),
+            ..Default::default()
+        };
         let readers = Arc::new(ReaderCache::new(adjust(factory), open, reader_options));
         let documents = documents::Documents::new(&config.href_rewrite)?;
+        let auth = auth::Auth::new(&config.auth).map_err(StartError::Auth)?.map(Arc::new);
         let tiles =
             tile_cache::TileCache::new(readers.clone(), config.tile_memory_cache_mb, config.tile_cache_ttl_s, None);
         Ok(AppState(Arc::new(Shared {
@@ -161,6 +201,7 @@ impl AppState {
             legends: Arc::new(legends),
             metrics: Arc::new(metrics::Metrics::default()),
             archives: Arc::new(archives::ArchiveSet::new(&config_archives, Duration::from_secs(source_recheck_s))),
+            auth,
         })))
     }
 
@@ -243,6 +284,40 @@ fn load_legends(
     Ok(out)
 }
 
+/// What one request may spend: time and bytes fetched from its sources.
+#[derive(Clone, Copy)]
+struct RequestBounds {
+    deadline: Duration,
+    fetch_bytes: u64,
+}
+
+/// Run the handler within the request's fetch budget, and answer 503 (with `Retry-After`)
+/// when it does not finish before the deadline: its future is dropped, which cancels its
+/// I/O and its CPU jobs.
+async fn within_bounds(
+    axum::extract::State(bounds): axum::extract::State<RequestBounds>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let identity = req.extensions().get::<imbrex_vector::Identity>().cloned();
+    let work = imbrex_raster::source::with_fetch_budget(
+        bounds.fetch_bytes,
+        imbrex_vector::as_identity(identity, next.run(req)),
+    );
+    if bounds.deadline.is_zero() {
+        return work.await;
+    }
+    match tokio::time::timeout(bounds.deadline, work).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Unavailable(format!(
+            "the request took longer than {} s (limits.request_timeout_s): retry later or ask for less",
+            bounds.deadline.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     use axum::response::IntoResponse;
     ApiError::Internal("a request handler panicked".into()).into_response()
@@ -252,10 +327,19 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 /// compression).
 pub fn app(state: AppState) -> Router {
     let cors = state.config.cors;
-    let policy =
-        cache::Policy { cache_control: state.config.cache_control.clone(), forwarded: state.config.forwarded_headers };
+    let policy = cache::Policy {
+        cache_control: state.config.cache_control.clone(),
+        forwarded: state.config.forwarded_headers && state.config.public_url.is_none(),
+        host: state.config.public_url.is_none(),
+    };
     let tiles = state.tile_cache.clone();
+    let auth = state.auth.clone();
     let measured = state.clone();
+    let bounds = RequestBounds {
+        deadline: Duration::from_secs(state.config.limits.request_timeout_s),
+        fetch_bytes: state.config.limits.max_fetch_bytes,
+    };
+    let max_body = state.config.limits.max_body_bytes;
     let mut router = Router::new()
         .route("/metrics", axum::routing::get(metrics::metrics))
         .merge(routes::landing::router())
@@ -273,8 +357,14 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::admin::router())
         .fallback(routes::not_found)
         .with_state(state)
+        // Innermost: a request past its deadline is dropped (its CPU jobs are skipped or
+        // stop early) and answered 503, which no cache above keeps.
+        .layer(axum::middleware::from_fn_with_state(bounds, within_bounds))
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
         // Inside the ETag layer, so a tile from the shared cache gets the same headers.
         .layer(axum::middleware::from_fn_with_state(tiles, tile_cache::layer))
+        // Outside the tile cache, whose keys of vector tiles hold the request's role.
+        .layer(axum::middleware::from_fn_with_state(auth, auth::layer))
         // Outside the tile cache, so its hits are counted (and timed) too.
         .layer(axum::middleware::from_fn_with_state(measured, metrics::layer))
         .layer(axum::middleware::from_fn_with_state(policy, cache::layer))

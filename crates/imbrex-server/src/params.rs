@@ -65,6 +65,10 @@ pub struct ReadParams {
     pub padding: usize,
     #[param(ignore)]
     max_pixels: u64,
+    #[param(ignore)]
+    max_bytes: u64,
+    #[param(ignore)]
+    max_bands: usize,
 }
 
 impl QueryGroup for ReadParams {
@@ -118,6 +122,8 @@ impl QueryGroup for ReadParams {
             buffer: buffer.unwrap_or(0.0),
             padding: padding.map_or(0, |p| usize::try_from(p).unwrap_or(usize::MAX)),
             max_pixels: state.config.limits.max_output_pixels,
+            max_bytes: state.config.limits.max_output_bytes,
+            max_bands: state.config.limits.max_bands,
         })
     }
 }
@@ -134,6 +140,8 @@ impl ReadParams {
             buffer: self.buffer,
             padding: self.padding,
             max_pixels: self.max_pixels,
+            max_bytes: self.max_bytes,
+            max_bands: self.max_bands,
         }
     }
 }

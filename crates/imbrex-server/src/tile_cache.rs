@@ -232,12 +232,20 @@ impl TileCache {
     }
 
     /// The key of a request: imbrex's version (an upgraded replica does not serve tiles an
-    /// older one rendered) and path and query, hashed to 128 bits.
-    fn key(path_and_query: &str) -> u128 {
+    /// older one rendered), path and query, and who it reads as in PostgreSQL (role and
+    /// claims: row-level security policies read both, so one user's tile is not another's),
+    /// hashed to 128 bits.
+    fn key(path_and_query: &str, identity: Option<&imbrex_vector::Identity>) -> u128 {
         let mut h = xxhash_rust::xxh3::Xxh3::new();
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
         h.update(b"\n");
         h.update(path_and_query.as_bytes());
+        if let Some(identity) = identity {
+            h.update(b"\n\0role\0");
+            h.update(identity.role.as_bytes());
+            h.update(b"\0claims\0");
+            h.update(identity.claims.as_bytes());
+        }
         h.digest128()
     }
 
@@ -609,7 +617,8 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
     {
         return next.run(req).await;
     }
-    let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    let identity = req.extensions().get::<imbrex_vector::Identity>().filter(|_| collection);
+    let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"), identity);
     // The tag matters to a hit only once something was purged.
     let purged = cache.any_purge.load(Ordering::Acquire);
     let tag: Option<Arc<str>> = purged.then(|| Arc::from(tag_of(collection, &req)));
@@ -701,6 +710,25 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_of_one_url_differ_by_who_asks() {
+        let who = |role: &str, claims: &str| imbrex_vector::Identity { role: role.into(), claims: claims.into() };
+        let url = "/collections/a.b/tiles/WebMercatorQuad/1/0/0";
+        let (alice, bob) = (who("reader", r#"{"sub":"alice"}"#), who("reader", r#"{"sub":"bob"}"#));
+        let keys = [
+            TileCache::key(url, None),
+            TileCache::key(url, Some(&alice)),
+            TileCache::key(url, Some(&bob)),
+            TileCache::key(url, Some(&who("writer", r#"{"sub":"alice"}"#))),
+        ];
+        for i in 0..keys.len() {
+            for j in i + 1..keys.len() {
+                assert_ne!(keys[i], keys[j], "{i} and {j}");
+            }
+        }
+        assert_eq!(TileCache::key(url, Some(&alice)), keys[1]);
+    }
 
     fn tile(body: &'static [u8], reads: Vec<SourceRead>) -> Tile {
         Tile {

@@ -150,8 +150,36 @@ async fn remote_sources_through_the_server() {
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = get(&app, "/cog/info?url=s3%3A%2F%2Fcogs%2Fmissing.tif").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    // An unreachable host is an upstream failure.
-    let dead = Config { allow_url: vec!["*".into()], ..config() };
+    // `*` reaches public addresses only: loopback, private and link-local ones (a cloud's
+    // metadata service) are refused, as literals and as names resolving there.
+    let any = app_with(Config { allow_url: vec!["*".into()], ..config() });
+    for url in [
+        "http://127.0.0.1:9/x.tif",
+        "http://localhost:9/x.tif",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:9/x.tif",
+        "http://[::ffff:10.0.0.1]/x.tif",
+        "http://10.1.2.3/x.tif",
+        "http://192.168.0.1/x.tif",
+        "http://100.64.0.1/x.tif",
+    ] {
+        let r = get(&any, &format!("/cog/info?url={}", enc(url))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{url}: {}", r.text());
+        assert!(r.text().contains("private, loopback or link-local"), "{url}: {}", r.text());
+    }
+    // Redirected there from a host named in the allow-list (which may be local): refused
+    // too, as a literal (by the redirect policy) and as a name (once resolved).
+    let named = app_with(Config { allow_url: vec!["*".into(), http.url("")], ..config() });
+    for (to, says) in [("http://10.1.2.3/x.tif", "does not allow"), ("http://localhost:9/x.tif", "private")] {
+        let url = http.url(&format!("redirect?to={}", enc(to)));
+        let r = get(&named, &format!("/cog/info?url={}", enc(&url))).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{to}: {}", r.text());
+        assert!(r.text().contains(says), "{to}: {}", r.text());
+    }
+    let r = get(&named, &format!("/cog/info?url={}", enc(&http.url("web.tif")))).await;
+    assert_eq!(r.status, StatusCode::OK, "a named local host is reached: {}", r.text());
+    // An unreachable host that may be reached is an upstream failure.
+    let dead = Config { allow_url: vec!["*".into()], allow_private_urls: true, ..config() };
     let app = app_with(dead);
     let r = get(&app, "/cog/info?url=http%3A%2F%2F127.0.0.1%3A9%2Fx.tif").await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{}", r.text());
@@ -209,5 +237,32 @@ async fn a_server_that_ignores_range_is_read_only_as_far_as_needed() {
         let a = get(&app, &format!("/cog/{tile}{sep}url={whole}")).await;
         let b = get(&app, &format!("/cog/{tile}{sep}url={ranged}")).await;
         assert_eq!((a.status, &a.body), (b.status, &b.body), "{tile}");
+    }
+}
+
+#[tokio::test]
+async fn named_datasets_and_raw_urls_turned_off() {
+    let path = raster_dir().join("cog_int16.tif");
+    let raw = enc(path.to_str().unwrap());
+    let mut cfg = config();
+    cfg.datasets.insert("dem".into(), path.display().to_string());
+    let open = app_with(cfg.clone());
+    let closed = app_with(Config { raw_urls: false, ..cfg });
+    for app in [&open, &closed] {
+        let r = get(app, "/cog/info?url=dem").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["nodata_value"], -32768.0);
+        let tj = get(app, "/cog/WebMercatorQuad/tilejson.json?url=dem").await.json();
+        // Tile URLs carry the name, not where it points.
+        let tiles = tj["tiles"][0].as_str().unwrap();
+        assert!(tiles.contains("url=dem") && !tiles.contains("cog_int16"), "{tiles}");
+        assert_eq!(get(app, "/cog/info?url=demo").await.status, StatusCode::OK, "the demo stays");
+    }
+    // The same file by its path: open serves it, closed refuses it, and so any other path.
+    assert_eq!(get(&open, &format!("/cog/info?url={raw}")).await.status, StatusCode::OK);
+    for url in [raw.clone(), enc("/etc/passwd"), enc("https://example.org/x.tif")] {
+        let r = get(&closed, &format!("/cog/info?url={url}")).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{url}: {}", r.text());
+        assert!(r.text().contains("publishes by name"), "{}", r.text());
     }
 }

@@ -2063,3 +2063,117 @@ async fn enums_and_domains_in_other_schemas_filter() {
         assert_eq!(doc["numberMatched"], want, "{query}");
     }
 }
+
+/// A signed HS256 token with these claims.
+fn token(secret: &str, claims: Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap();
+    jsonwebtoken::encode(&jsonwebtoken::Header::default(), &claims, &key).unwrap()
+}
+
+/// JWT roles and claims reach PostgreSQL: row-level security decides what each token sees
+/// in items and tiles, a role without privileges is refused, a bad token is a 401.
+#[tokio::test]
+async fn row_level_security_sees_each_token_through() {
+    let db = pg().await;
+    db.batch_execute(
+        "DROP SCHEMA IF EXISTS vector_rls CASCADE; CREATE SCHEMA vector_rls;
+         DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'imbrex_reader') THEN CREATE ROLE imbrex_reader NOLOGIN; END IF;
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'imbrex_anon') THEN CREATE ROLE imbrex_anon NOLOGIN; END IF;
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'imbrex_nobody') THEN CREATE ROLE imbrex_nobody NOLOGIN; END IF;
+         END $$;
+         CREATE TABLE vector_rls.notes (gid integer PRIMARY KEY, owner text, geom geometry(Point, 4326));
+         INSERT INTO vector_rls.notes SELECT g, (ARRAY['alice', 'bob', 'public'])[g % 3 + 1],
+           ST_SetSRID(ST_MakePoint(g % 10, g / 10), 4326) FROM generate_series(1, 60) g;
+         ALTER TABLE vector_rls.notes ENABLE ROW LEVEL SECURITY;
+         GRANT USAGE ON SCHEMA vector_rls TO imbrex_reader, imbrex_anon;
+         GRANT SELECT ON vector_rls.notes TO imbrex_reader, imbrex_anon;
+         CREATE POLICY own_or_public ON vector_rls.notes FOR SELECT
+           USING (owner = 'public' OR owner = current_setting('request.jwt.claims', true)::json->>'sub');
+         CREATE TABLE vector_rls.secret (gid integer PRIMARY KEY, geom geometry(Point, 4326));
+         INSERT INTO vector_rls.secret VALUES (1, 'SRID=4326;POINT(1 1)');",
+    )
+    .await
+    .unwrap();
+    let secret = "a test secret of at least thirty-two characters";
+    let app = app_with("vector_rls", |c| {
+        c.auth.jwt_secret = Some(secret.into());
+        c.auth.anonymous_role = Some("imbrex_anon".into());
+    })
+    .await;
+    let as_ = |t: Option<String>, path: &str| {
+        let (app, path) = (app.clone(), path.to_string());
+        async move {
+            match t {
+                Some(t) => common::get_with(&app, &path, "authorization", &format!("Bearer {t}")).await,
+                None => get(&app, &path).await,
+            }
+        }
+    };
+    // What the database itself gives each owner.
+    let owners = |who: &str| {
+        let who = who.to_string();
+        let db = &db;
+        async move {
+            db.query("SELECT gid FROM vector_rls.notes WHERE owner IN ('public', $1) ORDER BY gid", &[&who])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, i32>(0) as i64)
+                .collect::<BTreeSet<i64>>()
+        }
+    };
+    let alice = token(secret, json!({"role": "imbrex_reader", "sub": "alice"}));
+    let bob = token(secret, json!({"role": "imbrex_reader", "sub": "bob"}));
+    for (who, t) in [("alice", Some(alice.clone())), ("bob", Some(bob.clone())), ("nobody", None)] {
+        let expected = owners(who).await;
+        let r = as_(t.clone(), "/collections/vector_rls.notes/items?limit=100").await;
+        let items = ok(&r, who);
+        let ids: BTreeSet<i64> =
+            items["features"].as_array().unwrap().iter().map(|f| f["id"].as_i64().unwrap()).collect();
+        assert_eq!(ids, expected, "{who}'s items");
+        if t.is_some() {
+            assert_eq!(r.headers["cache-control"], "private, no-store", "{who}");
+        }
+        // The same tile, twice (the second may come from a cache): each time the rows of
+        // this token, never another's.
+        for _ in 0..2 {
+            let r = as_(t.clone(), "/collections/vector_rls.notes/tiles/WebMercatorQuad/0/0/0").await;
+            assert_eq!(r.status, StatusCode::OK, "{who}: {}", r.text());
+            let gids: BTreeSet<i64> = decode(&r.body).iter().map(|f| prop_i64(f, "gid")).collect();
+            assert_eq!(gids, expected, "{who}'s tile");
+        }
+    }
+    // A role without privileges on a table, a role the server may not become, a bad token.
+    let r = as_(Some(alice.clone()), "/collections/vector_rls.secret/items").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = as_(None, "/collections/vector_rls.secret/tiles/WebMercatorQuad/0/0/0").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let ghost = token(secret, json!({"role": "imbrex_no_such_role"}));
+    let r = as_(Some(ghost), "/collections/vector_rls.notes/items").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("imbrex_no_such_role"), "{}", r.text());
+    let forged = token("another secret, also thirty-two characters long", json!({"role": "imbrex_reader"}));
+    let expired = token(secret, json!({"role": "imbrex_reader", "exp": 1_000_000_000}));
+    for (what, t) in [("forged", forged), ("expired", expired), ("garbage", "a.b.c".to_string())] {
+        let r = as_(Some(t), "/collections/vector_rls.notes/items").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {}", r.text());
+        assert_eq!(r.headers["www-authenticate"], "Bearer", "{what}");
+    }
+    // The pool is not left as anyone: a request without a token sees the public rows only
+    // after every token's request (transactions rolled back, roles reset).
+    let items = ok(&as_(None, "/collections/vector_rls.notes/items?limit=100").await, "anonymous after");
+    assert_eq!(items["numberMatched"], 20);
+
+    // Required: no token, no answer.
+    let strict = app_with("vector_rls", |c| {
+        c.auth.jwt_secret = Some(secret.into());
+        c.auth.required = true;
+    })
+    .await;
+    let r = get(&strict, "/collections/vector_rls.notes/items").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+    let r = common::get_with(&strict, "/collections/vector_rls.notes/items", "authorization", &format!("Bearer {bob}"))
+        .await;
+    assert_eq!(ok(&r, "bob, strict")["numberMatched"], 40);
+}

@@ -209,10 +209,17 @@ impl Database {
         (s.size, s.available)
     }
 
-    /// A pooled connection (a 503 when the database is away).
+    /// A pooled connection (a 503 when the database is away). Inside [`as_identity`], it is
+    /// in a read-only transaction as the request's role with its claims (rolled back when
+    /// the connection goes back to the pool).
     pub(crate) async fn client(&self) -> Result<Conn> {
         let obj = self.pool.get().await?;
-        Ok(Conn { obj: Some(obj), busy: AtomicBool::new(false), statements: self.statements.clone() })
+        let mut conn =
+            Conn { obj: Some(obj), busy: AtomicBool::new(false), statements: self.statements.clone(), in_tx: false };
+        if let Ok(identity) = IDENTITY.try_with(Identity::clone) {
+            conn.become_(&identity).await?;
+        }
+        Ok(conn)
     }
 
     /// How many tiles were made without counting their rows first (under a tile known to
@@ -493,6 +500,27 @@ async fn listen(db: Weak<Database>, pg: tokio_postgres::Config) {
     }
 }
 
+/// Who a request is in PostgreSQL: a role, and the claims of the token that named it, as
+/// PostgREST sets them (`request.jwt.claims`), for row-level security policies to read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pub role: String,
+    /// The verified token's claims, as JSON.
+    pub claims: String,
+}
+
+tokio::task_local! {
+    static IDENTITY: Identity;
+}
+
+/// Run `f` with every query of this task as `identity` (none: as the server's own role).
+pub async fn as_identity<F: Future>(identity: Option<Identity>, f: F) -> F::Output {
+    match identity {
+        Some(identity) => IDENTITY.scope(identity, f).await,
+        None => f.await,
+    }
+}
+
 /// A pooled connection that knows whether a query of its is running. Should the future
 /// waiting on a query be dropped (the HTTP client went away), the query is cancelled in
 /// PostgreSQL and the connection leaves the pool: it is never handed to the next request
@@ -501,9 +529,27 @@ pub struct Conn {
     obj: Option<Object>,
     busy: AtomicBool,
     statements: Arc<StatementLru>,
+    /// In a transaction of a request's identity, rolled back before the pool reuses it.
+    in_tx: bool,
 }
 
 impl Conn {
+    /// Start a read-only transaction as `identity`: `set_config('role', ..)` is `SET LOCAL
+    /// ROLE`, with the role as a bound value rather than SQL text.
+    async fn become_(&mut self, identity: &Identity) -> Result<()> {
+        self.batch_execute("BEGIN READ ONLY").await?;
+        self.in_tx = true;
+        let set = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
+        match self.query(set, &[&identity.role, &identity.claims]).await {
+            Ok(_) => Ok(()),
+            // No such role, or the server's login role may not become it.
+            Err(Error::Value(m) | Error::Forbidden(m) | Error::Database(m)) => {
+                Err(Error::Forbidden(format!("role '{}' cannot be used: {m}", identity.role)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn client(&self) -> &Object {
         self.obj.as_ref().expect("a connection is only taken in drop")
     }
@@ -568,6 +614,17 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if !self.busy.load(Ordering::Acquire) {
+            if self.in_tx
+                && let (Some(obj), Ok(rt)) = (self.obj.take(), tokio::runtime::Handle::try_current())
+            {
+                // Back to the pool as the server's own role, once rolled back; a connection
+                // that cannot roll back is closed rather than reused.
+                rt.spawn(async move {
+                    if obj.batch_execute("ROLLBACK").await.is_err() {
+                        drop(Object::take(obj));
+                    }
+                });
+            }
             return;
         }
         let (Some(obj), Ok(rt)) = (self.obj.take(), tokio::runtime::Handle::try_current()) else { return };

@@ -21,6 +21,10 @@ pub enum Error {
     /// a `Value` that reaches a response is a 500.
     #[error("the database refused a value: {0}")]
     Value(String),
+    /// The request's PostgreSQL role may not read this (a table it has no privilege on, a
+    /// role it may not become): 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A query failed for a reason that is not the caller's (a bug or a broken table): 500.
     #[error("database error: {0}")]
     Database(String),
@@ -58,6 +62,8 @@ impl From<tokio_postgres::Error> for Error {
         let bad_value = matches!(class, Some("22")) || (matches!(class, Some("XX")) && bad_literal);
         if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             Error::Timeout
+        } else if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+            Error::Forbidden(message)
         } else if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
             // A table dropped since the catalog was read: gone, as far as the caller can tell.
             Error::NotFound { what: format!("the relation ({message})") }

@@ -14,7 +14,7 @@ mod sql;
 pub mod tiles;
 
 pub use catalog::{Catalog, Collection, GeometryColumn, Property};
-pub use db::{Database, DbOptions};
+pub use db::{Database, DbOptions, Identity, as_identity};
 pub use error::{Error, Result};
 pub use features::{Feature, Items, ItemsQuery};
 pub use query::Selection;

@@ -223,6 +223,11 @@ pub struct ServeArgs {
     #[arg(long = "allow-url", env = "IMBREX_ALLOW_URL", value_name = "PREFIX", value_delimiter = ',')]
     pub allow_url: Vec<String>,
 
+    /// Let allowed URLs reach private, loopback and link-local addresses (by default only
+    /// hosts an --allow-url prefix names may be there; `*` reaches the public internet).
+    #[arg(long)]
+    pub allow_private_urls: bool,
+
     /// Rewrite STAC and mosaic asset hrefs starting with FROM to start with TO, before the
     /// allow-lists are checked (repeatable), e.g. `https://bucket.s3.amazonaws.com/=s3://bucket/`.
     #[arg(long = "href-rewrite", env = "IMBREX_HREF_REWRITE", value_name = "FROM=TO", value_delimiter = ',')]
@@ -240,6 +245,23 @@ pub struct ServeArgs {
     #[arg(long = "db-schema", env = "IMBREX_DB_SCHEMAS", value_name = "SCHEMA", value_delimiter = ',')]
     pub db_schemas: Vec<String>,
 
+    /// Verify `Authorization: Bearer` JWTs signed with this HS256 secret (32+ characters);
+    /// their role claim becomes the PostgreSQL role of the request's queries.
+    #[arg(long, env = "IMBREX_AUTH_JWT_SECRET", value_name = "SECRET", hide_env_values = true)]
+    pub auth_jwt_secret: Option<String>,
+
+    /// Verify JWTs signed by a key of this JSON Web Key Set file (RS*, PS*, ES*, EdDSA).
+    #[arg(long, env = "IMBREX_AUTH_JWT_JWKS", value_name = "FILE")]
+    pub auth_jwt_jwks: Option<PathBuf>,
+
+    /// PostgreSQL role of requests without a token (default: the server's own role).
+    #[arg(long, env = "IMBREX_AUTH_ANONYMOUS_ROLE", value_name = "ROLE")]
+    pub auth_anonymous_role: Option<String>,
+
+    /// Refuse requests without a token (401).
+    #[arg(long)]
+    pub auth_required: bool,
+
     /// Token that admin endpoints (POST /refresh) require as `Authorization: Bearer <token>`.
     #[arg(long, env = "IMBREX_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -251,6 +273,11 @@ pub struct ServeArgs {
     /// Behind a proxy that sets X-Forwarded-Host/-Proto: use them in the URLs imbrex writes.
     #[arg(long)]
     pub forwarded_headers: bool,
+
+    /// The public base URL (`https://tiles.example.org`) of every absolute URL imbrex writes,
+    /// instead of the request's Host.
+    #[arg(long, env = "IMBREX_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 
     /// Do not serve the embedded demo dataset.
     #[arg(long)]

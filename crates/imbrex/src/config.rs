@@ -34,6 +34,9 @@ fn overrides(args: &ServeArgs) -> anyhow::Result<Value> {
     if !args.allow_url.is_empty() {
         m.insert("allow_url".into(), json!(args.allow_url));
     }
+    if args.allow_private_urls {
+        m.insert("allow_private_urls".into(), json!(true));
+    }
     if !args.href_rewrite.is_empty() {
         m.insert("href_rewrite".into(), json!(args.href_rewrite));
     }
@@ -54,6 +57,25 @@ fn overrides(args: &ServeArgs) -> anyhow::Result<Value> {
     }
     if args.forwarded_headers {
         m.insert("forwarded_headers".into(), json!(true));
+    }
+    if let Some(url) = &args.public_url {
+        m.insert("public_url".into(), json!(url));
+    }
+    let mut auth = serde_json::Map::new();
+    if let Some(v) = &args.auth_jwt_secret {
+        auth.insert("jwt_secret".into(), json!(v));
+    }
+    if let Some(v) = &args.auth_jwt_jwks {
+        auth.insert("jwt_jwks".into(), json!(v));
+    }
+    if let Some(v) = &args.auth_anonymous_role {
+        auth.insert("anonymous_role".into(), json!(v));
+    }
+    if args.auth_required {
+        auth.insert("required".into(), json!(true));
+    }
+    if !auth.is_empty() {
+        m.insert("auth".into(), serde_json::Value::Object(auth));
     }
     if args.no_demo {
         m.insert("demo".into(), json!(false));

@@ -106,6 +106,7 @@ fn config(args: &SeedArgs) -> anyhow::Result<Config> {
     let mut c = crate::config::load(&serve)?;
     c.allow_path.push(PathBuf::from("/"));
     c.allow_url.push("*".into());
+    c.allow_private_urls = true;
     c.tile_memory_cache_mb = 0;
     c.tile_cache_url = None;
     if args.database_url.is_some() {

@@ -138,6 +138,13 @@ impl Expression {
         self.output_type(DataType::Float64).map(|_| ())
     }
 
+    /// [`Expression::apply`] within the memory bound of `opts`: each output band and the
+    /// block being evaluated are float64 columns at worst.
+    pub fn apply_within(&self, img: &ImageData, opts: &crate::reader::ReadOptions) -> Result<ImageData> {
+        opts.check_bytes(img.width, img.height, self.blocks.len() + 2, 8)?;
+        self.apply(img)
+    }
+
     /// Evaluate over an image whose bands are `self.bands()` in that order, returning one
     /// band per block. The mask of every output band is the union of the input bands' masks.
     pub fn apply(&self, img: &ImageData) -> Result<ImageData> {

@@ -344,6 +344,8 @@ impl PixelImage {
                 max: opts.max_pixels,
             });
         }
+        opts.check_bands(bands.len())?;
+        opts.check_bytes(w, h, bands.len(), self.dtype.size())?;
         let (lw, lh) = self.levels[level];
         // The part of the window inside the level: [ix0, ix1) x [iy0, iy1).
         let (ix0, iy0) = (x0.max(0) as usize, y0.max(0) as usize);

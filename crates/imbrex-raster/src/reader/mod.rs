@@ -24,7 +24,7 @@ pub use base::{BaseReader, FeatureReader, FeatureRequest, PartRequest, PointRequ
 pub use gcp_vrt::GcpVrt;
 pub use geometry::OutputSize;
 pub use info::{BandDescription, Info, Palette};
-pub use options::{OUTPUT_PIXELS, ReadOptions};
+pub use options::{OUTPUT_BYTES, OUTPUT_PIXELS, ReadOptions};
 pub use read::local_tile_bounds;
 
 use crate::dataset::{Dataset, OpenOptions};

@@ -5,6 +5,8 @@ use crate::warp::Resampling;
 
 /// The name of the output-size bound in [`Error::LimitExceeded`].
 pub const OUTPUT_PIXELS: &str = "output pixels";
+/// The name of the output-memory bound in [`Error::LimitExceeded`].
+pub const OUTPUT_BYTES: &str = "output bytes";
 
 /// Options of every read (`tile`, `part`, `preview`, `point`, `statistics`).
 #[derive(Clone, Debug, PartialEq)]
@@ -26,6 +28,11 @@ pub struct ReadOptions {
     pub padding: usize,
     /// Largest output (pixels): a request above it is refused.
     pub max_pixels: u64,
+    /// Largest array one read or computation of a request may hold (pixels × bands × bytes
+    /// per sample, masks included): bands multiply what `max_pixels` allows.
+    pub max_bytes: u64,
+    /// Most bands one read may ask for.
+    pub max_bands: usize,
 }
 
 impl Default for ReadOptions {
@@ -39,6 +46,8 @@ impl Default for ReadOptions {
             buffer: 0.0,
             padding: 0,
             max_pixels: 6000 * 6000,
+            max_bytes: 256 << 20,
+            max_bands: 256,
         }
     }
 }
@@ -62,6 +71,32 @@ impl ReadOptions {
             && (ix.is_empty() || ix.contains(&0))
         {
             return Err(Error::InvalidParameter { name: "bidx", reason: "band indexes start at 1".into() });
+        }
+        if let Some(ix) = &self.indexes {
+            self.check_bands(ix.len())?;
+        }
+        Ok(())
+    }
+
+    /// Refuse reads of more bands than the bound.
+    pub fn check_bands(&self, bands: usize) -> Result<()> {
+        if bands > self.max_bands {
+            return Err(Error::InvalidParameter {
+                name: "bidx",
+                reason: format!("{bands} bands asked for, at most {} (limits.max_bands): choose some", self.max_bands),
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuse an array of `width` x `height` x `planes` samples of `sample_bytes` each, with
+    /// a byte of mask per sample and one per pixel (what reads and band math hold), above
+    /// the memory bound.
+    pub fn check_bytes(&self, width: usize, height: usize, planes: usize, sample_bytes: usize) -> Result<()> {
+        let per_pixel = (planes as u64).saturating_mul(sample_bytes as u64 + 1).saturating_add(1);
+        let bytes = (width as u64).saturating_mul(height as u64).saturating_mul(per_pixel);
+        if bytes > self.max_bytes {
+            return Err(Error::LimitExceeded { limit: OUTPUT_BYTES, value: bytes, max: self.max_bytes });
         }
         Ok(())
     }

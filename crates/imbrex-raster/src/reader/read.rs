@@ -61,6 +61,7 @@ impl Reader {
         if bands.is_empty() {
             return Err(Error::InvalidParameter { name: "bidx", reason: "no band to read".into() });
         }
+        opts.check_bands(bands.len())?;
         let nodata = opts.nodata.or(ds.nodata());
         Ok(Prepared { bands, validity: Validity::of(ds, nodata), nodata })
     }
@@ -427,6 +428,10 @@ impl Reader {
         p: &Prepared,
         opts: &ReadOptions,
     ) -> Result<ImageData> {
+        // Every read path comes through here: the one place its memory is bounded.
+        let dtype = self.dataset().dtype();
+        let sample = if opts.unscale { dtype.size().max(4) } else { dtype.size() };
+        opts.check_bytes(w, h, p.bands.len(), sample)?;
         let (data, band_mask, alpha_mask) = match grid {
             Grid::Window(win) => self.read_window(win, w, h, p, opts.resampling).await?,
             Grid::Warp { crs, gt, width, height } => self.read_warped(crs, gt, *width, *height, w, h, p, opts).await?,

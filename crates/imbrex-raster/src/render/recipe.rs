@@ -96,7 +96,7 @@ impl Recipe {
     /// endpoint then post-processes).
     pub fn post_process(&self, img: ImageData) -> Result<ImageData> {
         let img = match &self.expression {
-            Some(e) => e.apply(&img)?,
+            Some(e) => e.apply_within(&img, &self.read)?,
             None => img,
         };
         match &self.algorithm {
@@ -113,7 +113,7 @@ impl Recipe {
             return Ok(img);
         }
         let algorithm = self.algorithm.clone();
-        let recipe = Recipe { expression, algorithm, ..Recipe::default() };
+        let recipe = Recipe { read: self.read.clone(), expression, algorithm, ..Recipe::default() };
         cpu.try_run(move || recipe.post_process(img)).await
     }
 

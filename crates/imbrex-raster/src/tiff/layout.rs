@@ -108,7 +108,11 @@ impl TiffImage {
             return Err(corrupt(format!("block size {block_width} x {block_height}")));
         }
         let per_block_samples = if planar { 1 } else { samples };
-        let block_bytes = block_width * block_height * per_block_samples * (dtype.size() as u64);
+        // Saturating: every factor comes from the file, and 2^27 x 2^27 x 1024 samples wrap.
+        let block_bytes = block_width
+            .saturating_mul(block_height)
+            .saturating_mul(per_block_samples)
+            .saturating_mul(dtype.size() as u64);
         if block_bytes > MAX_BLOCK_BYTES {
             return Err(Error::LimitExceeded { limit: "decoded block size", value: block_bytes, max: MAX_BLOCK_BYTES });
         }

@@ -213,6 +213,10 @@ fn nearest<T: Sample>(
     let (xoff, yoff) = (src.win.xoff as f64, src.win.yoff as f64);
     let (xend, yend) = ((src.win.xoff + src.win.xsize) as f64, (src.win.yoff + src.win.ysize) as f64);
     for y in 0..dst_h {
+        if crate::cpu::abandoned() {
+            // The request is gone (past its deadline): what is left of the image is unseen.
+            return;
+        }
         row_coords(t, off, y, &mut xs, &mut ys, &mut ok);
         // The common row: every pixel transformed and well inside the window, every sample
         // opaque. `src_offset`'s retries and edge cases cannot apply, so the row is a

@@ -30,8 +30,8 @@ pub struct CogParams {
 }
 
 impl QueryGroup for CogParams {
-    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<CogParams> {
-        Ok(CogParams { url: q.require("url")? })
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<CogParams> {
+        Ok(CogParams { url: state.dataset_url(&q.require::<String>("url")?)? })
     }
 }
 

@@ -43,7 +43,7 @@ pub struct MosaicParams {
 
 impl QueryGroup for MosaicParams {
     fn parse(state: &AppState, q: &QueryMap) -> ApiResult<MosaicParams> {
-        let url = q.require("url")?;
+        let url = state.dataset_url(&q.require::<String>("url")?)?;
         let pixel_selection = match q.raw("pixel_selection").filter(|s| !s.is_empty()) {
             Some(s) => {
                 s.parse().map_err(|e: imbrex_raster::Error| ApiError::query("pixel_selection", e.to_string()))?

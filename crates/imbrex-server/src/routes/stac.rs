@@ -39,8 +39,8 @@ pub struct StacParams {
 }
 
 impl QueryGroup for StacParams {
-    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<StacParams> {
-        let url = q.require("url")?;
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<StacParams> {
+        let url = state.dataset_url(&q.require::<String>("url")?)?;
         // Repeated, or comma-separated when no asset has options (whose values hold commas).
         let mut assets: Vec<String> = Vec::new();
         for v in q.all("assets") {
@@ -123,8 +123,8 @@ pub struct ItemParams {
 }
 
 impl QueryGroup for ItemParams {
-    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<ItemParams> {
-        Ok(ItemParams { url: q.require("url")? })
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<ItemParams> {
+        Ok(ItemParams { url: state.dataset_url(&q.require::<String>("url")?)? })
     }
 }
 

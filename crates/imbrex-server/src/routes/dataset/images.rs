@@ -207,8 +207,19 @@ pub(super) fn geojson_body(body: &[u8]) -> ApiResult<Value> {
 }
 
 /// A GeoJSON geometry, Feature or FeatureCollection as a shape.
-pub(super) fn shape(geojson: &Value) -> ApiResult<Shape> {
-    Shape::from_geojson(geojson).map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))
+/// A GeoJSON geometry, Feature or FeatureCollection as a shape, of at most
+/// `limits.max_vertices` positions (rasterizing costs rows x edges).
+pub(super) fn shape(geojson: &Value, limits: &crate::Limits) -> ApiResult<Shape> {
+    let shape =
+        Shape::from_geojson(geojson).map_err(|e| ApiError::Validation(vec![ValidationIssue::body(e.to_string())]))?;
+    let n = shape.vertex_count();
+    if n > limits.max_vertices {
+        return Err(ApiError::Validation(vec![ValidationIssue::body(format!(
+            "the geometry has {n} positions, at most {} (limits.max_vertices): simplify it",
+            limits.max_vertices
+        ))]));
+    }
+    Ok(shape)
 }
 
 async fn feature_with<F: DatasetFactory>(
@@ -224,7 +235,7 @@ where
     F::Reader: FeatureReader,
 {
     let format = q.format.or_ext(ext)?;
-    let shape = shape(&geojson_body(&body)?)?;
+    let shape = shape(&geojson_body(&body)?, &state.config.limits)?;
     let size = q.size.size_or_path(None, path_size);
     let recipe = q.processing.recipe();
     let coord_crs = coord.or_wgs84();

@@ -224,7 +224,7 @@ where
             .collect()
     };
     for feature in features {
-        let shape = shape(feature)?;
+        let shape = shape(feature, &state.config.limits)?;
         let read = |size| {
             let req = FeatureRequest {
                 shape: &shape,
@@ -245,6 +245,20 @@ where
         };
         let img = recipe.post_process_on(ds.reader.as_ref(), &state.render.cpu, img).await?;
         let (opts, crs, scale) = (s.stats.options(), coord_crs.clone(), cover.cover_scale);
+        // Coverage rasterizes the shape at `scale` times the resolution: cells and rows x
+        // edges grow with its square.
+        let cells = (img.width as u64 * img.height as u64).saturating_mul((scale * scale) as u64);
+        let max_cells = state.config.limits.max_cover_cells;
+        if cells > max_cells {
+            return Err(ApiError::query(
+                "cover_scale",
+                format!(
+                    "cover_scale={scale} over {}x{} pixels is {cells} cells, above {max_cells} \
+                     (limits.max_cover_cells): ask a smaller cover_scale or max_size",
+                    img.width, img.height
+                ),
+            ));
+        }
         let legend = s.legend.clone();
         let (stats, areas) = state
             .render
