@@ -168,6 +168,8 @@ pub async fn layer(State(auth): State<Option<Arc<Auth>>>, mut req: Request, next
     if OWN_AUTH.contains(&req.uri().path()) {
         return next.run(req).await;
     }
+    // Only PostgreSQL-backed answers depend on who asks.
+    let database = req.uri().path().starts_with("/collections");
     let personal = req.headers().contains_key(header::AUTHORIZATION);
     match auth.identify(req.headers()) {
         Ok(Some(identity)) => {
@@ -177,9 +179,12 @@ pub async fn layer(State(auth): State<Option<Arc<Auth>>>, mut req: Request, next
         Err(e) => return e.into_response(),
     }
     let mut res = next.run(req).await;
-    if personal {
-        // What one user sees is not another's: no shared cache may keep it.
-        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if database {
+        // What one user sees is not another's: no shared cache may keep a token's answer,
+        // nor give the anonymous answer to a token.
+        if personal {
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+        }
         res.headers_mut().append(header::VARY, HeaderValue::from_static("Authorization"));
     }
     res

@@ -117,13 +117,18 @@ impl ImageSet {
         result
     }
 
-    /// A relative `url=` of `/cog` that names a file of a served folder.
+    /// A relative `url=` of `/cog` that names a file of a served folder (inside it: no
+    /// `..`, and a symlink must not lead out of it).
     pub fn resolve(&self, url: &str) -> Option<String> {
         let rel = Path::new(url);
-        if url.contains("://") || rel.is_absolute() || rel.exists() {
+        let plain = rel.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        if url.contains("://") || !plain || rel.exists() {
             return None;
         }
-        self.folders.iter().map(|f| f.join(rel)).find(|p| p.is_file()).map(|p| p.to_string_lossy().into_owned())
+        self.folders.iter().find_map(|f| {
+            let real = f.join(rel).canonicalize().ok()?;
+            (real.is_file() && real.starts_with(f.canonicalize().ok()?)).then(|| real.to_string_lossy().into_owned())
+        })
     }
 
     /// Bytes of pyramid blocks held.

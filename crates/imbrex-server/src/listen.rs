@@ -5,6 +5,8 @@
 //! - a connection must send a request's headers within `header_read_timeout`, counted
 //!   from when it starts waiting for a request, which is also how long an idle keep-alive
 //!   connection lives (hyper's HTTP/1 timer);
+//! - a response the peer stops reading (a zero TCP window) fails after [`WRITE_STALL`]
+//!   without progress, rather than holding its slot and its body for ever;
 //! - at most `max_connections` are open; one more is answered `503` with `Retry-After`
 //!   and closed, rather than left in the kernel's backlog;
 //! - shutdown stops accepting, lets requests in flight finish (at most `grace`), then
@@ -24,7 +26,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -37,6 +39,9 @@ pub struct Connections {
     /// How long shutdown waits for requests in flight.
     pub grace: Duration,
 }
+
+/// How long a write may make no progress before the connection is dropped.
+pub const WRITE_STALL: Duration = Duration::from_secs(60);
 
 /// What a connection over the cap is told before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-type: application/json\r\n\
@@ -76,7 +81,8 @@ pub async fn serve(
         let service = hyper::service::service_fn(move |req: Request<Incoming>| {
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(Stalling { inner: stream, timer: None });
+        let conn = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             // Errors here are the peer's (a reset, a header timeout): nothing to answer.
             let _ = conn.await;
@@ -90,11 +96,95 @@ pub async fn serve(
     Ok(())
 }
 
+/// A stream whose writes fail once one has waited [`WRITE_STALL`] without progress.
+struct Stalling {
+    inner: TcpStream,
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Stalling {
+    /// `Pending` for a write that may still wait, an error once it waited too long.
+    fn waited<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+        use std::future::Future;
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
+        match timer.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the peer stopped reading the response",
+            ))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Stalling {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Stalling {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            std::task::Poll::Pending => self.waited(cx),
+            done => {
+                self.timer = None;
+                done
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            std::task::Poll::Pending => self.waited(cx),
+            done => {
+                self.timer = None;
+                done
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Tell a connection over the cap to come back, and close it.
 async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         stream.write_all(REFUSAL).await?;
-        stream.shutdown().await
+        stream.shutdown().await?;
+        // Read what the peer sent before closing: closing on unread bytes sends a reset,
+        // which may reach the peer before the answer does.
+        let mut sink = [0u8; 1024];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
     })
     .await;
 }

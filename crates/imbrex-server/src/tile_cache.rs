@@ -155,6 +155,8 @@ pub fn config_fingerprint(config: &crate::Config) -> String {
     c.tile_memory_cache_mb = 0;
     c.cache_control.clear();
     c.admin_token = None;
+    // Secrets stay out of key prefixes; whether tokens are verified does count.
+    c.auth.jwt_secret = c.auth.jwt_secret.map(|_| String::new());
     let text = serde_json::to_string(&c).unwrap_or_default();
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }

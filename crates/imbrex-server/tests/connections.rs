@@ -140,6 +140,13 @@ async fn a_request_past_its_deadline_is_a_503_and_the_server_serves_on() {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
     assert_eq!(r.headers["retry-after"], "1");
     assert!(r.text().contains("request_timeout_s"), "{}", r.text());
+    // Its warp saw the caller leave and stopped: the pool's threads come free.
+    let drained = async {
+        while !get(&app, "/metrics").await.text().lines().any(|l| l == "imbrex_cpu_pool_running 0") {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, drained).await.expect("the abandoned warp stops");
     let r = get(&app, "/healthz").await;
     assert_eq!(r.status, StatusCode::OK);
     let r = get(&app, "/cog/tiles/WebMercatorQuad/0/0/0.png?url=demo").await;

@@ -214,12 +214,29 @@ impl Database {
     /// the connection goes back to the pool).
     pub(crate) async fn client(&self) -> Result<Conn> {
         let obj = self.pool.get().await?;
-        let mut conn =
-            Conn { obj: Some(obj), busy: AtomicBool::new(false), statements: self.statements.clone(), in_tx: false };
+        let mut conn = Conn {
+            obj: Some(obj),
+            busy: AtomicBool::new(false),
+            statements: self.statements.clone(),
+            in_tx: false,
+            identity: None,
+        };
         if let Ok(identity) = IDENTITY.try_with(Identity::clone) {
             conn.become_(&identity).await?;
         }
         Ok(conn)
+    }
+
+    /// A pooled connection as the server's own role, whatever request it serves.
+    async fn server_client(&self) -> Result<Conn> {
+        let obj = self.pool.get().await?;
+        Ok(Conn {
+            obj: Some(obj),
+            busy: AtomicBool::new(false),
+            statements: self.statements.clone(),
+            in_tx: false,
+            identity: None,
+        })
     }
 
     /// How many tiles were made without counting their rows first (under a tile known to
@@ -231,7 +248,9 @@ impl Database {
     /// Read the catalog again from the database.
     pub async fn refresh(&self) -> Result<Arc<Catalog>> {
         let _one_at_a_time = self.refreshing.lock().await;
-        let client = self.client().await?;
+        // As the server's own role whoever triggered it: the catalog (its collections,
+        // extents) is everyone's, never what one user's role or policies let it see.
+        let client = self.server_client().await?;
         let previous = self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone();
         let catalog = Arc::new(Catalog::discover(&client, &self.options, previous.as_deref()).await?);
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Some(catalog.clone());
@@ -513,6 +532,14 @@ tokio::task_local! {
     static IDENTITY: Identity;
 }
 
+/// `SET LOCAL ROLE` and the claims, with both as bound values rather than SQL text.
+const SET_IDENTITY: &str = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
+
+/// Whether this task's queries run as a request's identity.
+pub(crate) fn has_identity() -> bool {
+    IDENTITY.try_with(|_| ()).is_ok()
+}
+
 /// Run `f` with every query of this task as `identity` (none: as the server's own role).
 pub async fn as_identity<F: Future>(identity: Option<Identity>, f: F) -> F::Output {
     match identity {
@@ -531,6 +558,8 @@ pub struct Conn {
     statements: Arc<StatementLru>,
     /// In a transaction of a request's identity, rolled back before the pool reuses it.
     in_tx: bool,
+    /// The identity the transaction runs as, once it does.
+    identity: Option<Identity>,
 }
 
 impl Conn {
@@ -539,9 +568,15 @@ impl Conn {
     async fn become_(&mut self, identity: &Identity) -> Result<()> {
         self.batch_execute("BEGIN READ ONLY").await?;
         self.in_tx = true;
-        let set = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)";
-        match self.query(set, &[&identity.role, &identity.claims]).await {
-            Ok(_) => Ok(()),
+        // PostgreSQL reads `none` as RESET ROLE: back to the login role, past every policy.
+        if identity.role.eq_ignore_ascii_case("none") {
+            return Err(Error::Forbidden("role 'none' cannot be used".into()));
+        }
+        match self.query(SET_IDENTITY, &[&identity.role, &identity.claims]).await {
+            Ok(_) => {
+                self.identity = Some(identity.clone());
+                Ok(())
+            }
             // No such role, or the server's login role may not become it.
             Err(Error::Value(m) | Error::Forbidden(m) | Error::Database(m)) => {
                 Err(Error::Forbidden(format!("role '{}' cannot be used: {m}", identity.role)))
@@ -557,6 +592,20 @@ impl Conn {
     async fn run<T>(&self, f: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T> {
         self.busy.store(true, Ordering::Release);
         let r = f.await;
+        if r.is_err()
+            && let Some(identity) = &self.identity
+        {
+            // A failed statement aborts the transaction, and every later one would fail
+            // with it (a probe in `blame`, a retry): begin it again, as the same identity.
+            let client = self.client();
+            let again = async {
+                client.batch_execute("ROLLBACK; BEGIN READ ONLY").await?;
+                client.query(SET_IDENTITY, &[&identity.role, &identity.claims]).await
+            };
+            if let Err(e) = again.await {
+                tracing::warn!(error = %e, "could not begin a request's transaction again");
+            }
+        }
         self.busy.store(false, Ordering::Release);
         Ok(r?)
     }

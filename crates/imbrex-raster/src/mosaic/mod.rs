@@ -281,17 +281,24 @@ impl Mosaic {
         Mosaic { doc, location, opener, method, expression, concurrency: 4, max_assets: 256, wgs84: Crs::wgs84() }
     }
 
+    /// What one asset's read may hold: reads run `concurrency` at a time while the
+    /// selector's running arrays hold the other half of the request's bound.
+    fn share(&self, opts: &ReadOptions) -> ReadOptions {
+        ReadOptions { max_bytes: opts.max_bytes / (2 * self.concurrency.max(1) as u64), ..opts.clone() }
+    }
+
     /// Read assets a few at a time (`first`: the first alone, then a few at a time),
     /// feeding the selector in the mosaic's order and stopping once it is done. Assets the
     /// area misses are skipped.
-    async fn select<'a, F>(&'a self, assets: Vec<String>, read: F) -> Result<ImageData>
+    /// `share` is what each read may hold (see [`Mosaic::share`]).
+    async fn select<'a, F>(&'a self, assets: Vec<String>, share: &ReadOptions, read: F) -> Result<ImageData>
     where
         F: Fn(Arc<Reader>) -> BoxFuture<'a, Result<ImageData>> + Sync,
     {
         if assets.is_empty() {
             return Err(Error::TileOutsideBounds("no asset of the mosaic covers this area".into()));
         }
-        let mut selector = Selector::new(self.method);
+        let mut selector = Selector::new(self.method, share.max_bytes.saturating_mul(self.concurrency as u64));
         // `first` reads the first asset alone: it usually fills the tile by itself.
         let head = if self.method == PixelSelection::First { 1 } else { self.concurrency };
         let (one, rest) = assets.split_at(head.min(assets.len()));
@@ -300,7 +307,7 @@ impl Mosaic {
                 let reader = self.opener.open(href).await?;
                 let img = read(reader).await?;
                 match &self.expression {
-                    Some(e) => e.apply(&img),
+                    Some(e) => e.apply_within(&img, share),
                     None => Ok(img),
                 }
             }))
@@ -452,7 +459,8 @@ impl BaseReader for Mosaic {
 
     async fn tile(&self, req: TileRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
         let assets = self.assets_for_tile(req.tms, req.tile)?;
-        self.select(assets, |r| Box::pin(async move { BaseReader::tile(r.as_ref(), req, opts).await })).await
+        let share = &self.share(opts);
+        self.select(assets, share, |r| Box::pin(async move { BaseReader::tile(r.as_ref(), req, share).await })).await
     }
 
     async fn part(&self, req: PartRequest<'_>, opts: &ReadOptions) -> Result<ImageData> {
@@ -470,7 +478,9 @@ impl BaseReader for Mosaic {
         let (h, w) = req.size.resolve(bh / scale, bw / scale);
         let size = OutputSize::exact(w.max(1), h.max(1));
         let grid = PartRequest { size, dst_crs: Some(&crs), ..req };
-        self.select(assets, move |r| Box::pin(async move { BaseReader::part(r.as_ref(), grid, opts).await })).await
+        let share = &self.share(opts);
+        self.select(assets, share, move |r| Box::pin(async move { BaseReader::part(r.as_ref(), grid, share).await }))
+            .await
     }
 
     /// The whole mosaic's bounds, as a part.
@@ -484,7 +494,7 @@ impl BaseReader for Mosaic {
     async fn point(&self, req: PointRequest<'_>, opts: &ReadOptions) -> Result<PointData> {
         let points = self.points(req, opts).await?;
         let head = points[0].1.clone();
-        let mut selector = Selector::new(self.method);
+        let mut selector = Selector::new(self.method, opts.max_bytes);
         for (_, p) in points {
             selector.feed(p.to_image(crate::array::DataType::Float64))?;
         }

@@ -81,11 +81,15 @@ pub struct Selector {
     fed: usize,
     /// The images' promoted type (numpy's `where` and `stack` promote).
     dtype: Option<DataType>,
+    /// The most bytes the running arrays may hold (see [`ReadOptions::max_bytes`]).
+    max_bytes: u64,
 }
 
 impl Selector {
-    pub fn new(method: PixelSelection) -> Selector {
+    /// A selector whose running arrays stay within `max_bytes`.
+    pub fn new(method: PixelSelection, max_bytes: u64) -> Selector {
         Selector {
+            max_bytes,
             method,
             head: None,
             values: Vec::new(),
@@ -134,6 +138,24 @@ impl Selector {
         let values = img.data.to_f64_vec();
         let valid: Vec<bool> = img.band_mask.iter().map(|&m| m != 0).collect();
         let len = values.len();
+        if self.fed <= 1 {
+            // The running arrays, per sample: a float64 and a validity byte, plus a count
+            // (mean, stdev, count) and a float64 of squares (stdev); median keeps them all.
+            let per_sample: u64 = match self.method {
+                Mean | Count => 13,
+                Stdev => 21,
+                Median => 9,
+                _ => 9,
+            };
+            let bytes = (len as u64).saturating_mul(per_sample);
+            if bytes > self.max_bytes {
+                return Err(Error::LimitExceeded {
+                    limit: crate::reader::OUTPUT_BYTES,
+                    value: bytes,
+                    max: self.max_bytes,
+                });
+            }
+        }
         if self.head.is_none() {
             self.counts = vec![0; if matches!(self.method, Mean | Stdev | Count) { len } else { 0 }];
             self.m2 = vec![0.0; if self.method == Stdev { len } else { 0 }];
@@ -149,6 +171,13 @@ impl Selector {
         match self.method {
             Median => {
                 let bytes = (self.stack.len() + 1) * len * 9;
+                if bytes as u64 > self.max_bytes {
+                    return Err(Error::LimitExceeded {
+                        limit: crate::reader::OUTPUT_BYTES,
+                        value: bytes as u64,
+                        max: self.max_bytes,
+                    });
+                }
                 if bytes > MEDIAN_BYTES {
                     return Err(Error::LimitExceeded {
                         limit: "median bytes",
@@ -224,7 +253,8 @@ impl Selector {
     /// The combined image, or `None` when nothing was fed.
     pub fn finish(self) -> Option<ImageData> {
         use PixelSelection::*;
-        let Selector { method, head, mut values, mut valid, counts, m2, stack, fed, dtype: promoted } = self;
+        let Selector { method, head, mut values, mut valid, counts, m2, stack, fed, dtype: promoted, max_bytes: _ } =
+            self;
         let mut head = head?;
         if fed == 1 && matches!(method, First | Highest | Lowest | Mean | Median) {
             // One image: its own first, highest, lowest, mean and median.
@@ -323,7 +353,7 @@ mod tests {
     }
 
     fn run(method: PixelSelection, imgs: &[ImageData]) -> (Vec<f64>, Vec<u8>) {
-        let mut s = Selector::new(method);
+        let mut s = Selector::new(method, u64::MAX);
         for i in imgs {
             s.feed(i.clone()).unwrap();
         }
@@ -346,7 +376,7 @@ mod tests {
         assert_eq!(sd, vec![1.0, 1.5, 0.0, 0.0]);
         let c = img(&[10.0, 0.0, 0.0, 0.0], &[true, false, false, false]);
         assert_eq!(run(PixelSelection::Median, &[a.clone(), b, c]).0[..2], [3.0, 3.0]);
-        let mut s = Selector::new(PixelSelection::LastBandHigh);
+        let mut s = Selector::new(PixelSelection::LastBandHigh, u64::MAX);
         assert!(s.feed(a).is_err(), "lastband methods need two bands");
     }
 
@@ -355,7 +385,7 @@ mod tests {
         let mut small = img(&[1.0, 2.0], &[true, true]);
         small.data = Buffer::Uint8(vec![1, 2]);
         let big = img(&[300.0, 1.0], &[true, true]);
-        let mut s = Selector::new(PixelSelection::Highest);
+        let mut s = Selector::new(PixelSelection::Highest, u64::MAX);
         s.feed(small).unwrap();
         s.feed(big).unwrap();
         let out = s.finish().unwrap();
@@ -365,7 +395,7 @@ mod tests {
 
     #[test]
     fn first_is_done_when_full() {
-        let mut s = Selector::new(PixelSelection::First);
+        let mut s = Selector::new(PixelSelection::First, u64::MAX);
         s.feed(img(&[1.0, 0.0], &[true, false])).unwrap();
         assert!(!s.is_done());
         s.feed(img(&[2.0, 2.0], &[true, true])).unwrap();

@@ -89,7 +89,8 @@ impl RangeSource for LocalSource {
         let end = range.end.min(self.len);
         let len = (end - range.start) as usize;
         let file = self.file.clone();
-        let path = self.path.clone();
+        // Errors name the source as the user named it (see `named`).
+        let path = PathBuf::from(&self.id);
         let start = range.start;
         let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
             use std::os::unix::fs::FileExt;
@@ -113,7 +114,7 @@ impl RangeSource for LocalSource {
 
     async fn probe_version(&self) -> Result<Option<String>> {
         // By path, not by the open handle: a file replaced by a rename is a new file.
-        let meta = std::fs::metadata(&self.path).map_err(|e| io_error(&self.path, e))?;
+        let meta = std::fs::metadata(&self.path).map_err(|e| io_error(Path::new(&self.id), e))?;
         Ok(Some(version_of(&meta)))
     }
 

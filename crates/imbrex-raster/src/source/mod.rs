@@ -124,19 +124,26 @@ pub async fn with_fetch_budget<F: std::future::Future>(max: u64, f: F) -> F::Out
     FETCH_BUDGET.scope(std::cell::Cell::new((0, max)), f).await
 }
 
-/// Take `bytes` from the running request's budget, if it has one.
-fn charge(bytes: u64) -> Result<()> {
+/// Whether the running request may fetch more: refused once its budget is spent. One
+/// fetch may overshoot it, by at most its own size (bounded: merged ranges, documents).
+fn may_fetch() -> Result<()> {
     FETCH_BUDGET
         .try_with(|budget| {
             let (spent, max) = budget.get();
-            let after = spent.saturating_add(bytes);
-            if after > max {
-                return Err(Error::LimitExceeded { limit: FETCH_BYTES, value: after, max });
+            if spent >= max {
+                return Err(Error::LimitExceeded { limit: FETCH_BYTES, value: spent, max });
             }
-            budget.set((after, max));
             Ok(())
         })
         .unwrap_or(Ok(()))
+}
+
+/// Count `bytes` fetched against the running request's budget, if it has one.
+fn charge(bytes: u64) {
+    let _ = FETCH_BUDGET.try_with(|budget| {
+        let (spent, max) = budget.get();
+        budget.set((spent.saturating_add(bytes), max));
+    });
 }
 
 /// A source whose fetches are also counted in a shared tally (its kind's, for metrics).
@@ -159,8 +166,9 @@ impl RangeSource for Counted {
     }
 
     async fn fetch(&self, range: Range<u64>) -> Result<Fetched> {
-        charge(range.end.saturating_sub(range.start))?;
+        may_fetch()?;
         let fetched = self.inner.fetch(range).await?;
+        charge(fetched.bytes.len() as u64);
         self.tally.record(fetched.bytes.len());
         Ok(fetched)
     }

@@ -123,19 +123,31 @@ fn is_public(ip: IpAddr) -> bool {
                 || a == 0
                 || a >= 240
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
                 || (a == 192 && b == 0 && v4.octets()[2] == 0))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| IpAddr::V4(std::net::Ipv4Addr::from(((hi as u32) << 16) | lo as u32));
+            // Addresses that carry an IPv4 one reach it: judge that. IPv4-mapped and
+            // -compatible (::ffff:a.b.c.d, ::a.b.c.d), NAT64 (64:ff9b::/96 and
+            // 64:ff9b:1::/48), 6to4 (2002::/16).
+            if s[..5] == [0; 5] && (s[5] == 0xffff || (s[5] == 0 && !v6.is_loopback() && !v6.is_unspecified())) {
+                return is_public(embedded(s[6], s[7]));
             }
-            let first = v6.segments()[0];
+            if (s[0] == 0x64 && s[1] == 0xff9b) || s[0] == 0x2002 {
+                let (hi, lo) = if s[0] == 0x2002 { (s[1], s[2]) } else { (s[6], s[7]) };
+                return is_public(embedded(hi, lo));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link-local
+                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo
+                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+                || (s[0] == 0x0100 && s[1..4] == [0; 3])) // discard
         }
     }
 }
@@ -222,6 +234,8 @@ impl SourceFactory {
         let http = reqwest::Client::builder()
             .redirect(redirects)
             .dns_resolver(resolver)
+            // A proxy would be resolved instead of the target, past the address check.
+            .no_proxy()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(90))
@@ -413,6 +427,45 @@ fn lexical_normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_addresses_and_the_rest() {
+        let public = ["8.8.8.8", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"];
+        for a in public {
+            assert!(is_public(a.parse().unwrap()), "{a} is public");
+        }
+        let private = [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "198.18.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "fec0::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+            "2002:a00:1::1",
+            "2002:7f00:1::",
+            "2001::1",
+            "2001:db8::1",
+            "100::1",
+        ];
+        for a in private {
+            assert!(!is_public(a.parse().unwrap()), "{a} is not public");
+        }
+    }
 
     #[test]
     fn policy_refuses_what_is_not_allowed() {

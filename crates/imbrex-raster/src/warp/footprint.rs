@@ -35,6 +35,9 @@ pub(super) fn footprint<T: Sample>(
     let mut ok1 = vec![false; dst_w];
     let mut samples: Vec<(f64, f64)> = Vec::new();
     for y in 0..dst_h {
+        if crate::cpu::abandoned() {
+            break; // the request is gone: the rest of the image is unseen
+        }
         for i in 0..dst_w {
             x0[i] = i as f64 + off.0;
             y0[i] = y as f64 + off.1;

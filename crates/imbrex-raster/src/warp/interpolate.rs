@@ -587,6 +587,9 @@ pub(super) fn interpolate<T: Sample>(
         // GWKResampleNoMasksOrDstDensityOnlyThreadInternal
         let cubic_spline = r == Resampling::CubicSpline;
         for y in 0..dst_h {
+            if crate::cpu::abandoned() {
+                return; // the request is gone: the rest of the image is unseen
+            }
             row_coords(t, off, y, &mut xs, &mut ys, &mut ok);
             for i in 0..dst_w {
                 if src_offset(t, off, &src.win, i, y, &mut xs, &mut ys, &mut ok).is_none() {
@@ -612,6 +615,9 @@ pub(super) fn interpolate<T: Sample>(
     let steps = (LanczosStep::new(x_scale), LanczosStep::new(y_scale));
     let single = src.win.xsize == 1 || src.win.ysize == 1;
     for y in 0..dst_h {
+        if crate::cpu::abandoned() {
+            return; // the request is gone: the rest of the image is unseen
+        }
         row_coords(t, off, y, &mut xs, &mut ys, &mut ok);
         for i in 0..dst_w {
             let Some((cx, cy)) = src_offset(t, off, &src.win, i, y, &mut xs, &mut ys, &mut ok) else { continue };

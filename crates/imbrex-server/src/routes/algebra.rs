@@ -117,8 +117,13 @@ pub fn parse_layers(values: &[&str]) -> ApiResult<Vec<LayerSpec>> {
 }
 
 impl QueryGroup for AlgebraParams {
-    fn parse(_: &AppState, q: &QueryMap) -> ApiResult<AlgebraParams> {
-        Ok(AlgebraParams { layers: parse_layers(&q.all("layers"))? })
+    fn parse(state: &AppState, q: &QueryMap) -> ApiResult<AlgebraParams> {
+        let mut layers = parse_layers(&q.all("layers"))?;
+        // A layer's URL is a `url=` like any other: published names, raw URLs if allowed.
+        for layer in &mut layers {
+            layer.url = state.dataset_url(&layer.url)?;
+        }
+        Ok(AlgebraParams { layers })
     }
 }
 

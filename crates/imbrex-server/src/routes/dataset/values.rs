@@ -223,8 +223,17 @@ where
             .iter_mut()
             .collect()
     };
+    let mut positions = 0usize;
     for feature in features {
         let shape = shape(feature, &state.config.limits)?;
+        // The bound is the request's, over all its features.
+        positions += shape.vertex_count();
+        if positions > state.config.limits.max_vertices {
+            return Err(ApiError::Validation(vec![ValidationIssue::body(format!(
+                "the features have more than {} positions in all (limits.max_vertices)",
+                state.config.limits.max_vertices
+            ))]));
+        }
         let read = |size| {
             let req = FeatureRequest {
                 shape: &shape,
