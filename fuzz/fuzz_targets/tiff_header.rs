@@ -1,7 +1,7 @@
 //! Fuzz the TIFF/PNG/JPEG opening path and a read of every level: any input must give a
 //! dataset or an error, never a panic or an unbounded allocation.
 //!
-//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run tiff_header -- -max_total_time=600`
+//! Run: `scripts/fuzz tiff_header` (or every target: `scripts/fuzz`).
 #![no_main]
 
 use std::sync::Arc;
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     rt.block_on(async {
         let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new("fuzz", bytes::Bytes::copy_from_slice(data)));
-        let opts = OpenOptions { max_header_bytes: 1 << 20, max_image_bytes: 1 << 22, remote_sidecars: false };
+        let opts = OpenOptions { max_header_bytes: 1 << 20, max_image_bytes: 1 << 22, ..OpenOptions::default() };
         let Ok(ds) = Dataset::open(src, &opts).await else { return };
         for level in 0..ds.level_count() {
             let (w, h) = ds.level_size(level);
