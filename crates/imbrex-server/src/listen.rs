@@ -103,9 +103,18 @@ struct Stalling {
 }
 
 impl Stalling {
-    /// `Pending` for a write that may still wait, an error once it waited too long.
-    fn waited<T>(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<T>> {
+    /// A write's outcome: progress resets the clock; a write that waits may wait until
+    /// [`WRITE_STALL`], then fails.
+    fn after<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
         use std::future::Future;
+        if polled.is_ready() {
+            self.timer = None;
+            return polled;
+        }
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_STALL)));
         match timer.as_mut().poll(cx) {
             std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(std::io::Error::new(
@@ -133,13 +142,8 @@ impl tokio::io::AsyncWrite for Stalling {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            std::task::Poll::Pending => self.waited(cx),
-            done => {
-                self.timer = None;
-                done
-            }
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.after(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -147,13 +151,8 @@ impl tokio::io::AsyncWrite for Stalling {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            std::task::Poll::Pending => self.waited(cx),
-            done => {
-                self.timer = None;
-                done
-            }
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
