@@ -213,14 +213,7 @@ impl Database {
     /// in a read-only transaction as the request's role with its claims (rolled back when
     /// the connection goes back to the pool).
     pub(crate) async fn client(&self) -> Result<Conn> {
-        let obj = self.pool.get().await?;
-        let mut conn = Conn {
-            obj: Some(obj),
-            busy: AtomicBool::new(false),
-            statements: self.statements.clone(),
-            in_tx: false,
-            identity: None,
-        };
+        let mut conn = self.server_client().await?;
         if let Ok(identity) = IDENTITY.try_with(Identity::clone) {
             conn.become_(&identity).await?;
         }
