@@ -35,9 +35,19 @@ pub enum Error {
     #[error("{0}")]
     PointOutsideBounds(String),
 
-    /// A remote server or object store failed (5xx, timeouts, refused connections).
+    /// A remote server or object store failed (5xx, refused or reset connections, bodies
+    /// that end early), still after retries.
     #[error("upstream error reading {source_id}: {reason}")]
     Upstream { source_id: String, reason: String },
+
+    /// A remote server or object store stayed silent longer than the upstream timeout.
+    #[error("upstream timed out reading {source_id}")]
+    UpstreamTimeout { source_id: String },
+
+    /// A remote server or object store asks to slow down (429, 503, S3 `SlowDown`), still
+    /// after retries with backoff: a condition of the moment.
+    #[error("upstream busy reading {source_id}: {reason}")]
+    UpstreamBusy { source_id: String, reason: String },
 
     /// Tile matrix set and CRS errors.
     #[error(transparent)]

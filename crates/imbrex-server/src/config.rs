@@ -185,6 +185,9 @@ pub struct Limits {
     pub header_read_timeout_s: u64,
     /// Largest number of bytes fetched from a source for one request.
     pub max_fetch_bytes: u64,
+    /// Seconds an upstream (HTTP server, object store) may stay silent, connecting or
+    /// between two reads, before the read fails with a 504.
+    pub upstream_timeout_s: u64,
     /// Largest TIFF header (all IFDs and their arrays) read from a file.
     pub max_header_bytes: u64,
     /// Longest band-math expression, in characters.
@@ -208,6 +211,7 @@ impl Default for Limits {
             max_connections: 1024,
             header_read_timeout_s: 10,
             max_fetch_bytes: 256 * 1024 * 1024,
+            upstream_timeout_s: 10,
             max_header_bytes: 16 * 1024 * 1024,
             max_expression_len: 2048,
             max_items_per_page: 10_000,

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// A request over a configured bound (output size, page size): 400 naming the limit.
     #[error("{0}")]
     LimitExceeded(String),
+    /// A request body over `limits.max_body_bytes`: 413.
+    #[error("{0}")]
+    TooLarge(String),
     /// A remote source or database failed or is unreachable.
     #[error("{0}")]
     Upstream(String),
@@ -114,6 +117,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -127,7 +131,8 @@ impl ApiError {
                         StatusCode::BAD_REQUEST
                     }
                     R::Upstream { .. } => StatusCode::BAD_GATEWAY,
-                    R::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+                    R::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                    R::Overloaded | R::UpstreamBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
                     R::Io { .. } | R::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     R::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
@@ -183,6 +188,10 @@ impl ApiError {
             ),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
                 format!("upstream error reading {source_id}")
+            }
+            ApiError::Raster(e @ imbrex_raster::Error::UpstreamTimeout { .. }) => e.to_string(),
+            ApiError::Raster(imbrex_raster::Error::UpstreamBusy { source_id, .. }) => {
+                format!("upstream busy reading {source_id}; retry later")
             }
             _ if status.is_server_error() => "internal server error".to_string(),
             other => other.to_string(),

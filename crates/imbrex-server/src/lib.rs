@@ -93,7 +93,7 @@ impl Shared {
     /// `imbrex serve` was given are served.
     pub fn dataset_url(&self, given: &str) -> ApiResult<String> {
         if let Some(url) = self.config.datasets.get(given.trim()) {
-            return Ok(url.clone());
+            return Ok(imbrex_raster::source::canonical_url(url));
         }
         let own = || given.trim() == DEMO_URL || self.images.resolve(given).is_some();
         if !self.config.raw_urls && !own() {
@@ -101,7 +101,8 @@ impl Shared {
                 "url '{given}': this server serves only the datasets it publishes by name"
             )));
         }
-        Ok(given.to_string())
+        // One spelling per source, so spellings share a reader and its versions.
+        Ok(imbrex_raster::source::canonical_url(given))
     }
 }
 
@@ -175,7 +176,8 @@ impl AppState {
         let allow_path: Vec<_> = config.allow_path.iter().chain(images.folders()).cloned().collect();
         let policy =
             AccessPolicy::new(&allow_path, &config.allow_url)?.with_private_addresses(config.allow_private_urls);
-        let mut factory = SourceFactory::new(policy);
+        let mut factory = SourceFactory::new(policy)
+            .with_upstream_timeout(Duration::from_secs(config.limits.upstream_timeout_s.max(1)));
         if config.demo {
             factory = factory.with_memory(DEMO_URL, bytes::Bytes::from_static(DEMO_COG));
         }
@@ -289,6 +291,7 @@ fn load_legends(
 struct RequestBounds {
     deadline: Duration,
     fetch_bytes: u64,
+    body_bytes: usize,
 }
 
 /// Run the handler within the request's fetch budget, and answer 503 (with `Retry-After`)
@@ -305,11 +308,23 @@ async fn within_bounds(
         bounds.fetch_bytes,
         imbrex_vector::as_identity(identity, next.run(req)),
     );
+    let answered = |res: axum::response::Response| {
+        // axum's body limit answers in plain text; every error here is a JSON `detail`.
+        let json = res.headers().get(axum::http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"json"));
+        if res.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE && !json {
+            return ApiError::TooLarge(format!(
+                "the request body is larger than {} bytes (limits.max_body_bytes)",
+                bounds.body_bytes
+            ))
+            .into_response();
+        }
+        res
+    };
     if bounds.deadline.is_zero() {
-        return work.await;
+        return answered(work.await);
     }
     match tokio::time::timeout(bounds.deadline, work).await {
-        Ok(res) => res,
+        Ok(res) => answered(res),
         Err(_) => ApiError::Unavailable(format!(
             "the request took longer than {} s (limits.request_timeout_s): retry later or ask for less",
             bounds.deadline.as_secs()
@@ -338,6 +353,7 @@ pub fn app(state: AppState) -> Router {
     let bounds = RequestBounds {
         deadline: Duration::from_secs(state.config.limits.request_timeout_s),
         fetch_bytes: state.config.limits.max_fetch_bytes,
+        body_bytes: state.config.limits.max_body_bytes,
     };
     let max_body = state.config.limits.max_body_bytes;
     let mut router = Router::new()

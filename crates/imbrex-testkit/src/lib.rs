@@ -164,5 +164,6 @@ pub fn close(a: f64, b: f64, rel: f64, abs: f64) -> bool {
     a == b || (a - b).abs() <= abs.max(rel * b.abs())
 }
 
+pub mod faults;
 pub mod http;
 pub mod s3;

@@ -46,8 +46,37 @@ async fn read_range(mut response: reqwest::Response, range: &Range<u64>) -> reqw
     Ok((out.freeze(), pos, false))
 }
 
-/// Attempts per range request; transient failures (connect errors, 5xx) are retried.
+/// Attempts per range request. Refused or reset connections, bodies that end early and
+/// 5xx/429 answers are tried again after a short backoff; a timeout is not (a silent server
+/// tends to stay silent, and the request's own deadline is the budget).
 const ATTEMPTS: u32 = 3;
+
+/// The pause before attempt `n` (1-based retries): 100 ms, 200 ms.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis(50 << n)
+}
+
+/// Why one attempt failed: worth another, or final.
+enum Failure {
+    Transient(Error),
+    Final(Error),
+}
+
+impl Failure {
+    fn error(self) -> Error {
+        match self {
+            Failure::Transient(e) | Failure::Final(e) => e,
+        }
+    }
+}
+
+/// `Content-Range: bytes a-b/total` as `(a, b, total)`; `total` is `None` for `*`.
+fn content_range(headers: &reqwest::header::HeaderMap) -> Option<(u64, u64, Option<u64>)> {
+    let v = headers.get(CONTENT_RANGE)?.to_str().ok()?.strip_prefix("bytes ")?;
+    let (span, total) = v.split_once('/')?;
+    let (a, b) = span.split_once('-')?;
+    Some((a.trim().parse().ok()?, b.trim().parse().ok()?, total.trim().parse().ok()))
+}
 
 impl HttpSource {
     pub fn new(url: impl Into<String>, client: reqwest::Client) -> HttpSource {
@@ -65,16 +94,83 @@ impl HttpSource {
     }
 
     /// A failed request as an error: a redirect the access policy refused is the user's
-    /// URL leading somewhere not allowed (not retried), the rest the upstream's failure.
-    fn failed(&self, e: &reqwest::Error) -> Error {
+    /// URL leading somewhere not allowed, a timeout the upstream's silence (neither worth
+    /// another attempt), the rest the upstream's failure.
+    fn failed(&self, e: &reqwest::Error) -> Failure {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
         while let Some(c) = cause {
             if let Some(r) = c.downcast_ref::<super::open::RedirectRefused>() {
-                return Error::Forbidden { reason: format!("url '{}': {r}", self.url) };
+                return Failure::Final(Error::Forbidden { reason: format!("url '{}': {r}", self.url) });
             }
             cause = c.source();
         }
-        self.upstream(e.to_string())
+        if e.is_timeout() {
+            return Failure::Final(Error::UpstreamTimeout { source_id: self.url.clone() });
+        }
+        Failure::Transient(self.upstream(e.to_string()))
+    }
+
+    /// One request for `range` (`header` is its `Range` value).
+    async fn attempt(&self, range: &Range<u64>, header: &str) -> Result<Fetched, Failure> {
+        let response = self.client.get(&self.url).header(RANGE, header).send().await.map_err(|e| self.failed(&e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
+            return Err(Failure::Final(Error::NotFound { what: self.url.clone() }));
+        }
+        if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
+            return Err(Failure::Final(self.upstream(format!("access denied ({status})"))));
+        }
+        if status == StatusCode::RANGE_NOT_SATISFIABLE {
+            return Err(Failure::Final(Error::corrupt(
+                &self.url,
+                format!("range {header} is past the end of the object"),
+            )));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+            let reason = format!("server answered {status}");
+            return Err(Failure::Transient(Error::UpstreamBusy { source_id: self.url.clone(), reason }));
+        }
+        if status.is_server_error() {
+            return Err(Failure::Transient(self.upstream(format!("server answered {status}"))));
+        }
+        if !status.is_success() {
+            return Err(Failure::Final(self.upstream(format!("server answered {status}"))));
+        }
+        if let Some(v) = validator(response.headers()) {
+            let _ = self.observed.set(v);
+        }
+        let want = range.end - range.start;
+        if status == StatusCode::PARTIAL_CONTENT {
+            // What the server says it sends must be what was asked (an object may end
+            // before the range does), and the body must hold all of it: a body cut short
+            // (a reset, a lying Content-Length) is the upstream's failure, never data.
+            let Some((a, b, total)) = content_range(response.headers()).filter(|&(a, b, _)| a == range.start && b >= a)
+            else {
+                return Err(Failure::Transient(self.upstream(format!("a 206 answer to {header} without its range"))));
+            };
+            let declared = (b - a + 1).min(want);
+            let (body, read, _) = read_range(response, &(0..declared)).await.map_err(|e| self.failed(&e))?;
+            self.stats.record(read as usize);
+            if (body.len() as u64) < declared {
+                let reason = format!("the answer to {header} ended after {} of {declared} bytes", body.len());
+                return Err(Failure::Transient(self.upstream(reason)));
+            }
+            return Ok(Fetched { bytes: body, total_size: total });
+        }
+        // A 200 carries the whole object: read up to the range's end, keeping only the
+        // range, then drop the connection. An upstream that ignores Range must not make
+        // imbrex hold the whole object.
+        let length = response.content_length();
+        let (body, read, ended) = read_range(response, range).await.map_err(|e| self.failed(&e))?;
+        self.stats.record(read as usize);
+        let len = if ended { Some(read) } else { length };
+        if body.is_empty() {
+            return Err(Failure::Final(Error::corrupt(
+                &self.url,
+                format!("range starts at {} past the end ({read} bytes)", range.start),
+            )));
+        }
+        Ok(Fetched { bytes: body, total_size: len })
     }
 }
 
@@ -89,81 +185,21 @@ impl RangeSource for HttpSource {
             return Err(Error::InvalidParameter { name: "range", reason: "empty range".into() });
         }
         let header = format!("bytes={}-{}", range.start, range.end - 1);
-        let mut last_error = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-            }
-            let response = match self.client.get(&self.url).header(RANGE, &header).send().await {
-                Ok(r) => r,
-                Err(e) => match self.failed(&e) {
-                    forbidden @ Error::Forbidden { .. } => return Err(forbidden),
-                    _ => {
-                        last_error = e.to_string();
-                        continue;
+        let mut attempt = 0;
+        loop {
+            match self.attempt(&range, &header).await {
+                Ok(fetched) => return Ok(fetched),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e)) => {
+                    attempt += 1;
+                    if attempt >= ATTEMPTS {
+                        return Err(e);
                     }
-                },
-            };
-            let status = response.status();
-            if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-                return Err(Error::NotFound { what: self.url.clone() });
-            }
-            if status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED {
-                return Err(self.upstream(format!("access denied ({status})")));
-            }
-            if status == StatusCode::RANGE_NOT_SATISFIABLE {
-                return Err(Error::corrupt(&self.url, format!("range {header} is past the end of the object")));
-            }
-            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-                last_error = format!("server answered {status}");
-                continue;
-            }
-            if !status.is_success() {
-                return Err(self.upstream(format!("server answered {status}")));
-            }
-            if let Some(v) = validator(response.headers()) {
-                let _ = self.observed.set(v);
-            }
-            let partial = status == StatusCode::PARTIAL_CONTENT;
-            let total = response
-                .headers()
-                .get(CONTENT_RANGE)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit('/').next())
-                .and_then(|v| v.parse::<u64>().ok());
-            if partial {
-                let body = match response.bytes().await {
-                    Ok(b) => b,
-                    Err(e) => {
-                        last_error = e.to_string();
-                        continue;
-                    }
-                };
-                self.stats.record(body.len());
-                return Ok(Fetched { bytes: body, total_size: total });
-            }
-            // A 200 carries the whole object: read up to the range's end, keeping only the
-            // range, then drop the connection. An upstream that ignores Range must not make
-            // imbrex hold the whole object.
-            let length = response.content_length();
-            let (body, read, ended) = match read_range(response, &range).await {
-                Ok(r) => r,
-                Err(e) => {
-                    last_error = e.to_string();
-                    continue;
+                    tracing::debug!(url = %self.url, error = %e, attempt, "retrying a range request");
+                    tokio::time::sleep(backoff(attempt)).await;
                 }
-            };
-            self.stats.record(read as usize);
-            let len = if ended { Some(read) } else { length };
-            if body.is_empty() {
-                return Err(Error::corrupt(
-                    &self.url,
-                    format!("range starts at {} past the end ({read} bytes)", range.start),
-                ));
             }
-            return Ok(Fetched { bytes: body, total_size: len });
         }
-        Err(self.upstream(last_error))
     }
 
     fn stats(&self) -> &SourceStats {
@@ -174,7 +210,7 @@ impl RangeSource for HttpSource {
         // A one-byte range rather than HEAD: whatever serves the ranges serves this too
         // (some signed URLs and servers refuse HEAD).
         let response =
-            self.client.get(&self.url).header(RANGE, "bytes=0-0").send().await.map_err(|e| self.failed(&e))?;
+            self.client.get(&self.url).header(RANGE, "bytes=0-0").send().await.map_err(|e| self.failed(&e).error())?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
             return Err(Error::NotFound { what: self.url.clone() });

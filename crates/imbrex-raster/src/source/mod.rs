@@ -24,7 +24,7 @@ pub use http::HttpSource;
 pub use local::LocalSource;
 pub use memory::MemorySource;
 pub use object::ObjectSource;
-pub use open::{AccessPolicy, Fetches, S3Config, SourceFactory};
+pub use open::{AccessPolicy, DEFAULT_UPSTREAM_TIMEOUT, Fetches, S3Config, SourceFactory, canonical_url};
 
 /// Bytes returned by a fetch, and the total size of the object when the server said it.
 #[derive(Clone, Debug)]

@@ -86,16 +86,29 @@ impl RangeSource for ObjectSource {
     }
 }
 
+/// An object store's error, sorted by whose it is. object_store retried what was worth
+/// retrying before this; its retry error is not a public type, so a timeout is found by
+/// its HTTP error's kind and throttling by the status or S3 code it reports.
 fn map_error(id: &str, e: object_store::Error) -> Error {
-    match e {
-        object_store::Error::NotFound { .. } => Error::NotFound { what: id.to_string() },
-        other => {
-            let text = other.to_string();
-            if text.contains("start") && text.contains("was only") {
-                Error::corrupt(id, text)
-            } else {
-                Error::Upstream { source_id: id.to_string(), reason: text }
-            }
+    let source_id = id.to_string();
+    if let object_store::Error::NotFound { .. } = e {
+        return Error::NotFound { what: source_id };
+    }
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(c) = cause {
+        if let Some(h) = c.downcast_ref::<object_store::client::HttpError>()
+            && h.kind() == object_store::client::HttpErrorKind::Timeout
+        {
+            return Error::UpstreamTimeout { source_id };
         }
+        cause = c.source();
+    }
+    let text = e.to_string();
+    if text.contains("start") && text.contains("was only") {
+        Error::corrupt(id, text)
+    } else if ["SlowDown", "503 Service Unavailable", "429 Too Many Requests"].iter().any(|s| text.contains(s)) {
+        Error::UpstreamBusy { source_id, reason: text }
+    } else {
+        Error::Upstream { source_id, reason: text }
     }
 }

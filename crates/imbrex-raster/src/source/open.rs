@@ -202,6 +202,8 @@ impl std::error::Error for RedirectRefused {}
 pub struct SourceFactory {
     policy: AccessPolicy,
     http: reqwest::Client,
+    /// Longest an upstream may stay silent (connecting, or between two reads).
+    timeout: Duration,
     stores: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
     memory: HashMap<String, Bytes>,
     s3: S3Config,
@@ -216,40 +218,64 @@ pub struct Fetches {
     pub object: Arc<SourceStats>,
 }
 
+/// How long an upstream may stay silent unless configured (`limits.upstream_timeout_s`).
+pub const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client of remote sources: redirects and addresses checked by `policy`, no
+/// proxies, `timeout` to connect and between two reads.
+fn http_client(policy: &AccessPolicy, timeout: Duration) -> reqwest::Client {
+    // A redirect is a new URL: followed only where `url=` itself could have pointed,
+    // checked at every hop (an allowed host must not be a way to reach another).
+    let allowed = policy.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            attempt.error(RedirectRefused("too many redirects"))
+        } else if allowed.check_url(attempt.url().as_str()).is_err() {
+            attempt.error(RedirectRefused("a redirect to a URL this server does not allow"))
+        } else {
+            attempt.follow()
+        }
+    });
+    let resolver = Arc::new(GuardedResolver { policy: policy.clone() });
+    reqwest::Client::builder()
+        .redirect(redirects)
+        .dns_resolver(resolver)
+        // A proxy would be resolved instead of the target, past the address check.
+        .no_proxy()
+        .connect_timeout(timeout)
+        .read_timeout(timeout)
+        // A whole answer (at most a merged range, 32 MiB) is also bounded.
+        .timeout(timeout * 6)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("imbrex/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("static HTTP client configuration is valid")
+}
+
 impl SourceFactory {
     pub fn new(policy: AccessPolicy) -> SourceFactory {
-        // A redirect is a new URL: followed only where `url=` itself could have pointed,
-        // checked at every hop (an allowed host must not be a way to reach another).
-        let allowed = policy.clone();
-        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error(RedirectRefused("too many redirects"))
-            } else if allowed.check_url(attempt.url().as_str()).is_err() {
-                attempt.error(RedirectRefused("a redirect to a URL this server does not allow"))
-            } else {
-                attempt.follow()
-            }
-        });
-        let resolver = Arc::new(GuardedResolver { policy: policy.clone() });
-        let http = reqwest::Client::builder()
-            .redirect(redirects)
-            .dns_resolver(resolver)
-            // A proxy would be resolved instead of the target, past the address check.
-            .no_proxy()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .user_agent(concat!("imbrex/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("static HTTP client configuration is valid");
+        let timeout = DEFAULT_UPSTREAM_TIMEOUT;
         SourceFactory {
+            http: http_client(&policy, timeout),
             policy,
-            http,
+            timeout,
             stores: Mutex::new(HashMap::new()),
             memory: HashMap::new(),
             s3: S3Config::from_env(),
             fetched: Arc::default(),
         }
+    }
+
+    /// Give up on an upstream (HTTP server, object store) that stays silent this long,
+    /// connecting or between two reads of a body: such a read fails with
+    /// [`Error::UpstreamTimeout`] instead of holding its request until the request's own
+    /// deadline.
+    pub fn with_upstream_timeout(mut self, timeout: Duration) -> SourceFactory {
+        let timeout = timeout.max(Duration::from_millis(100));
+        self.http = http_client(&self.policy, timeout);
+        self.timeout = timeout;
+        self.stores.lock().expect("store cache lock is never poisoned").clear();
+        self
     }
 
     /// Use this S3 configuration instead of the environment's.
@@ -342,16 +368,20 @@ impl SourceFactory {
             return Ok(s.clone());
         }
         let store: Arc<dyn ObjectStore> = match scheme {
-            "s3://" => Arc::new(s3_store(bucket, &self.s3)?),
+            "s3://" => Arc::new(s3_store(bucket, &self.s3, self.timeout)?),
             "gs://" => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(bucket)
+                    .with_retry(store_retry(self.timeout))
+                    .with_client_options(store_client(self.timeout))
                     .build()
                     .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
             ),
             _ => Arc::new(
                 object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_container_name(bucket)
+                    .with_retry(store_retry(self.timeout))
+                    .with_client_options(store_client(self.timeout))
                     .build()
                     .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
             ),
@@ -388,10 +418,36 @@ impl S3Config {
     }
 }
 
-fn s3_store(bucket: &str, cfg: &S3Config) -> Result<object_store::aws::AmazonS3> {
+/// How object stores retry: twice, after 100 and 200 ms (throttling and 5xx, resets,
+/// timeouts of idempotent reads), and never once `timeout` has passed since the first
+/// attempt, so a slow or throttling store answers within a few timeouts, well inside the
+/// request's deadline (object_store's own default keeps trying for 3 minutes).
+fn store_retry(timeout: Duration) -> object_store::RetryConfig {
+    object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: timeout,
+    }
+}
+
+fn store_client(timeout: Duration) -> object_store::ClientOptions {
+    object_store::ClientOptions::new()
+        .with_connect_timeout(timeout)
+        .with_read_timeout(timeout)
+        .with_timeout(timeout * 6)
+}
+
+fn s3_store(bucket: &str, cfg: &S3Config, timeout: Duration) -> Result<object_store::aws::AmazonS3> {
     use object_store::aws::AmazonS3Builder;
-    let mut b =
-        AmazonS3Builder::new().with_bucket_name(bucket).with_region(cfg.region.as_deref().unwrap_or("us-east-1"));
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(cfg.region.as_deref().unwrap_or("us-east-1"))
+        .with_retry(store_retry(timeout))
+        .with_client_options(store_client(timeout));
     if let Some(endpoint) = &cfg.endpoint {
         b = b.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
     }
@@ -407,6 +463,39 @@ fn s3_store(bucket: &str, cfg: &S3Config) -> Result<object_store::aws::AmazonS3>
         _ => b = b.with_skip_signature(true),
     }
     b.build().map_err(|e| Error::Upstream { source_id: format!("s3://{bucket}"), reason: e.to_string() })
+}
+
+/// The one spelling of a `url=` value that caches key on, so that spellings of one source
+/// share one reader and one version: an http(s) URL as its parser writes it (lower-case
+/// scheme and host, no default port, `.` and `..` segments resolved); a local path (or
+/// `file://` URL) without `.` segments and repeated slashes. `..` stays: through a
+/// symlink, `a/../b` need not be `b`. Anything else (object stores, whose keys may hold
+/// `//`; names) as given, trimmed.
+pub fn canonical_url(url: &str) -> String {
+    let url = url.trim();
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return reqwest::Url::parse(url).map_or_else(|_| url.to_string(), |u| u.to_string());
+    }
+    let (scheme, path) = match lower.starts_with("file://") {
+        true => ("file://", &url[7..]),
+        false if url.contains("://") => return url.to_string(),
+        false => ("", url),
+    };
+    if !path.contains('/') {
+        return url.to_string();
+    }
+    let mut out = String::with_capacity(url.len());
+    out.push_str(scheme);
+    if path.starts_with('/') {
+        out.push('/');
+    }
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    out.push_str(&segments.join("/"));
+    if path.ends_with('/') && !segments.is_empty() {
+        out.push('/');
+    }
+    out
 }
 
 /// Resolve `.` and `..` without touching the disk.
@@ -427,6 +516,23 @@ fn lexical_normalize(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spellings_of_one_source_have_one_canonical_form() {
+        for (given, want) in [
+            ("data/x.tif", "data/x.tif"),
+            ("./data/x.tif", "data/x.tif"),
+            ("data//./x.tif", "data/x.tif"),
+            (" /srv//data/./x.tif ", "/srv/data/x.tif"),
+            ("data/../x.tif", "data/../x.tif"),
+            ("file:///srv//x.tif", "file:///srv/x.tif"),
+            ("HTTP://Example.ORG:80/a/./b/../x.tif?sig=1", "http://example.org/a/x.tif?sig=1"),
+            ("s3://bucket//key.tif", "s3://bucket//key.tif"),
+            ("demo", "demo"),
+        ] {
+            assert_eq!(canonical_url(given), want, "{given}");
+        }
+    }
 
     #[test]
     fn public_addresses_and_the_rest() {

@@ -79,7 +79,9 @@ pub async fn purge(
     let q = QueryMap::parse(query.as_deref().unwrap_or(""));
     let mut what = Vec::new();
     what.extend(q.raw("collection").map(|c| Purge::Collection(c.to_string())));
-    what.extend(q.raw("url").map(|u| Purge::Url(u.to_string())));
+    // The source as tiles read it: a published name's URL, in its canonical spelling.
+    let source = |u: &str| state.config.datasets.get(u.trim()).map_or(u, String::as_str).to_string();
+    what.extend(q.raw("url").map(|u| Purge::Url(imbrex_raster::source::canonical_url(&source(u)))));
     if what.is_empty() {
         return Err(ApiError::Validation(vec![ValidationIssue::query(
             "collection",
