@@ -16,33 +16,95 @@ use crate::error::{ApiError, ValidationIssue};
 #[derive(Clone, Debug, Default)]
 pub struct QueryMap {
     pairs: Vec<(String, String)>,
+    /// Where the names a handler asks for are noted, when a layer wants to know (the tile
+    /// cache: see [`QueryUse`]).
+    used: Option<std::sync::Arc<QueryUse>>,
+}
+
+/// The query parameter names a request's handler asked for. The tile cache keeps only
+/// answers whose every parameter was asked for: a parameter nothing reads (a cache buster,
+/// a typo) changes nothing in the answer, as TiTiler ignores it, but never mints a key.
+#[derive(Debug, Default)]
+pub struct QueryUse(std::sync::Mutex<Vec<String>>);
+
+impl QueryUse {
+    fn note(&self, name: &str) {
+        let mut names = self.0.lock().expect("query use lock is never poisoned");
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+
+    /// Every name of `query` was asked for.
+    pub fn covers(&self, query: &str) -> bool {
+        let names = self.0.lock().expect("query use lock is never poisoned");
+        form_urlencoded::parse(query.as_bytes()).all(|(k, _)| names.iter().any(|n| *n == k))
+    }
+
+    /// The names of `query` no one asked for (for logs and headers).
+    pub fn unused(&self, query: &str) -> Vec<String> {
+        let names = self.0.lock().expect("query use lock is never poisoned");
+        let mut out: Vec<String> = Vec::new();
+        for (k, _) in form_urlencoded::parse(query.as_bytes()) {
+            if !names.iter().any(|n| *n == k) && !out.iter().any(|o| *o == k) {
+                out.push(k.into_owned());
+            }
+        }
+        out
+    }
 }
 
 impl QueryMap {
     /// Decode a raw query string (`a=1&b=2&b=3`).
     pub fn parse(query: &str) -> QueryMap {
-        QueryMap { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+        QueryMap { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect(), used: None }
     }
 
     /// The query of a request, decoded once and kept with it: the parameter groups of one
-    /// handler all read the same map.
+    /// handler all read the same map (and note what they read in the request's
+    /// [`QueryUse`], if it has one).
     pub fn of(parts: &mut Parts) -> std::sync::Arc<QueryMap> {
         if let Some(q) = parts.extensions.get::<std::sync::Arc<QueryMap>>() {
             return q.clone();
         }
-        let q = std::sync::Arc::new(QueryMap::parse(parts.uri.query().unwrap_or("")));
+        let mut q = QueryMap::parse(parts.uri.query().unwrap_or(""));
+        q.used = parts.extensions.get::<std::sync::Arc<QueryUse>>().cloned();
+        let q = std::sync::Arc::new(q);
         parts.extensions.insert(q.clone());
         q
     }
 
+    fn note(&self, name: &str) {
+        if let Some(used) = &self.used {
+            used.note(name);
+        }
+    }
+
     /// The first value of a parameter (empty values count as absent, as FastAPI does for optional ones).
     pub fn raw(&self, name: &str) -> Option<&str> {
+        self.note(name);
         self.pairs.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
     }
 
     /// All values of a repeated parameter (`bidx=1&bidx=2`).
     pub fn all(&self, name: &str) -> Vec<&str> {
+        self.note(name);
         self.pairs.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// The pairs whose names `wanted` says it uses (property filters, function arguments),
+    /// noted as asked for.
+    pub fn pairs_where(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+        let pairs: Vec<_> = self.pairs.iter().filter(|(k, _)| wanted(k)).cloned().collect();
+        pairs.iter().for_each(|(k, _)| self.note(k));
+        pairs
+    }
+
+    /// Every pair, each noted as asked for: for a consumer that takes them all (a tile
+    /// function gets every parameter).
+    pub fn every_pair(&self) -> &[(String, String)] {
+        self.pairs.iter().for_each(|(k, _)| self.note(k));
+        &self.pairs
     }
 
     /// True when the parameter is present.
@@ -79,7 +141,7 @@ impl QueryMap {
             .transpose()
     }
 
-    /// Every pair, in order.
+    /// Every pair, in order, none of them noted as asked for (to pass them on to links).
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }

@@ -619,6 +619,12 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
     {
         return next.run(req).await;
     }
+    // Which query parameters the handler asks for: an answer to a query with one it never
+    // asked for is not kept (see `QueryUse`).
+    let used = Arc::new(crate::extract::QueryUse::default());
+    let mut req = req;
+    req.extensions_mut().insert(used.clone());
+    let query = req.uri().query().unwrap_or("").to_string();
     let identity = req.extensions().get::<imbrex_vector::Identity>().filter(|_| collection);
     let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"), identity);
     // The tag matters to a hit only once something was purged.
@@ -666,6 +672,10 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
             // Not kept: errors, tiles too large, tiles whose sources were not all recorded
             // (or read at two versions).
             if parts.status != StatusCode::OK || body.len() > MAX_BYTES || !reads.complete {
+                return Err(Uncached { status: parts.status, headers: parts.headers, body });
+            }
+            if !used.covers(&query) {
+                tracing::debug!(unused = ?used.unused(&query), "a tile query with parameters nothing reads: not cached");
                 return Err(Uncached { status: parts.status, headers: parts.headers, body });
             }
             let volatile = parts.extensions.get::<Volatile>().is_some();

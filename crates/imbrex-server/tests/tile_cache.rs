@@ -208,3 +208,33 @@ async fn a_purge_reaches_every_replica() {
         let _: i64 = redis::cmd("DEL").arg(&stored).query_async(&mut redis).await.unwrap();
     }
 }
+
+/// Parameters a route reads make tiles of their own; a parameter nothing reads changes
+/// nothing in the tile (TiTiler ignores it too) and is never part of a key: such a tile is
+/// made and answered, not kept, so unknown names cannot fill the cache.
+#[tokio::test]
+async fn only_parameters_a_route_reads_make_cache_keys() {
+    let app = replica(Config::default()).await;
+    let tile = demo_tile(&app).await;
+    // What TiTiler clients send, all read by the tile route: cached.
+    let known = format!(
+        "{tile}&bidx=1&rescale=0,200&colormap_name=viridis&resampling=bilinear&reproject=bilinear&nodata=0\
+         &unscale=false&return_mask=true&buffer=2&padding=1&tilesize=256&color_formula=gamma%20r%201.1"
+    );
+    for (path, second) in [(tile.clone(), "memory"), (known.clone(), "memory")] {
+        let first = get(&app, &path).await;
+        assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.text());
+        assert_eq!(cache_header(&first), Some("miss"), "{path}");
+        assert_eq!(cache_header(&get(&app, &path).await), Some(second), "{path}: kept");
+    }
+    // The same tiles with names nothing reads: the same bytes, made every time.
+    for (path, same_as) in [(format!("{tile}&v=123"), &tile), (format!("{known}&_=1700000000&colour=red"), &known)] {
+        let want = get(&app, same_as).await;
+        for _ in 0..2 {
+            let r = get(&app, &path).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+            assert_eq!(r.body, want.body, "{path}: an unread parameter changes nothing");
+            assert_eq!(cache_header(&r), Some("miss"), "{path}: never kept");
+        }
+    }
+}

@@ -105,7 +105,8 @@ pub async fn tile(
     let mut notified = false;
     let bytes = if let Some(f) = function {
         // A tile function gets every query parameter, as one JSON object of strings.
-        let params: serde_json::Map<String, Value> = q.pairs().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let params: serde_json::Map<String, Value> =
+            q.every_pair().iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         imbrex_vector::tiles::function_tile(&db, f, &tms, tile, &Value::Object(params)).await?
     } else {
         // Several collections: their layers are queried at once (a connection each) and

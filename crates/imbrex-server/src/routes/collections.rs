@@ -342,13 +342,8 @@ pub(super) fn selection(c: &Collection, q: &QueryMap) -> ApiResult<Selection> {
     Ok(Selection {
         filter,
         ids: list(q, "ids").unwrap_or_default(),
-        equal: q
-            .pairs()
-            .iter()
-            .filter(|(k, _)| !RESERVED.contains(&k.as_str()) && !is_arg(k) && c.property(k).is_some())
-            .cloned()
-            .collect(),
-        args: q.pairs().iter().filter(|(k, _)| is_arg(k)).cloned().collect(),
+        equal: q.pairs_where(|k| !RESERVED.contains(&k) && !is_arg(k) && c.property(k).is_some()),
+        args: q.pairs_where(is_arg).into_iter().collect(),
         datetime: q.raw("datetime").map(query::parse_datetime).transpose()?,
         datetime_column: q.raw("datetime-column").map(str::to_string),
         bbox: q.raw("bbox").map(query::parse_bbox).transpose()?,
