@@ -52,14 +52,14 @@ impl From<tokio_postgres::Error> for Error {
         let class = e.code().map(|c| &c.code()[..2]);
         let transient = e.is_closed() || io || matches!(class, Some("08" | "53" | "57"));
         // A value the database cannot take (class 22, data exception: a filter literal that
-        // does not convert to its column's type) or a geometry literal PostGIS cannot parse
-        // is the caller's to fix.
+        // does not convert to its column's type) or one PostGIS refuses (class XX, its errors:
+        // a WKT it cannot parse, a ring of two points) may be the caller's to fix: such an
+        // error is a `Value`, which `Conn::blame` judges by planning the statement again
+        // without reading a row (only the request's constants are evaluated then). Messages
+        // are not matched: the class of PostGIS's errors is all there is to go by.
         let message = db_message(&e);
         let lower = message.to_ascii_lowercase();
-        // Writing GeoJSON out (lwgeom_to_geojson) failing is not the caller's doing.
-        let bad_literal =
-            lower.contains("parse error") || (lower.contains("geojson") && !lower.contains("lwgeom_to_geojson"));
-        let bad_value = matches!(class, Some("22")) || (matches!(class, Some("XX")) && bad_literal);
+        let bad_value = matches!(class, Some("22" | "XX"));
         if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             Error::Timeout
         } else if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {

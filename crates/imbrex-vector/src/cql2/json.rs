@@ -7,6 +7,58 @@ use super::{
 };
 use crate::error::Result;
 
+/// Check a GeoJSON geometry literal: positions of 2 to 4 numbers, lines of 2 positions or
+/// more, rings of 4 or more that close. PostGIS's GeoJSON reader takes short and open
+/// rings, and GEOS then fails on the first row compared with one: the caller's mistake would
+/// surface as the data's (WKT literals are checked by PostGIS's own reader).
+fn geometry(v: &Value, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(bad("nested too deeply"));
+    }
+    let kind = v.get("type").and_then(Value::as_str).unwrap_or_default();
+    if kind == "GeometryCollection" {
+        let parts = v
+            .get("geometries")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("a GeometryCollection needs \"geometries\""))?;
+        return parts.iter().try_for_each(|g| geometry(g, depth + 1));
+    }
+    let coords = v.get("coordinates").ok_or_else(|| bad(format!("a {kind} needs \"coordinates\"")))?;
+    fn list<'a>(v: &'a Value, kind: &str) -> Result<&'a Vec<Value>> {
+        v.as_array().ok_or_else(|| bad(format!("{kind} coordinates must be arrays")))
+    }
+    let position = |p: &Value| match p.as_array() {
+        Some(xs) if (2..=4).contains(&xs.len()) && xs.iter().all(|x| x.as_f64().is_some_and(f64::is_finite)) => Ok(()),
+        _ => Err(bad(format!("{kind}: a position is 2 to 4 numbers, not {p}"))),
+    };
+    let line = |l: &Value, min: usize| -> Result<()> {
+        let ps = list(l, kind)?;
+        ps.iter().try_for_each(position)?;
+        if ps.len() < min {
+            return Err(bad(format!("{kind}: a line needs at least {min} positions, not {}", ps.len())));
+        }
+        Ok(())
+    };
+    let ring = |r: &Value| -> Result<()> {
+        line(r, 4)?;
+        let ps = list(r, kind)?;
+        if ps.first() != ps.last() {
+            return Err(bad(format!("{kind}: a ring must end where it starts")));
+        }
+        Ok(())
+    };
+    let polygon = |p: &Value| list(p, kind)?.iter().try_for_each(ring);
+    match kind {
+        "Point" => position(coords),
+        "MultiPoint" => list(coords, kind)?.iter().try_for_each(position),
+        "LineString" => line(coords, 2),
+        "MultiLineString" => list(coords, kind)?.iter().try_for_each(|l| line(l, 2)),
+        "Polygon" => polygon(coords),
+        "MultiPolygon" => list(coords, kind)?.iter().try_for_each(polygon),
+        other => Err(bad(format!("'{other}' is not a GeoJSON geometry type"))),
+    }
+}
+
 pub(super) fn expr(v: &Value, depth: usize) -> Result<Expr> {
     if depth > MAX_DEPTH {
         return Err(bad("nested too deeply"));
@@ -100,6 +152,7 @@ pub(super) fn operand(v: &Value, depth: usize) -> Result<Operand> {
                     _ => return Err(bad(format!("not a value: {v}"))),
                 }
             } else if o.contains_key("type") && (o.contains_key("coordinates") || o.contains_key("geometries")) {
+                geometry(v, depth + 1)?;
                 Operand::GeoJson(v.clone())
             } else {
                 return Err(bad(format!("not an operand: {v}")));

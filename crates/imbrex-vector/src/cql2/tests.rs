@@ -133,3 +133,33 @@ fn nested_parentheses_cannot_make_parsing_explode() {
     let e = deep(500).unwrap_err().to_string();
     assert!(e.contains("too complex") || e.contains("nested too deeply"), "{e}");
 }
+
+#[test]
+fn geojson_literals_are_geometries_postgis_can_compare() {
+    let spatial = |g: &str| {
+        parse(&format!(r#"{{"op": "s_intersects", "args": [{{"property": "geom"}}, {g}]}}"#), Some("cql2-json"))
+    };
+    for good in [
+        r#"{"type": "Point", "coordinates": [1, 2]}"#,
+        r#"{"type": "MultiPoint", "coordinates": [[1, 2], [3, 4, 5]]}"#,
+        r#"{"type": "LineString", "coordinates": [[0, 0], [1, 1]]}"#,
+        r#"{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}"#,
+        r#"{"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 0]]]]}"#,
+        r#"{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 2]}]}"#,
+    ] {
+        assert!(spatial(good).is_ok(), "{good}");
+    }
+    for bad in [
+        r#"{"type": "Point", "coordinates": [1]}"#,
+        r#"{"type": "Point", "coordinates": [1, "a"]}"#,
+        r#"{"type": "LineString", "coordinates": [[0, 0]]}"#,
+        r#"{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}"#,
+        r#"{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}"#,
+        r#"{"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 1], [0, 0]]]]}"#,
+        r#"{"type": "Polygon", "coordinates": 5}"#,
+        r#"{"type": "Circle", "coordinates": [0, 0]}"#,
+        r#"{"type": "GeometryCollection", "geometries": [{"type": "LineString", "coordinates": [[0, 0]]}]}"#,
+    ] {
+        assert!(matches!(spatial(bad), Err(crate::Error::InvalidParameter { .. })), "{bad}");
+    }
+}
