@@ -119,7 +119,8 @@ impl Auth {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
+            // The scheme is case-insensitive (RFC 9110 11.1).
+            .and_then(|v| v.get(..7).filter(|s| s.eq_ignore_ascii_case("bearer ")).map(|_| &v[7..]))
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be 'Bearer <JWT>'".into()))?;
         let claims = self.verify(token.trim())?;
         match claims.get(&self.config.role_claim) {
@@ -138,13 +139,19 @@ impl Auth {
     fn verify(&self, token: &str) -> ApiResult<serde_json::Value> {
         let bad = |why: String| ApiError::Unauthorized(format!("invalid token: {why}"));
         let head = jsonwebtoken::decode_header(token).map_err(|e| bad(e.to_string()))?;
-        let (_, key, algorithms) = self
+        // The keys that may have signed it: of its algorithm, with its `kid` (first) or
+        // without one; each is tried until one verifies it.
+        let mut candidates: Vec<_> = self
             .keys
             .iter()
-            .find(|(kid, _, algs)| algs.contains(&head.alg) && (kid.is_none() || *kid == head.kid))
-            .ok_or_else(|| bad(format!("no key for algorithm {:?} and kid {:?}", head.alg, head.kid)))?;
+            .filter(|(kid, _, algs)| algs.contains(&head.alg) && (kid.is_none() || *kid == head.kid))
+            .collect();
+        candidates.sort_by_key(|(kid, _, _)| kid.is_none());
+        if candidates.is_empty() {
+            return Err(bad(format!("no key for algorithm {:?} and kid {:?}", head.alg, head.kid)));
+        }
         let mut validation = Validation::new(head.alg);
-        validation.algorithms = algorithms.clone();
+        validation.algorithms = vec![head.alg];
         // `exp` and `nbf` are checked when present (PostgREST does not require them).
         validation.required_spec_claims.clear();
         validation.validate_nbf = true;
@@ -155,9 +162,14 @@ impl Auth {
         if let Some(iss) = &self.config.issuer {
             validation.set_issuer(&[iss]);
         }
-        let data =
-            jsonwebtoken::decode::<serde_json::Value>(token, key, &validation).map_err(|e| bad(e.to_string()))?;
-        Ok(data.claims)
+        let mut last = None;
+        for (_, key, _) in candidates {
+            match jsonwebtoken::decode::<serde_json::Value>(token, key, &validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(bad(last.map(|e| e.to_string()).unwrap_or_default()))
     }
 }
 
@@ -188,4 +200,48 @@ pub async fn layer(State(auth): State<Option<Arc<Auth>>>, mut req: Request, next
         res.headers_mut().append(header::VARY, HeaderValue::from_static("Authorization"));
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(secret: &str, kid: Option<&str>) -> String {
+        let mut head = jsonwebtoken::Header::new(Algorithm::HS256);
+        head.kid = kid.map(str::to_string);
+        let claims = serde_json::json!({"role": "reader", "sub": "u1"});
+        jsonwebtoken::encode(&head, &claims, &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).unwrap())
+            .unwrap()
+    }
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn every_key_that_may_have_signed_a_token_is_tried() {
+        let (a, b) = ("a".repeat(32), "b".repeat(32));
+        let key = |s: &str| DecodingKey::from_secret(s.as_bytes()).unwrap();
+        let auth = Auth {
+            keys: vec![
+                (None, key(&a), vec![Algorithm::HS256]),
+                (None, key(&b), vec![Algorithm::HS256]),
+                (Some("k2".into()), key(&b), vec![Algorithm::HS256]),
+            ],
+            config: AuthConfig::default(),
+        };
+        for t in [token(&a, None), token(&b, None), token(&b, Some("k2")), token(&a, Some("other"))] {
+            let who = auth.identify(&headers(&format!("Bearer {t}"))).unwrap().unwrap();
+            assert_eq!(who.role, "reader");
+        }
+        assert!(auth.identify(&headers(&format!("Bearer {}", token(&"c".repeat(32), None)))).is_err());
+        // The scheme's case does not matter; its absence does.
+        let t = token(&a, None);
+        assert!(auth.identify(&headers(&format!("bearer {t}"))).is_ok());
+        assert!(auth.identify(&headers(&format!("BEARER {t}"))).is_ok());
+        assert!(auth.identify(&headers(&t)).is_err());
+        assert!(auth.identify(&headers("Béarer x")).is_err());
+    }
 }
