@@ -11,6 +11,8 @@ use imbrex_raster::source::{MemorySource, RangeSource};
 use imbrex_raster::{Dataset, OpenOptions};
 use libfuzzer_sys::fuzz_target;
 
+mod shared;
+
 /// TIFF compressions imbrex decodes: none, LZW, JPEG, Deflate, PackBits, LERC, ZSTD, WebP
 /// and Adobe Deflate.
 const COMPRESSIONS: [u16; 9] = [1, 5, 7, 8, 32773, 34887, 50000, 50001, 32946];
@@ -65,10 +67,10 @@ fuzz_target!(|data: &[u8]| {
     let predictor = 1 + ((kind >> 4) & 0x03) as u16 % 3;
     let samples = if kind & 0x40 != 0 { 3 } else { 1 };
     let file = tiff(compression, ty, predictor, samples, tile);
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let (rt, opts) = shared::runtime(OpenOptions::default);
     rt.block_on(async {
-        let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new("fuzz", bytes::Bytes::from(file)));
-        let Ok(ds) = Dataset::open(src, &OpenOptions::default()).await else { return };
+        let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new(shared::name(), bytes::Bytes::from(file)));
+        let Ok(ds) = Dataset::open(src, opts).await else { return };
         let bands: Vec<usize> = (0..ds.count()).collect();
         let _ = ds.read_window(0, 0, 0, SIDE as usize, SIDE as usize, &bands).await;
     });

@@ -10,12 +10,18 @@ use imbrex_raster::source::{MemorySource, RangeSource};
 use imbrex_raster::{Dataset, OpenOptions};
 use libfuzzer_sys::fuzz_target;
 
+mod shared;
+
 fuzz_target!(|data: &[u8]| {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let (rt, opts) = shared::runtime(|| OpenOptions {
+        max_header_bytes: 1 << 20,
+        max_image_bytes: 1 << 22,
+        ..OpenOptions::default()
+    });
     rt.block_on(async {
-        let src: Arc<dyn RangeSource> = Arc::new(MemorySource::new("fuzz", bytes::Bytes::copy_from_slice(data)));
-        let opts = OpenOptions { max_header_bytes: 1 << 20, max_image_bytes: 1 << 22, ..OpenOptions::default() };
-        let Ok(ds) = Dataset::open(src, &opts).await else { return };
+        let src: Arc<dyn RangeSource> =
+            Arc::new(MemorySource::new(shared::name(), bytes::Bytes::copy_from_slice(data)));
+        let Ok(ds) = Dataset::open(src, opts).await else { return };
         for level in 0..ds.level_count() {
             let (w, h) = ds.level_size(level);
             let bands: Vec<usize> = (0..ds.count().min(8)).collect();

@@ -93,6 +93,8 @@ impl ImageData {
     ) -> Vec<(String, Statistics)> {
         let n = self.width * self.height;
         (0..self.count)
+            // A pool job no one waits for stops between bands (its result is thrown away).
+            .take_while(|_| !crate::cpu::abandoned())
             .map(|b| {
                 let mask = &self.band_mask[b * n..(b + 1) * n];
                 let mut stats =
