@@ -40,13 +40,7 @@ fn detail(r: &Reply) -> String {
 
 /// A tile of `url` with data: the one under the centre of its TileJSON at its minzoom.
 async fn tile_of(app: &axum::Router, url: &str) -> String {
-    let tj = get(app, &format!("/cog/WebMercatorQuad/tilejson.json?url={}", enc(url))).await;
-    assert_eq!(tj.status, StatusCode::OK, "{}", tj.text());
-    let tj = tj.json();
-    let c = &tj["center"];
-    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
-    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), tj["minzoom"].as_i64().unwrap() as i32).unwrap();
-    format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.png?url={}", t.z, t.x, t.y, enc(url))
+    common::centre_tile(app, url, false, "png").await
 }
 
 #[tokio::test]

@@ -39,14 +39,7 @@ fn byte_tif_with(f: impl Fn(u8) -> u8) -> Vec<u8> {
 /// The WebMercatorQuad tile under the centre of a dataset, at its maxzoom, as NPY (values,
 /// not colours).
 async fn centre_tile(app: &axum::Router, url: &str) -> String {
-    let tj = get(app, &format!("/cog/WebMercatorQuad/tilejson.json?url={}", enc(url))).await;
-    assert_eq!(tj.status, StatusCode::OK, "{}", tj.text());
-    let tj = tj.json();
-    let c = &tj["center"];
-    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
-    let z = tj["maxzoom"].as_i64().unwrap() as i32;
-    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), z).unwrap();
-    format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.npy?url={}", t.z, t.x, t.y, enc(url))
+    common::centre_tile(app, url, true, "npy").await
 }
 
 /// Rewrite `path` so that its modification time surely moves: file timestamps advance by

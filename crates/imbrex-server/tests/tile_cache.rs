@@ -24,11 +24,7 @@ async fn keys(redis: &mut redis::aio::MultiplexedConnection, prefix: &str) -> Ve
 
 /// A tile of the demo with data: the one under its centre at its minzoom.
 async fn demo_tile(app: &axum::Router) -> String {
-    let tj = get(app, "/cog/WebMercatorQuad/tilejson.json?url=demo").await.json();
-    let c = &tj["center"];
-    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
-    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), tj["minzoom"].as_i64().unwrap() as i32).unwrap();
-    format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.png?url=demo", t.z, t.x, t.y)
+    common::centre_tile(app, "demo", false, "png").await
 }
 
 fn cache_header(r: &common::Reply) -> Option<&str> {

@@ -75,3 +75,16 @@ pub async fn get_with(app: &axum::Router, uri: &str, name: &str, value: &str) ->
     request(app, Request::get(uri).header(header::HOST, "test.local").header(name, value).body(Body::empty()).unwrap())
         .await
 }
+
+/// The WebMercatorQuad tile under the centre of a dataset's TileJSON, at its minzoom or its
+/// maxzoom, as a `/cog` tile path with extension `ext` (`png`, `npy`...).
+pub async fn centre_tile(app: &axum::Router, url: &str, at_maxzoom: bool, ext: &str) -> String {
+    let tj = get(app, &format!("/cog/WebMercatorQuad/tilejson.json?url={}", enc(url))).await;
+    assert_eq!(tj.status, StatusCode::OK, "{}", tj.text());
+    let tj = tj.json();
+    let c = &tj["center"];
+    let tms = imbrex_tms::TileMatrixSets::default().get("WebMercatorQuad").unwrap();
+    let z = tj[if at_maxzoom { "maxzoom" } else { "minzoom" }].as_i64().unwrap() as i32;
+    let t = tms.tile(c[0].as_f64().unwrap(), c[1].as_f64().unwrap(), z).unwrap();
+    format!("/cog/tiles/WebMercatorQuad/{}/{}/{}.{ext}?url={}", t.z, t.x, t.y, enc(url))
+}
