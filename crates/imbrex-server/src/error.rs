@@ -144,7 +144,7 @@ impl ApiError {
                     V::Forbidden(_) => StatusCode::FORBIDDEN,
                     V::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
                     V::Unavailable(_) | V::Timeout => StatusCode::SERVICE_UNAVAILABLE,
-                    V::Database(_) | V::Value(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                    V::Database(_) | V::Value(_) | V::Refused(_) => StatusCode::INTERNAL_SERVER_ERROR,
                     V::Tms(t) => ApiError::Tms(t.clone()).status(),
                 }
             }
@@ -187,16 +187,24 @@ impl ApiError {
                  ask for fewer pixels, or a higher zoom of a file without overviews"
             ),
             ApiError::Raster(imbrex_raster::Error::Upstream { source_id, .. }) => {
-                format!("upstream error reading {source_id}")
+                format!("upstream error reading {}", public_url(source_id))
             }
-            ApiError::Raster(e @ imbrex_raster::Error::UpstreamTimeout { .. }) => e.to_string(),
+            ApiError::Raster(imbrex_raster::Error::UpstreamTimeout { source_id }) => {
+                format!("upstream timed out reading {}", public_url(source_id))
+            }
             ApiError::Raster(imbrex_raster::Error::UpstreamBusy { source_id, .. }) => {
-                format!("upstream busy reading {source_id}; retry later")
+                format!("upstream busy reading {}; retry later", public_url(source_id))
             }
             _ if status.is_server_error() => "internal server error".to_string(),
             other => other.to_string(),
         }
     }
+}
+
+/// A source's URL as an answer may show it: without its query string, which may carry a
+/// signature or a token (a signed URL, a published dataset's).
+fn public_url(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(base, _)| base)
 }
 
 impl IntoResponse for ApiError {

@@ -21,32 +21,27 @@ pub struct QueryMap {
     used: Option<std::sync::Arc<QueryUse>>,
 }
 
-/// The query parameter names a request's handler asked for. The tile cache keeps only
-/// answers whose every parameter was asked for: a parameter nothing reads (a cache buster,
-/// a typo) changes nothing in the answer, as TiTiler ignores it, but never mints a key.
+/// The query pairs (by position) a request's handler used. The tile cache keeps only
+/// answers whose every pair was used: a parameter nothing reads (a cache buster, a typo, a
+/// second `url=` behind the first) changes nothing in the answer, as TiTiler ignores it, but
+/// never mints a key. (A rewrite of the query, as algebra's, keeps its pairs in place.)
 #[derive(Debug, Default)]
-pub struct QueryUse(std::sync::Mutex<Vec<String>>);
+pub struct QueryUse(std::sync::Mutex<Vec<usize>>);
 
 impl QueryUse {
-    fn note(&self, name: &str) {
-        let mut names = self.0.lock().expect("query use lock is never poisoned");
-        if !names.iter().any(|n| n == name) {
-            names.push(name.to_string());
+    fn note(&self, index: usize) {
+        let mut used = self.0.lock().expect("query use lock is never poisoned");
+        if !used.contains(&index) {
+            used.push(index);
         }
     }
 
-    /// Every name of `query` was asked for.
-    pub fn covers(&self, query: &str) -> bool {
-        let names = self.0.lock().expect("query use lock is never poisoned");
-        form_urlencoded::parse(query.as_bytes()).all(|(k, _)| names.iter().any(|n| *n == k))
-    }
-
-    /// The names of `query` no one asked for (for logs and headers).
+    /// The names of the pairs of `query` no one used (none: the answer may be kept).
     pub fn unused(&self, query: &str) -> Vec<String> {
-        let names = self.0.lock().expect("query use lock is never poisoned");
+        let used = self.0.lock().expect("query use lock is never poisoned");
         let mut out: Vec<String> = Vec::new();
-        for (k, _) in form_urlencoded::parse(query.as_bytes()) {
-            if !names.iter().any(|n| *n == k) && !out.iter().any(|o| *o == k) {
+        for (i, (k, _)) in form_urlencoded::parse(query.as_bytes()).enumerate() {
+            if !used.contains(&i) && !out.iter().any(|o| *o == k) {
                 out.push(k.into_owned());
             }
         }
@@ -74,36 +69,54 @@ impl QueryMap {
         q
     }
 
-    fn note(&self, name: &str) {
+    fn note(&self, index: usize) {
         if let Some(used) = &self.used {
-            used.note(name);
+            used.note(index);
         }
     }
 
-    /// The first value of a parameter (empty values count as absent, as FastAPI does for optional ones).
+    /// The first value of a parameter (empty values count as absent, as FastAPI does for
+    /// optional ones): that pair, and the empty ones of the name, are used.
     pub fn raw(&self, name: &str) -> Option<&str> {
-        self.note(name);
-        self.pairs.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+        let mut first = None;
+        for (i, (_, v)) in self.pairs.iter().enumerate().filter(|(_, (k, _))| k == name) {
+            if v.is_empty() {
+                self.note(i);
+            } else if first.is_none() {
+                self.note(i);
+                first = Some(v.as_str());
+            }
+        }
+        first
     }
 
     /// All values of a repeated parameter (`bidx=1&bidx=2`).
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.note(name);
-        self.pairs.iter().filter(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str()).collect()
+        let mut out = Vec::new();
+        for (i, (_, v)) in self.pairs.iter().enumerate().filter(|(_, (k, _))| k == name) {
+            self.note(i);
+            if !v.is_empty() {
+                out.push(v.as_str());
+            }
+        }
+        out
     }
 
     /// The pairs whose names `wanted` says it uses (property filters, function arguments),
-    /// noted as asked for.
+    /// noted as used.
     pub fn pairs_where(&self, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
-        let pairs: Vec<_> = self.pairs.iter().filter(|(k, _)| wanted(k)).cloned().collect();
-        pairs.iter().for_each(|(k, _)| self.note(k));
-        pairs
+        let mut out = Vec::new();
+        for (i, pair) in self.pairs.iter().enumerate().filter(|(_, (k, _))| wanted(k)) {
+            self.note(i);
+            out.push(pair.clone());
+        }
+        out
     }
 
-    /// Every pair, each noted as asked for: for a consumer that takes them all (a tile
-    /// function gets every parameter).
+    /// Every pair, each noted as used: for a consumer that takes them all (a tile function
+    /// gets every parameter).
     pub fn every_pair(&self) -> &[(String, String)] {
-        self.pairs.iter().for_each(|(k, _)| self.note(k));
+        (0..self.pairs.len()).for_each(|i| self.note(i));
         &self.pairs
     }
 

@@ -542,7 +542,7 @@ pub struct FormatParams {
     /// png, pngraw, jpeg, jpg, webp, tif, npy (default: JPEG when every pixel is valid,
     /// else PNG). `f` is accepted too.
     #[param(value_type = Option<String>)]
-    format: Option<(&'static str, String)>,
+    format: QueryMap,
 }
 
 impl QueryGroup for FormatParams {
@@ -552,23 +552,25 @@ impl QueryGroup for FormatParams {
 }
 
 impl FormatParams {
-    /// `format=`, else `f=`, unchecked (see [`FormatParams::or_ext`]).
+    /// The query, whose `format=` (else `f=`) is read only when needed (see
+    /// [`FormatParams::or_ext`]): a parameter a tile ignores is not noted as read.
     fn from_query(q: &QueryMap) -> FormatParams {
-        let raw = match (q.raw("format"), q.raw("f")) {
-            (Some(f), _) => Some(("format", f.to_string())),
-            (None, Some(f)) => Some(("f", f.to_string())),
-            (None, None) => None,
-        };
-        FormatParams { format: raw }
+        FormatParams { format: q.clone() }
     }
 
     /// The format a path's extension names, else the query's: the query is only read
     /// (and checked) when the path has no extension, as TiTiler does.
     pub fn or_ext(&self, ext: Option<&str>) -> ApiResult<Option<ImageFormat>> {
-        let (name, raw) = match (ext, &self.format) {
-            (Some(e), _) => ("format", e),
-            (None, Some((name, f))) => (*name, f.as_str()),
-            (None, None) => return Ok(None),
+        let q = &self.format;
+        let (name, raw) = match ext {
+            Some(e) => ("format", e),
+            None => match q.raw("format") {
+                Some(f) => ("format", f),
+                None => match q.raw("f") {
+                    Some(f) => ("f", f),
+                    None => return Ok(None),
+                },
+            },
         };
         raw.parse().map(Some).map_err(|_| ApiError::query(name, format!("'{raw}' is not an image format")))
     }

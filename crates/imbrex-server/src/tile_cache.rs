@@ -626,7 +626,11 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
     req.extensions_mut().insert(used.clone());
     let query = req.uri().query().unwrap_or("").to_string();
     let identity = req.extensions().get::<imbrex_vector::Identity>().filter(|_| collection);
-    let request = TileCache::key(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"), identity);
+    // The query as decoded and encoded again: spellings of one pair (`%62idx=1`, `bidx=1`)
+    // share a key.
+    let canonical: String =
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(form_urlencoded::parse(query.as_bytes())).finish();
+    let request = TileCache::key(&format!("{}?{canonical}", req.uri().path()), identity);
     // The tag matters to a hit only once something was purged.
     let purged = cache.any_purge.load(Ordering::Acquire);
     let tag: Option<Arc<str>> = purged.then(|| Arc::from(tag_of(collection, &req)));
@@ -674,8 +678,9 @@ pub async fn layer(State(cache): State<Option<Arc<TileCache>>>, req: Request, ne
             if parts.status != StatusCode::OK || body.len() > MAX_BYTES || !reads.complete {
                 return Err(Uncached { status: parts.status, headers: parts.headers, body });
             }
-            if !used.covers(&query) {
-                tracing::debug!(unused = ?used.unused(&query), "a tile query with parameters nothing reads: not cached");
+            let unused = used.unused(&query);
+            if !unused.is_empty() {
+                tracing::debug!(?unused, "a tile query with parameters nothing reads: not cached");
                 return Err(Uncached { status: parts.status, headers: parts.headers, body });
             }
             let volatile = parts.extensions.get::<Volatile>().is_some();

@@ -72,9 +72,11 @@ async fn http_upstream_faults_are_retried_named_and_recovered_from() {
     // A fault in a tile's block reads, once the header is cached, is retried too.
     let url = server.url("blocks/web.tif");
     let tile = tile_of(&app, &url).await;
+    let before = server.requests();
     server.next([Fault::Reset, Fault::ShortRange]);
     let r = get(&app, &tile).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(server.requests() - before >= 3, "the tile's reads met both faults and were tried again");
 
     // Faults that last: the upstream's failure, naming the URL, after three attempts (a
     // 403 is not tried again); throttling is a 503 to come back to later.

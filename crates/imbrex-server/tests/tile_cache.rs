@@ -224,7 +224,14 @@ async fn only_parameters_a_route_reads_make_cache_keys() {
         assert_eq!(cache_header(&get(&app, &path).await), Some(second), "{path}: kept");
     }
     // The same tiles with names nothing reads: the same bytes, made every time.
-    for (path, same_as) in [(format!("{tile}&v=123"), &tile), (format!("{known}&_=1700000000&colour=red"), &known)] {
+    // (A second url= behind the first, and format= beside a path's extension, are not read
+    // either.)
+    for (path, same_as) in [
+        (format!("{tile}&v=123"), &tile),
+        (format!("{known}&_=1700000000&colour=red"), &known),
+        (format!("{tile}&url=elsewhere.tif"), &tile),
+        (format!("{tile}&format=jpeg"), &tile),
+    ] {
         let want = get(&app, same_as).await;
         for _ in 0..2 {
             let r = get(&app, &path).await;
@@ -233,4 +240,8 @@ async fn only_parameters_a_route_reads_make_cache_keys() {
             assert_eq!(cache_header(&r), Some("miss"), "{path}: never kept");
         }
     }
+    // Spellings of one query share a key: %62idx is bidx.
+    let spelled = known.replace("&bidx=1", "&%62idx=1");
+    assert_ne!(spelled, known);
+    assert_eq!(cache_header(&get(&app, &spelled).await), Some("memory"), "{spelled}");
 }

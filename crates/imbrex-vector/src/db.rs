@@ -571,7 +571,7 @@ impl Conn {
                 Ok(())
             }
             // No such role, or the server's login role may not become it.
-            Err(Error::Value(m) | Error::Forbidden(m) | Error::Database(m)) => {
+            Err(Error::Value(m) | Error::Refused(m) | Error::Forbidden(m) | Error::Database(m)) => {
                 Err(Error::Forbidden(format!("role '{}' cannot be used: {m}", identity.role)))
             }
             Err(e) => Err(e),
@@ -639,11 +639,11 @@ impl Conn {
     /// are constants PostgreSQL folds while planning: a probe that plans the statement and
     /// reads nothing fails too), else the data's (a 500).
     pub async fn blame(&self, e: Error, sql: &str, params: &[&(dyn ToSql + Sync)], param: Option<&str>) -> Error {
-        let Error::Value(message) = e else { return e };
+        let (Error::Value(message) | Error::Refused(message)) = e else { return e };
         let Some(param) = param else { return Error::Database(message) };
         // Every output is selected, so that PostgreSQL plans them all (it drops unused ones).
         match self.query(&format!("SELECT * FROM ({sql}) AS probe LIMIT 0"), params).await {
-            Err(Error::Value(m)) => Error::invalid(param.to_string(), m),
+            Err(Error::Value(m) | Error::Refused(m)) => Error::invalid(param.to_string(), m),
             _ => Error::Database(message),
         }
     }

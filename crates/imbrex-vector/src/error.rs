@@ -16,11 +16,15 @@ pub enum Error {
     /// request): retry later or ask for less (503).
     #[error("the database query timed out (statement_timeout)")]
     Timeout,
-    /// The database refused a value (class 22, data exception, or a geometry literal it
-    /// cannot parse): the request's fault or the data's, which `Conn::blame` tells apart;
-    /// a `Value` that reaches a response is a 500.
+    /// The database refused a value (class 22, data exception): the request's fault or the
+    /// data's, which `Conn::blame` tells apart; a `Value` that reaches a response is a 500.
     #[error("the database refused a value: {0}")]
     Value(String),
+    /// PostGIS failed (class XX: a WKT it cannot read, a ring of two points, GEOS on a
+    /// geometry): on the request's literal or on the data, which only `Conn::blame` tells
+    /// apart; one that reaches a response is a 500.
+    #[error("PostGIS failed: {0}")]
+    Refused(String),
     /// The request's PostgreSQL role may not read this (a table it has no privilege on, a
     /// role it may not become): 403.
     #[error("forbidden: {0}")]
@@ -53,13 +57,12 @@ impl From<tokio_postgres::Error> for Error {
         let transient = e.is_closed() || io || matches!(class, Some("08" | "53" | "57"));
         // A value the database cannot take (class 22, data exception: a filter literal that
         // does not convert to its column's type) or one PostGIS refuses (class XX, its errors:
-        // a WKT it cannot parse, a ring of two points) may be the caller's to fix: such an
-        // error is a `Value`, which `Conn::blame` judges by planning the statement again
-        // without reading a row (only the request's constants are evaluated then). Messages
-        // are not matched: the class of PostGIS's errors is all there is to go by.
+        // a WKT it cannot parse, a ring of two points) may be the caller's to fix:
+        // `Conn::blame` judges both by planning the statement again without reading a row
+        // (only the request's constants are evaluated then). Messages are not matched: the
+        // class of PostGIS's errors is all there is to go by.
         let message = db_message(&e);
         let lower = message.to_ascii_lowercase();
-        let bad_value = matches!(class, Some("22" | "XX"));
         if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
             Error::Timeout
         } else if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
@@ -72,8 +75,10 @@ impl From<tokio_postgres::Error> for Error {
             Error::invalid("filter", "ACCENTI needs PostgreSQL's unaccent extension in the database")
         } else if transient {
             Error::Unavailable(e.to_string())
-        } else if bad_value {
+        } else if matches!(class, Some("22")) {
             Error::Value(message)
+        } else if matches!(class, Some("XX")) {
+            Error::Refused(message)
         } else {
             Error::Database(message)
         }

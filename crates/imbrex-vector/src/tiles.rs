@@ -398,7 +398,8 @@ pub async fn function_tile(
             let cast = if t == "jsonb" { "jsonb" } else { "json" };
             let sql = format!("SELECT {call}($1::int4, $2::int4, $3::int4, $4::text::{cast})");
             let stmt = client.prepare(&sql).await?;
-            // The function reads the request's values: what it refuses, the request gave.
+            // The function reads the request's values: a value it refuses (class 22), the
+            // request gave; PostGIS failing inside it (class XX) is the function's or its data's.
             client.query_one(&stmt, &[&z, &x, &y, &params.to_string()]).await.map_err(|e| match e {
                 Error::Value(m) => Error::invalid("query", m),
                 e => e,

@@ -62,14 +62,6 @@ enum Failure {
     Final(Error),
 }
 
-impl Failure {
-    fn error(self) -> Error {
-        match self {
-            Failure::Transient(e) | Failure::Final(e) => e,
-        }
-    }
-}
-
 /// `Content-Range: bytes a-b/total` as `(a, b, total)`; `total` is `None` for `*`.
 fn content_range(headers: &reqwest::header::HeaderMap) -> Option<(u64, u64, Option<u64>)> {
     let v = headers.get(CONTENT_RANGE)?.to_str().ok()?.strip_prefix("bytes ")?;
@@ -100,6 +92,9 @@ impl HttpSource {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
         while let Some(c) = cause {
             if let Some(r) = c.downcast_ref::<super::open::RedirectRefused>() {
+                if r.0 == super::open::TOO_MANY_REDIRECTS {
+                    return Failure::Final(self.upstream(r.to_string()));
+                }
                 return Failure::Final(Error::Forbidden { reason: format!("url '{}': {r}", self.url) });
             }
             cause = c.source();
@@ -110,8 +105,9 @@ impl HttpSource {
         Failure::Transient(self.upstream(e.to_string()))
     }
 
-    /// One request for `range` (`header` is its `Range` value).
-    async fn attempt(&self, range: &Range<u64>, header: &str) -> Result<Fetched, Failure> {
+    /// A request for `header` (a `Range` value), sent, and its answer when its status is
+    /// a success.
+    async fn send(&self, header: &str) -> Result<reqwest::Response, Failure> {
         let response = self.client.get(&self.url).header(RANGE, header).send().await.map_err(|e| self.failed(&e))?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
@@ -136,6 +132,35 @@ impl HttpSource {
         if !status.is_success() {
             return Err(Failure::Final(self.upstream(format!("server answered {status}"))));
         }
+        Ok(response)
+    }
+
+    /// `attempt` until it succeeds, fails for good, or has failed [`ATTEMPTS`] times.
+    async fn retrying<T, F: std::future::Future<Output = Result<T, Failure>>>(
+        &self,
+        attempt: impl Fn() -> F,
+    ) -> Result<T> {
+        let mut n = 0;
+        loop {
+            match attempt().await {
+                Ok(v) => return Ok(v),
+                Err(Failure::Final(e)) => return Err(e),
+                Err(Failure::Transient(e)) => {
+                    n += 1;
+                    if n >= ATTEMPTS {
+                        return Err(e);
+                    }
+                    tracing::debug!(url = %self.url, error = %e, attempt = n, "retrying a range request");
+                    tokio::time::sleep(backoff(n)).await;
+                }
+            }
+        }
+    }
+
+    /// One request for `range` (`header` is its `Range` value).
+    async fn attempt(&self, range: &Range<u64>, header: &str) -> Result<Fetched, Failure> {
+        let response = self.send(header).await?;
+        let status = response.status();
         if let Some(v) = validator(response.headers()) {
             let _ = self.observed.set(v);
         }
@@ -144,11 +169,17 @@ impl HttpSource {
             // What the server says it sends must be what was asked (an object may end
             // before the range does), and the body must hold all of it: a body cut short
             // (a reset, a lying Content-Length) is the upstream's failure, never data.
+            // Not the range asked for (none, or a multipart answer): the same again next time.
             let Some((a, b, total)) = content_range(response.headers()).filter(|&(a, b, _)| a == range.start && b >= a)
             else {
-                return Err(Failure::Transient(self.upstream(format!("a 206 answer to {header} without its range"))));
+                return Err(Failure::Final(self.upstream(format!("a 206 answer to {header} without that range"))));
             };
-            let declared = (b - a + 1).min(want);
+            let declared = (b - a).saturating_add(1).min(want);
+            // Fewer bytes than asked while the object goes on: the server cut the answer.
+            if declared < want && total.is_some_and(|t| b.saturating_add(1) < t) {
+                let reason = format!("the answer to {header} is bytes {a}-{b} of {}", total.unwrap_or_default());
+                return Err(Failure::Transient(self.upstream(reason)));
+            }
             let (body, read, _) = read_range(response, &(0..declared)).await.map_err(|e| self.failed(&e))?;
             self.stats.record(read as usize);
             if (body.len() as u64) < declared {
@@ -185,21 +216,7 @@ impl RangeSource for HttpSource {
             return Err(Error::InvalidParameter { name: "range", reason: "empty range".into() });
         }
         let header = format!("bytes={}-{}", range.start, range.end - 1);
-        let mut attempt = 0;
-        loop {
-            match self.attempt(&range, &header).await {
-                Ok(fetched) => return Ok(fetched),
-                Err(Failure::Final(e)) => return Err(e),
-                Err(Failure::Transient(e)) => {
-                    attempt += 1;
-                    if attempt >= ATTEMPTS {
-                        return Err(e);
-                    }
-                    tracing::debug!(url = %self.url, error = %e, attempt, "retrying a range request");
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-            }
-        }
+        self.retrying(|| self.attempt(&range, &header)).await
     }
 
     fn stats(&self) -> &SourceStats {
@@ -208,17 +225,8 @@ impl RangeSource for HttpSource {
 
     async fn probe_version(&self) -> Result<Option<String>> {
         // A one-byte range rather than HEAD: whatever serves the ranges serves this too
-        // (some signed URLs and servers refuse HEAD).
-        let response =
-            self.client.get(&self.url).header(RANGE, "bytes=0-0").send().await.map_err(|e| self.failed(&e).error())?;
-        let status = response.status();
-        if status == StatusCode::NOT_FOUND || status == StatusCode::GONE {
-            return Err(Error::NotFound { what: self.url.clone() });
-        }
-        if !status.is_success() {
-            return Err(self.upstream(format!("server answered {status}")));
-        }
-        Ok(validator(response.headers()))
+        // (some signed URLs and servers refuse HEAD). Retried as ranges are.
+        self.retrying(|| async { Ok(validator(self.send("bytes=0-0").await?.headers())) }).await
     }
 
     fn observed_version(&self) -> Option<String> {

@@ -189,6 +189,9 @@ const MAX_REDIRECTS: usize = 5;
 #[derive(Debug)]
 pub(crate) struct RedirectRefused(pub(crate) &'static str);
 
+/// Why a redirect chain was cut: the upstream's loop, not the user's URL.
+pub(crate) const TOO_MANY_REDIRECTS: &str = "too many redirects";
+
 impl std::fmt::Display for RedirectRefused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.0)
@@ -229,7 +232,7 @@ fn http_client(policy: &AccessPolicy, timeout: Duration) -> reqwest::Client {
     let allowed = policy.clone();
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= MAX_REDIRECTS {
-            attempt.error(RedirectRefused("too many redirects"))
+            attempt.error(RedirectRefused(TOO_MANY_REDIRECTS))
         } else if allowed.check_url(attempt.url().as_str()).is_err() {
             attempt.error(RedirectRefused("a redirect to a URL this server does not allow"))
         } else {
@@ -367,13 +370,20 @@ impl SourceFactory {
         if let Some(s) = stores.get(&key) {
             return Ok(s.clone());
         }
+        // GCS and Azure read their settings from the environment: only the timeouts are
+        // set over them (client options would replace them all).
+        use object_store::ClientConfigKey;
+        use object_store::azure::AzureConfigKey;
+        use object_store::gcp::GoogleConfigKey;
+        let timeouts = (format!("{}ms", (self.timeout * 6).as_millis()), format!("{}ms", self.timeout.as_millis()));
         let store: Arc<dyn ObjectStore> = match scheme {
             "s3://" => Arc::new(s3_store(bucket, &self.s3, self.timeout)?),
             "gs://" => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(bucket)
                     .with_retry(store_retry(self.timeout))
-                    .with_client_options(store_client(self.timeout))
+                    .with_config(GoogleConfigKey::Client(ClientConfigKey::Timeout), timeouts.0.clone())
+                    .with_config(GoogleConfigKey::Client(ClientConfigKey::ConnectTimeout), timeouts.1.clone())
                     .build()
                     .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
             ),
@@ -381,7 +391,8 @@ impl SourceFactory {
                 object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_container_name(bucket)
                     .with_retry(store_retry(self.timeout))
-                    .with_client_options(store_client(self.timeout))
+                    .with_config(AzureConfigKey::Client(ClientConfigKey::Timeout), timeouts.0)
+                    .with_config(AzureConfigKey::Client(ClientConfigKey::ConnectTimeout), timeouts.1)
                     .build()
                     .map_err(|e| Error::Upstream { source_id: key.clone(), reason: e.to_string() })?,
             ),
@@ -491,6 +502,14 @@ pub fn canonical_url(url: &str) -> String {
         out.push('/');
     }
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    if segments.is_empty() {
+        return url.to_string();
+    }
+    // A relative path of one segment keeps its `./`: a bare name means a file of a served
+    // folder (see `imbrex serve FOLDER`), `./name` one of the working directory.
+    if !path.starts_with('/') && segments.len() == 1 {
+        out.push_str("./");
+    }
     out.push_str(&segments.join("/"));
     if path.ends_with('/') && !segments.is_empty() {
         out.push('/');
@@ -522,6 +541,10 @@ mod tests {
         for (given, want) in [
             ("data/x.tif", "data/x.tif"),
             ("./data/x.tif", "data/x.tif"),
+            ("./x.tif", "./x.tif"),
+            (".//./x.tif", "./x.tif"),
+            ("./", "./"),
+            ("x.tif", "x.tif"),
             ("data//./x.tif", "data/x.tif"),
             (" /srv//data/./x.tif ", "/srv/data/x.tif"),
             ("data/../x.tif", "data/../x.tif"),

@@ -79,9 +79,16 @@ pub async fn purge(
     let q = QueryMap::parse(query.as_deref().unwrap_or(""));
     let mut what = Vec::new();
     what.extend(q.raw("collection").map(|c| Purge::Collection(c.to_string())));
-    // The source as tiles read it: a published name's URL, in its canonical spelling.
-    let source = |u: &str| state.config.datasets.get(u.trim()).map_or(u, String::as_str).to_string();
-    what.extend(q.raw("url").map(|u| Purge::Url(imbrex_raster::source::canonical_url(&source(u)))));
+    // The url= as requests spelled it (tiles are tagged so), and the source tiles read: a
+    // published name's URL, in its one spelling.
+    if let Some(u) = q.raw("url") {
+        let source = state.config.datasets.get(u.trim()).map_or(u, String::as_str);
+        let canonical = imbrex_raster::source::canonical_url(source);
+        if canonical != u.trim() {
+            what.push(Purge::Url(u.trim().to_string()));
+        }
+        what.push(Purge::Url(canonical));
+    }
     if what.is_empty() {
         return Err(ApiError::Validation(vec![ValidationIssue::query(
             "collection",

@@ -42,7 +42,11 @@ fn geometry(v: &Value, depth: usize) -> Result<()> {
     let ring = |r: &Value| -> Result<()> {
         line(r, 4)?;
         let ps = list(r, kind)?;
-        if ps.first() != ps.last() {
+        // Compared as numbers: `[0, 0]` and `[0.0, 0]` are one position.
+        let xy = |p: Option<&Value>| {
+            p.and_then(Value::as_array).map(|c| c.iter().filter_map(Value::as_f64).collect::<Vec<_>>())
+        };
+        if xy(ps.first()) != xy(ps.last()) {
             return Err(bad(format!("{kind}: a ring must end where it starts")));
         }
         Ok(())

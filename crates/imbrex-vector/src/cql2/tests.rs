@@ -144,6 +144,7 @@ fn geojson_literals_are_geometries_postgis_can_compare() {
         r#"{"type": "MultiPoint", "coordinates": [[1, 2], [3, 4, 5]]}"#,
         r#"{"type": "LineString", "coordinates": [[0, 0], [1, 1]]}"#,
         r#"{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}"#,
+        r#"{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0.0, 0e0]]]}"#,
         r#"{"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 0]]]]}"#,
         r#"{"type": "GeometryCollection", "geometries": [{"type": "Point", "coordinates": [1, 2]}]}"#,
     ] {
